@@ -1,0 +1,189 @@
+//! The `debug=1` text form of goroutine-like profiles:
+//!
+//! ```text
+//! goroutine profile: total 23
+//! 5 @ 0x43b8f6 0x4085ec 0x46c8e1
+//! # labels: {"k":"v"}
+//! #	0x4a5d24	main.forgottenSender+0x24	/src/main.go:20
+//! ```
+
+use super::{DecodeError, Format, Frame, FrameInterner, Profile, ProfileKind, Sample, SampleType};
+
+pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut lines = text.lines().enumerate().peekable();
+    // Header: `<kind> profile: total N`.
+    let (kind, declared) = loop {
+        let Some((n, line)) = lines.next() else {
+            return Err(DecodeError::Text { line: 1, message: "no `profile: total N` header".into() });
+        };
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some((name, rest)) = line.split_once(" profile: total ") else {
+            return Err(DecodeError::Text { line: n + 1, message: format!("expected `goroutine profile: total N`, found {line:?}") });
+        };
+        let total = rest.trim().parse::<u64>().map_err(|_| DecodeError::Text {
+            line: n + 1,
+            message: format!("bad total {rest:?}"),
+        })?;
+        let kind = match name {
+            "goroutine" => ProfileKind::Goroutine,
+            "goroutineleak" => ProfileKind::GoroutineLeak,
+            other => ProfileKind::Other(other.to_string()),
+        };
+        break (kind, total);
+    };
+
+    let mut interner = FrameInterner::default();
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut pending_addresses: Vec<u64> = Vec::new();
+    let mut current: Option<Sample> = None;
+    let flush = |current: &mut Option<Sample>, pending: &mut Vec<u64>, interner: &mut FrameInterner, samples: &mut Vec<Sample>| {
+        if let Some(mut s) = current.take() {
+            if s.stack.is_empty() {
+                // Unsymbolized: keep the program counters as frames.
+                for &a in pending.iter() {
+                    s.stack.push(interner.intern(Frame {
+                        function: format!("0x{a:x}"),
+                        file: String::new(),
+                        line: 0,
+                        address: a,
+                        start_line: 0,
+                    }));
+                }
+            }
+            samples.push(s);
+        }
+        pending.clear();
+    };
+    for (n, line) in lines {
+        let lineno = n + 1;
+        if line.trim().is_empty() {
+            flush(&mut current, &mut pending_addresses, &mut interner, &mut samples);
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix('#') {
+            let Some(sample) = current.as_mut() else {
+                return Err(DecodeError::Text { line: lineno, message: "a `#` line before any `N @ ...` line".into() });
+            };
+            let rest = rest.trim_start_matches([' ', '\t']);
+            if let Some(labels) = rest.strip_prefix("labels:") {
+                sample.labels = parse_labels(labels.trim());
+                continue;
+            }
+            let mut parts = rest.split('\t').filter(|p| !p.is_empty());
+            let (Some(addr), Some(func)) = (parts.next(), parts.next()) else {
+                return Err(DecodeError::Text { line: lineno, message: format!("bad frame line {line:?}") });
+            };
+            let address = parse_hex(addr).ok_or_else(|| DecodeError::Text {
+                line: lineno,
+                message: format!("bad address {addr:?}"),
+            })?;
+            let function = match func.rfind("+0x") {
+                Some(i) => &func[..i],
+                None => func,
+            };
+            let (file, line_no) = match parts.next() {
+                Some(loc) => split_file_line(loc.trim()),
+                None => (String::new(), 0),
+            };
+            sample.stack.push(interner.intern(Frame {
+                function: function.to_string(),
+                file,
+                line: line_no,
+                address,
+                start_line: 0,
+            }));
+            continue;
+        }
+        // `COUNT @ 0x... 0x...`
+        let Some((count, addrs)) = line.split_once(" @") else {
+            return Err(DecodeError::Text { line: lineno, message: format!("expected `COUNT @ 0x...`, found {line:?}") });
+        };
+        flush(&mut current, &mut pending_addresses, &mut interner, &mut samples);
+        let count = count.trim().parse::<i64>().map_err(|_| DecodeError::Text {
+            line: lineno,
+            message: format!("bad count {count:?}"),
+        })?;
+        pending_addresses = addrs.split_whitespace().filter_map(parse_hex).collect();
+        current = Some(Sample { stack: Vec::new(), values: vec![count], labels: Vec::new(), goroutine: None });
+    }
+    flush(&mut current, &mut pending_addresses, &mut interner, &mut samples);
+
+    let read: i64 = samples.iter().map(|s| s.values[0]).sum();
+    let truncated = (read < declared as i64 && samples.is_empty()).then(|| super::Truncation {
+        bytes_read: bytes.len() as u64,
+        goroutines_read: read as u64,
+        declared_total: Some(declared),
+    });
+    let type_name = kind.name().to_string();
+    Ok(Profile {
+        kind,
+        format: Format::Debug1,
+        sample_types: vec![SampleType { name: type_name.clone(), unit: "count".into() }],
+        default_sample_type: 0,
+        time_nanos: None,
+        duration_nanos: 0,
+        period_type: Some(SampleType { name: type_name, unit: "count".into() }),
+        period: 1,
+        frames: interner.frames,
+        samples,
+        declared_total: Some(declared),
+        truncated,
+    })
+}
+
+fn parse_hex(s: &str) -> Option<u64> {
+    u64::from_str_radix(s.trim().trim_start_matches("0x"), 16).ok()
+}
+
+/// `/src/main.go:20` → (`/src/main.go`, 20). Windows paths keep their drive colon.
+pub(super) fn split_file_line(loc: &str) -> (String, i64) {
+    match loc.rsplit_once(':') {
+        Some((file, line)) => match line.trim().parse::<i64>() {
+            Ok(n) => (file.to_string(), n),
+            Err(_) => (loc.to_string(), 0),
+        },
+        None => (loc.to_string(), 0),
+    }
+}
+
+/// `{"key":"value", "k2":"v2"}` as Go prints pprof labels.
+fn parse_labels(s: &str) -> Vec<(String, String)> {
+    let inner = s.trim().trim_start_matches('{').trim_end_matches('}');
+    let mut out = Vec::new();
+    for pair in inner.split("\", \"").flat_map(|p| p.split("\",\"")) {
+        if let Some((k, v)) = pair.split_once("\":\"") {
+            out.push((k.trim_matches('"').to_string(), v.trim_matches('"').to_string()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_counts_frames_and_labels() {
+        let text = "goroutine profile: total 6\n\
+5 @ 0x43b8f6 0x4085ec\n\
+# labels: {\"handler\":\"orders\", \"tenant\":\"a\"}\n\
+#\t0x43b8f5\truntime.gopark+0xf5\t/usr/lib/go/src/runtime/proc.go:398\n\
+#\t0x4a5d24\tmain.forgottenSender+0x24\t/src/main.go:20\n\
+\n\
+1 @ 0x43b8f6\n\
+#\t0x43b8f5\tmain.main+0x1\t/src/main.go:5\n";
+        let p = parse(text.as_bytes()).unwrap();
+        assert_eq!(p.kind, ProfileKind::Goroutine);
+        assert_eq!(p.declared_total, Some(6));
+        assert_eq!(p.samples.len(), 2);
+        assert_eq!(p.samples[0].values, vec![5]);
+        assert_eq!(p.frames[p.samples[0].stack[1] as usize].function, "main.forgottenSender");
+        assert_eq!(p.frames[p.samples[0].stack[1] as usize].line, 20);
+        assert_eq!(p.samples[0].labels, vec![("handler".into(), "orders".into()), ("tenant".into(), "a".into())]);
+        assert_eq!(p.goroutine_total(), 6);
+    }
+}

@@ -1,0 +1,308 @@
+//! Bytes → model. Every supported form (gzipped or raw protobuf, the `debug=1` text, the `debug=2`
+//! dump) decodes into one [`Profile`]; the kind of profile is read from its content, never from a
+//! file name.
+
+mod debug1;
+mod debug2;
+mod gzip;
+mod pb;
+
+use std::collections::HashMap;
+use std::io::Read;
+
+pub use gzip::DEFAULT_MAX_PROFILE_BYTES;
+
+/// What a profile measures, recognised from its sample types (protobuf) or its header (text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileKind {
+    Goroutine,
+    /// `/debug/pprof/goroutineleak`: goroutines the garbage collector proved unreachable.
+    GoroutineLeak,
+    Heap,
+    Other(String),
+}
+
+impl ProfileKind {
+    pub fn name(&self) -> &str {
+        match self {
+            ProfileKind::Goroutine => "goroutine",
+            ProfileKind::GoroutineLeak => "goroutineleak",
+            ProfileKind::Heap => "heap",
+            ProfileKind::Other(s) => s,
+        }
+    }
+    pub fn is_goroutine_like(&self) -> bool {
+        matches!(self, ProfileKind::Goroutine | ProfileKind::GoroutineLeak)
+    }
+}
+
+/// The form a profile came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Proto,
+    Debug1,
+    Debug2,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleType {
+    pub name: String,
+    pub unit: String,
+}
+
+/// One stack frame. Inlined calls are expanded, so one program counter may give several frames.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Frame {
+    pub function: String,
+    pub file: String,
+    pub line: i64,
+    /// Program counter of the location (0 when the form has none, as in debug=2 dumps).
+    pub address: u64,
+    /// First line of the function (protobuf only, 0 otherwise): tells a nil-channel park from a
+    /// normal one inside `runtime.chansend`.
+    pub start_line: i64,
+}
+
+/// Per-goroutine facts that only a `debug=2` dump (or the goroutineleak profile) carries,
+/// aggregated over the goroutines merged into one sample.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GoroutineFacts {
+    /// Wait reason without the minutes and marks, e.g. `chan receive`.
+    pub wait_reason: String,
+    /// Longest wait among the merged goroutines, in minutes (Go prints it from one minute on).
+    pub max_wait_minutes: u64,
+    /// Goroutines the runtime marked `(leaked)` in the header.
+    pub leaked: u64,
+    /// Index into [`Profile::frames`] of the `created by` frame.
+    pub created_by: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Indexes into [`Profile::frames`], innermost call first.
+    pub stack: Vec<u32>,
+    /// One value per sample type.
+    pub values: Vec<i64>,
+    /// String and numeric labels (numbers as text, with their unit when the profile gives one).
+    pub labels: Vec<(String, String)>,
+    pub goroutine: Option<GoroutineFacts>,
+}
+
+/// A profile cut short by its producer (Go stops `debug=2` output at 64 MiB).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Truncation {
+    pub bytes_read: u64,
+    pub goroutines_read: u64,
+    pub declared_total: Option<u64>,
+}
+
+/// A decoded profile: the one in-memory model every later stage reads.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub kind: ProfileKind,
+    pub format: Format,
+    pub sample_types: Vec<SampleType>,
+    /// Index of the sample type the profile shows by default.
+    pub default_sample_type: usize,
+    pub time_nanos: Option<i64>,
+    pub duration_nanos: i64,
+    pub period_type: Option<SampleType>,
+    pub period: i64,
+    /// Interned frames; samples refer to them by index.
+    pub frames: Vec<Frame>,
+    pub samples: Vec<Sample>,
+    /// The total the profile itself declares (`goroutine profile: total N`), when it has one.
+    pub declared_total: Option<u64>,
+    pub truncated: Option<Truncation>,
+}
+
+impl Profile {
+    /// Index of the sample type called `name` (e.g. `inuse_space`).
+    pub fn sample_type_index(&self, name: &str) -> Option<usize> {
+        self.sample_types.iter().position(|t| t.name == name)
+    }
+
+    /// Sum of one value column over all samples.
+    pub fn total(&self, index: usize) -> i64 {
+        self.samples.iter().map(|s| s.values.get(index).copied().unwrap_or(0)).sum()
+    }
+
+    /// Goroutine total: the sum of counts (not the declared total, which can disagree with a cut dump).
+    pub fn goroutine_total(&self) -> i64 {
+        self.total(0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("truncated or corrupt gzip data ({0}); was the download cut short? fetch the profile again")]
+    Gzip(String),
+    #[error("decompressed profile is larger than {limit} bytes; pass --max-profile-bytes to raise the cap")]
+    TooLarge { limit: u64 },
+    #[error("not a Go profile: it looks like {what} (it starts with {start:?}); fetch /debug/pprof/goroutine from the service, or check the URL")]
+    NotAProfile { what: &'static str, start: String },
+    #[error("corrupt protobuf profile: {0}")]
+    Protobuf(String),
+    #[error("text profile not understood at line {line}: {message}")]
+    Text { line: usize, message: String },
+}
+
+/// Decodes any supported form. `max_bytes` caps the decompressed size.
+pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if gzip::is_gzip(bytes) {
+        let raw = gzip::gunzip(bytes, max_bytes)?;
+        if raw.is_empty() {
+            return Err(DecodeError::Empty);
+        }
+        return decode_plain(&raw);
+    }
+    if bytes.len() as u64 > max_bytes {
+        return Err(DecodeError::TooLarge { limit: max_bytes });
+    }
+    decode_plain(bytes)
+}
+
+/// Decodes from a reader; text dumps are parsed as they stream, so a huge `debug=2` dump is never
+/// held in memory whole.
+pub fn decode_reader<R: Read>(mut reader: R, max_bytes: u64) -> Result<Profile, DecodeError> {
+    let mut head = Vec::with_capacity(64 * 1024);
+    (&mut reader)
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .map_err(|e| DecodeError::Gzip(e.to_string()))?;
+    if head.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if !gzip::is_gzip(&head) && looks_like_debug2(&head) {
+        let chained = std::io::Cursor::new(head).chain(reader);
+        return debug2::parse(std::io::BufReader::with_capacity(1 << 20, chained), max_bytes);
+    }
+    let mut all = head;
+    (&mut reader)
+        .take(max_bytes.saturating_add(1))
+        .read_to_end(&mut all)
+        .map_err(|e| DecodeError::Gzip(e.to_string()))?;
+    decode(&all, max_bytes)
+}
+
+fn decode_plain(bytes: &[u8]) -> Result<Profile, DecodeError> {
+    let start = first_text(bytes);
+    let trimmed = start.trim_start();
+    if trimmed.starts_with("goroutine profile:")
+        || trimmed.starts_with("goroutineleak profile:")
+        || trimmed.contains(" profile: total ")
+    {
+        return debug1::parse(bytes);
+    }
+    if looks_like_debug2(bytes) {
+        return debug2::parse(bytes, u64::MAX);
+    }
+    if let Some(what) = recognise_non_profile(trimmed) {
+        return Err(DecodeError::NotAProfile { what, start: preview(trimmed) });
+    }
+    match pb::decode(bytes) {
+        Ok(p) => Ok(p),
+        Err(e) => {
+            if is_mostly_text(bytes) {
+                Err(DecodeError::NotAProfile {
+                    what: "text that is neither a debug=1 profile nor a debug=2 goroutine dump",
+                    start: preview(trimmed),
+                })
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+fn looks_like_debug2(bytes: &[u8]) -> bool {
+    // A debug=2 dump starts with `goroutine N [`; a panic or SIGQUIT dump has a preamble first.
+    let text = first_text(bytes);
+    text.lines().take(200).any(|l| debug2::is_header(l))
+}
+
+fn first_text(bytes: &[u8]) -> String {
+    let n = bytes.len().min(16 * 1024);
+    String::from_utf8_lossy(&bytes[..n]).into_owned()
+}
+
+fn is_mostly_text(bytes: &[u8]) -> bool {
+    let n = bytes.len().min(4096);
+    let head = &bytes[..n];
+    let printable = head
+        .iter()
+        .filter(|&&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
+        .count();
+    printable * 100 >= n * 95
+}
+
+fn recognise_non_profile(text: &str) -> Option<&'static str> {
+    let lower: String = text.chars().take(512).collect::<String>().to_ascii_lowercase();
+    if lower.starts_with("<!doctype html") || lower.starts_with("<html") || lower.contains("<body") || lower.contains("<head") {
+        return Some("an HTML page");
+    }
+    if lower.starts_with('{') || lower.starts_with('[') {
+        return Some("a JSON document");
+    }
+    if lower.starts_with("heap profile:") {
+        return Some("a debug=1 heap profile (text); fetch /debug/pprof/heap without ?debug=1 for the protobuf form");
+    }
+    None
+}
+
+fn preview(text: &str) -> String {
+    let s: String = text.chars().take(40).collect();
+    s.replace('\n', "\\n")
+}
+
+/// Interns frames while a decoder builds a profile.
+#[derive(Default)]
+pub(crate) struct FrameInterner {
+    pub frames: Vec<Frame>,
+    index: HashMap<Frame, u32>,
+}
+
+impl FrameInterner {
+    pub fn intern(&mut self, frame: Frame) -> u32 {
+        if let Some(&id) = self.index.get(&frame) {
+            return id;
+        }
+        let id = self.frames.len() as u32;
+        self.frames.push(frame.clone());
+        self.index.insert(frame, id);
+        id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_named() {
+        let err = decode(b"<!DOCTYPE html><html><body>404</body></html>", 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("HTML page"), "{err}");
+    }
+
+    #[test]
+    fn json_is_named() {
+        let err = decode(br#"{"error":"nope"}"#, 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("JSON"), "{err}");
+    }
+
+    #[test]
+    fn other_text_is_named() {
+        let err = decode(b"hello world\nthis is not a profile\n", 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("neither a debug=1"), "{err}");
+    }
+
+    #[test]
+    fn empty_is_an_error() {
+        assert!(matches!(decode(b"", 10), Err(DecodeError::Empty)));
+    }
+}
