@@ -74,13 +74,20 @@ pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
                 continue;
             }
             let mut parts = rest.split('\t').filter(|p| !p.is_empty());
-            let (Some(addr), Some(func)) = (parts.next(), parts.next()) else {
+            let Some(addr) = parts.next() else {
                 return Err(DecodeError::Text { line: lineno, message: format!("bad frame line {line:?}") });
             };
             let address = parse_hex(addr).ok_or_else(|| DecodeError::Text {
                 line: lineno,
                 message: format!("bad address {addr:?}"),
             })?;
+            let Some(func) = parts.next() else {
+                // An unsymbolized frame (`#\t0x0`): keep it by address unless it is the null PC.
+                if address != 0 {
+                    sample.stack.push(interner.intern(Frame { function: format!("0x{address:x}"), file: String::new(), line: 0, address, start_line: 0 }));
+                }
+                continue;
+            };
             let function = match func.rfind("+0x") {
                 Some(i) => &func[..i],
                 None => func,

@@ -1,0 +1,206 @@
+//! The command line: clap definitions, nothing else.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::report::OutputFormat;
+use crate::stacks::GroupBy;
+
+#[derive(Debug, Parser)]
+#[command(name = "leakhound", version, about = "Find goroutine leaks in running Go services from their pprof profiles")]
+#[command(after_help = "Exit codes: 0 clean, 1 check found what --fail-on names, 2 usage or input error, 3 target could not be sampled.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compare two saved profiles: which stack groups grew, by how much, and what they block on.
+    Diff(DiffArgs),
+    /// Sample a live service at intervals and rank the stacks that keep growing.
+    Watch(WatchArgs),
+    /// Rank saved snapshots: a folder written by `watch`, or files in the order given.
+    Analyze(AnalyzeArgs),
+    /// A scheduled leak check: sample a URL (or read saved snapshots) and exit 1 on a leak.
+    Check(CheckArgs),
+    /// Watch a bundled leaking service replayed over real HTTP, and print the ranked report.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GroupArgs {
+    /// How stacks are grouped: by function+file+line, by function name only, or by address.
+    #[arg(long, value_enum, default_value_t = GroupBy::Line)]
+    pub group_by: GroupBy,
+    /// Split groups by the value of this pprof label.
+    #[arg(long, value_name = "KEY")]
+    pub label: Option<String>,
+    /// Largest decompressed profile accepted, in bytes (guards against gzip bombs).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::profile::DEFAULT_MAX_PROFILE_BYTES)]
+    pub max_profile_bytes: u64,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Report format.
+    #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier profile (protobuf, gzipped or not, debug=1 or debug=2 text).
+    pub base: PathBuf,
+    /// The later profile.
+    pub new: PathBuf,
+    /// Show only the N largest changes.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    /// Hide changes smaller than N (goroutines, or the heap sample type's unit).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub min_delta: i64,
+    /// For heap profiles: alloc_objects, alloc_space, inuse_objects or inuse_space.
+    #[arg(long, value_name = "TYPE", default_value = "inuse_space")]
+    pub sample_type: String,
+    #[command(flatten)]
+    pub group: GroupArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RankArgs {
+    /// Drop stacks with a frame whose function matches this regex (repeatable), like goleak's IgnoreAnyFunction.
+    #[arg(long, value_name = "REGEX")]
+    pub ignore: Vec<String>,
+    /// A stack must grow at least this many goroutines per minute to be listed.
+    #[arg(long, value_name = "N", default_value_t = 1.0)]
+    pub min_growth_per_minute: f64,
+    /// A stack must have grown by at least this many goroutines over the series to be listed.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub min_increase: i64,
+    /// Treat any snapshot with more goroutines than this as a failure of `check` (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_goroutines: i64,
+    /// Show only the N best suspects.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SampleArgs {
+    /// Time between snapshots (e.g. 10s, 500ms, 1m).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub interval: Duration,
+    /// Number of snapshots to take.
+    #[arg(long, value_name = "N", conflicts_with = "duration")]
+    pub count: Option<usize>,
+    /// Sample for this long instead of --count snapshots.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Where pprof is mounted on the service.
+    #[arg(long, default_value = "/debug/pprof")]
+    pub path: String,
+    /// Also fetch /debug/pprof/heap each round.
+    #[arg(long)]
+    pub heap: bool,
+    /// Fetch the debug=2 dump (wait reasons and minutes) instead of the protobuf form. It stops the world longer on big services.
+    #[arg(long)]
+    pub debug2: bool,
+    /// Folder to save every profile in as fetched (default: a new timestamped folder here).
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+    /// Extra request header, `Name: value` (repeatable), e.g. a bearer token.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Accept invalid TLS certificates.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Timeout of one fetch.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    pub timeout: Duration,
+    /// Retries of a failed fetch before it counts as a gap.
+    #[arg(long, default_value_t = 2)]
+    pub retries: u32,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Base URL of the service (http://host:port) or the full URL of its goroutine profile.
+    pub url: String,
+    #[command(flatten)]
+    pub sample: SampleArgs,
+    #[command(flatten)]
+    pub rank: RankArgs,
+    #[command(flatten)]
+    pub group: GroupArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// A folder written by `watch --save`, or profile files in time order.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub rank: RankArgs,
+    #[command(flatten)]
+    pub group: GroupArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Leak,
+    Suspect,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A service URL to sample, or a saved folder / profile files to read.
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+    /// Fail (exit 1) on leaks only, or on suspects too.
+    #[arg(long, value_enum, default_value_t = FailOn::Leak)]
+    pub fail_on: FailOn,
+    /// An earlier JSON report: fail only on suspects that are new or grow faster than in it.
+    #[arg(long, value_name = "REPORT.json")]
+    pub baseline: Option<PathBuf>,
+    /// Do not fetch the heap profile (fetched by default for check).
+    #[arg(long)]
+    pub no_heap: bool,
+    #[command(flatten)]
+    pub sample: SampleArgs,
+    #[command(flatten)]
+    pub rank: RankArgs,
+    #[command(flatten)]
+    pub group: GroupArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Time between snapshots of the replayed service.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "200ms")]
+    pub interval: Duration,
+    /// Folder to save the fetched profiles in (default: a temporary folder, removed afterwards).
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}

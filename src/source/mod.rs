@@ -1,0 +1,3 @@
+//! Where profile bytes come from: files and saved folders, HTTP, and the demo server.
+
+pub mod files;

@@ -1,0 +1,479 @@
+//! The model's heart: stacks interned across snapshots, grouping modes, and for each group what it is
+//! blocked on and which of the program's own functions it sits in.
+//!
+//! A [`StackTable`] is shared by every snapshot of one analysis, so a group has the same [`GroupId`]
+//! in all of them: groups are identified by their frames, never by location ids, which change from
+//! one profile to the next.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::profile::{Frame, Profile};
+
+/// How samples are merged into groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum GroupBy {
+    /// Function, file and line of every frame.
+    #[default]
+    Line,
+    /// Function names only: matches stacks across builds whose line numbers moved.
+    Function,
+    /// Program counters (falls back to lines for dumps that have none).
+    Address,
+}
+
+/// What the goroutines of a group are blocked on: exactly the names of `report.schema.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum Blocking {
+    #[serde(rename = "chan send")]
+    ChanSend,
+    #[serde(rename = "chan receive")]
+    ChanReceive,
+    #[serde(rename = "select")]
+    Select,
+    #[serde(rename = "select (no cases)")]
+    SelectNoCases,
+    #[serde(rename = "chan send (nil chan)")]
+    ChanSendNil,
+    #[serde(rename = "chan receive (nil chan)")]
+    ChanReceiveNil,
+    #[serde(rename = "sync.Mutex")]
+    Mutex,
+    #[serde(rename = "sync.RWMutex")]
+    RwMutex,
+    #[serde(rename = "sync.WaitGroup")]
+    WaitGroup,
+    #[serde(rename = "sync.Cond")]
+    Cond,
+    #[serde(rename = "IO wait")]
+    IoWait,
+    #[serde(rename = "sleep")]
+    Sleep,
+    #[serde(rename = "syscall")]
+    Syscall,
+    #[serde(rename = "running")]
+    Running,
+    #[serde(rename = "other")]
+    Other,
+}
+
+impl Blocking {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Blocking::ChanSend => "chan send",
+            Blocking::ChanReceive => "chan receive",
+            Blocking::Select => "select",
+            Blocking::SelectNoCases => "select (no cases)",
+            Blocking::ChanSendNil => "chan send (nil chan)",
+            Blocking::ChanReceiveNil => "chan receive (nil chan)",
+            Blocking::Mutex => "sync.Mutex",
+            Blocking::RwMutex => "sync.RWMutex",
+            Blocking::WaitGroup => "sync.WaitGroup",
+            Blocking::Cond => "sync.Cond",
+            Blocking::IoWait => "IO wait",
+            Blocking::Sleep => "sleep",
+            Blocking::Syscall => "syscall",
+            Blocking::Running => "running",
+            Blocking::Other => "other",
+        }
+    }
+
+    fn is_sync(self) -> bool {
+        matches!(self, Blocking::Mutex | Blocking::RwMutex | Blocking::WaitGroup | Blocking::Cond)
+    }
+
+    /// From a `debug=2` wait reason (`chan receive`, `sync.Mutex.Lock`, ...).
+    pub fn from_wait_reason(reason: &str) -> Option<Blocking> {
+        Some(match reason {
+            "chan send" => Blocking::ChanSend,
+            "chan receive" => Blocking::ChanReceive,
+            "select" => Blocking::Select,
+            "select (no cases)" => Blocking::SelectNoCases,
+            "chan send (nil chan)" => Blocking::ChanSendNil,
+            "chan receive (nil chan)" => Blocking::ChanReceiveNil,
+            "sync.Mutex.Lock" => Blocking::Mutex,
+            "sync.RWMutex.Lock" | "sync.RWMutex.RLock" => Blocking::RwMutex,
+            "sync.WaitGroup.Wait" => Blocking::WaitGroup,
+            "sync.Cond.Wait" => Blocking::Cond,
+            "IO wait" => Blocking::IoWait,
+            "sleep" => Blocking::Sleep,
+            "syscall" => Blocking::Syscall,
+            "running" | "runnable" => Blocking::Running,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Blocking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the runtime frames of a stack (innermost first) say the goroutine is blocked on.
+///
+/// `runtime_frames_hidden` is set for the text forms, which leave out the runtime frames a parked
+/// goroutine sits in: there a stack with no telling frame is `other`, not `running`.
+pub fn blocking_from_frames(frames: &[&Frame], runtime_frames_hidden: bool) -> Blocking {
+    let mut first: Option<Blocking> = None;
+    let mut outermost_sync: Option<Blocking> = None;
+    for f in frames {
+        if !is_std_function(&f.function) {
+            break;
+        }
+        let Some(b) = frame_blocking(f) else { continue };
+        if b.is_sync() {
+            outermost_sync = Some(b);
+        } else if first.is_none() && outermost_sync.is_none() {
+            first = Some(b);
+        }
+    }
+    if let Some(b) = outermost_sync.or(first) {
+        return b;
+    }
+    match frames.first() {
+        Some(f) if is_park_function(&f.function) || runtime_frames_hidden => Blocking::Other,
+        Some(_) => Blocking::Running,
+        None => Blocking::Other,
+    }
+}
+
+fn is_park_function(name: &str) -> bool {
+    matches!(name, "runtime.gopark" | "runtime.goparkunlock" | "runtime.park_m" | "runtime.notetsleepg" | "runtime.semacquire1")
+}
+
+/// Inside `runtime.chansend`/`chanrecv`, the nil-channel park is the first thing the function does;
+/// the ordinary park comes much later. Only the protobuf form carries the function's first line.
+fn near_function_start(f: &Frame) -> bool {
+    f.start_line > 0 && f.line >= f.start_line && f.line - f.start_line <= 25
+}
+
+fn frame_blocking(f: &Frame) -> Option<Blocking> {
+    let name = f.function.as_str();
+    Some(match name {
+        "runtime.chansend" if near_function_start(f) => Blocking::ChanSendNil,
+        "runtime.chanrecv" if near_function_start(f) => Blocking::ChanReceiveNil,
+        "runtime.chansend" | "runtime.chansend1" => Blocking::ChanSend,
+        "runtime.chanrecv" | "runtime.chanrecv1" | "runtime.chanrecv2" => Blocking::ChanReceive,
+        "runtime.selectgo" => Blocking::Select,
+        "runtime.block" => Blocking::SelectNoCases,
+        "time.Sleep" | "runtime.timeSleep" => Blocking::Sleep,
+        "internal/poll.runtime_pollWait" | "runtime.netpollblock" => Blocking::IoWait,
+        "runtime.cgocall" | "runtime.asmcgocall" | "runtime.notetsleepg" | "os/signal.signal_recv" => Blocking::Syscall,
+        _ => {
+            let n = name.strip_prefix("internal/").unwrap_or(name);
+            if n.starts_with("sync.(*RWMutex).") || n.starts_with("sync.runtime_SemacquireRWMutex") {
+                Blocking::RwMutex
+            } else if n.starts_with("sync.(*Mutex).") || n == "sync.runtime_SemacquireMutex" {
+                Blocking::Mutex
+            } else if n.starts_with("sync.(*WaitGroup).Wait") || n == "sync.runtime_SemacquireWaitGroup" {
+                Blocking::WaitGroup
+            } else if n.starts_with("sync.(*Cond).Wait") || n == "sync.runtime_notifyListWait" {
+                Blocking::Cond
+            } else if n.starts_with("syscall.Syscall") || n.starts_with("syscall.RawSyscall") || n.starts_with("syscall.syscall") || n.starts_with("runtime/syscall.") {
+                Blocking::Syscall
+            } else {
+                return None;
+            }
+        }
+    })
+}
+
+/// Combines the frames' answer with a `debug=2` wait reason, which is the stronger evidence for the
+/// nil-channel cases and when the frames say nothing specific.
+pub fn blocking_of(frames: &[&Frame], wait_reason: Option<&str>, runtime_frames_hidden: bool) -> Blocking {
+    // The runtime's own wait reason is the best evidence there is; frames decide where it is
+    // missing or generic (`semacquire` in older releases).
+    wait_reason
+        .and_then(Blocking::from_wait_reason)
+        .unwrap_or_else(|| blocking_from_frames(frames, runtime_frames_hidden))
+}
+
+fn stdlib() -> &'static (HashSet<&'static str>, HashSet<&'static str>) {
+    static STD: OnceLock<(HashSet<&'static str>, HashSet<&'static str>)> = OnceLock::new();
+    STD.get_or_init(|| {
+        let paths: HashSet<&str> = include_str!("stdlib_packages.txt")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        let roots = paths.iter().map(|p| p.split('/').next().unwrap_or(p)).collect();
+        (paths, roots)
+    })
+}
+
+/// The import path of a Go function name: `net/http.(*conn).serve` → `net/http`.
+pub fn package_of(function: &str) -> &str {
+    // Generic arguments and receivers may hold slashes and dots of their own: cut them off first.
+    let head_end = function.find(['[', '(']).unwrap_or(function.len());
+    let head = &function[..head_end];
+    let after_slash = head.rfind('/').map_or(0, |i| i + 1);
+    match head[after_slash..].find('.') {
+        Some(dot) => &function[..after_slash + dot],
+        None => head,
+    }
+}
+
+/// Whether a function belongs to the Go standard library (per `go list std`; packages of a newer Go
+/// are recognised by their first path element, which has no dot for the standard library only).
+pub fn is_std_function(function: &str) -> bool {
+    let pkg = package_of(function);
+    if pkg == "main" || pkg.is_empty() {
+        return false;
+    }
+    let (paths, roots) = stdlib();
+    if paths.contains(pkg) {
+        return true;
+    }
+    let root = pkg.split('/').next().unwrap_or(pkg);
+    !root.contains('.') && roots.contains(root)
+}
+
+/// The schema's leaf: the innermost frame outside the standard library; if every frame is standard
+/// library, the innermost outside package `runtime`.
+pub fn leaf_index(frames: &[&Frame]) -> usize {
+    if let Some(i) = frames.iter().position(|f| !is_std_function(&f.function)) {
+        return i;
+    }
+    frames.iter().position(|f| package_of(&f.function) != "runtime").unwrap_or(0)
+}
+
+/// Identifies a stack group in a [`StackTable`], the same in every snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupId(pub u32);
+
+/// Everything known about a group that does not change between snapshots.
+#[derive(Debug, Clone)]
+pub struct GroupInfo {
+    /// Frames innermost first (one representative when grouping by function merges lines).
+    pub frames: Vec<Frame>,
+    pub label: Option<String>,
+    pub blocking: Blocking,
+    /// Index into `frames`.
+    pub leaf: usize,
+    pub created_by: Option<Frame>,
+    /// Stable text key for deterministic ordering.
+    pub sort_key: String,
+}
+
+impl GroupInfo {
+    pub fn leaf_frame(&self) -> &Frame {
+        &self.frames[self.leaf]
+    }
+}
+
+/// Per-snapshot value of one group.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupStats {
+    /// Goroutines, or the chosen sample type's value for heap profiles.
+    pub value: i64,
+    pub max_wait_minutes: u64,
+    /// Goroutines the runtime marked leaked in a debug=2 header.
+    pub leaked: u64,
+}
+
+#[derive(Hash, PartialEq, Eq)]
+enum FrameKey {
+    Line(String, String, i64),
+    Function(String),
+    Address(u64),
+}
+
+#[derive(Hash, PartialEq, Eq)]
+struct GroupKey {
+    frames: Vec<u32>,
+    label: Option<String>,
+}
+
+/// Interned frames and groups, shared by every snapshot of one analysis.
+pub struct StackTable {
+    group_by: GroupBy,
+    label_key: Option<String>,
+    frame_ids: HashMap<FrameKey, u32>,
+    frames: Vec<Frame>,
+    group_ids: HashMap<GroupKey, GroupId>,
+    groups: Vec<GroupInfo>,
+}
+
+impl StackTable {
+    pub fn new(group_by: GroupBy, label_key: Option<String>) -> Self {
+        StackTable {
+            group_by,
+            label_key,
+            frame_ids: HashMap::new(),
+            frames: Vec::new(),
+            group_ids: HashMap::new(),
+            groups: Vec::new(),
+        }
+    }
+
+    pub fn group(&self, id: GroupId) -> &GroupInfo {
+        &self.groups[id.0 as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    fn frame_key(&self, f: &Frame) -> FrameKey {
+        match self.group_by {
+            GroupBy::Line => FrameKey::Line(f.function.clone(), f.file.clone(), f.line),
+            GroupBy::Function => FrameKey::Function(f.function.clone()),
+            GroupBy::Address if f.address != 0 => FrameKey::Address(f.address),
+            GroupBy::Address => FrameKey::Line(f.function.clone(), f.file.clone(), f.line),
+        }
+    }
+
+    /// Groups one profile's samples, summing the value column `value_index`.
+    pub fn group_profile(&mut self, profile: &Profile, value_index: usize) -> HashMap<GroupId, GroupStats> {
+        // Map the profile's own frames to table frames once; samples then cost integer work only.
+        let mut frame_map = Vec::with_capacity(profile.frames.len());
+        for f in &profile.frames {
+            let key = self.frame_key(f);
+            let id = match self.frame_ids.get(&key) {
+                Some(&id) => id,
+                None => {
+                    let id = self.frames.len() as u32;
+                    self.frames.push(f.clone());
+                    self.frame_ids.insert(key, id);
+                    id
+                }
+            };
+            frame_map.push(id);
+        }
+        let mut out: HashMap<GroupId, GroupStats> = HashMap::new();
+        let mut key = GroupKey { frames: Vec::new(), label: None };
+        for s in &profile.samples {
+            key.frames.clear();
+            let (from, to) = comparable_range(profile, &s.stack);
+            key.frames.extend(s.stack[from..to].iter().map(|&i| frame_map[i as usize]));
+            key.label = self
+                .label_key
+                .as_ref()
+                .map(|k| s.labels.iter().find(|(lk, _)| lk == k).map(|(_, v)| v.clone()).unwrap_or_default());
+            let id = match self.group_ids.get(&key) {
+                Some(&id) => id,
+                None => {
+                    // Shown with every frame the profile has; keyed on the comparable part only.
+                    let mut frames: Vec<Frame> = s.stack.iter().map(|&i| profile.frames[i as usize].clone()).collect();
+                    if frames.is_empty() {
+                        // The runtime records a few goroutines without any frame; keep them visible.
+                        frames.push(Frame { function: "(no frames)".into(), file: String::new(), line: 0, address: 0, start_line: 0 });
+                    }
+                    let refs: Vec<&Frame> = frames.iter().collect();
+                    let facts = s.goroutine.as_ref();
+                    let hidden = profile.format != crate::profile::Format::Proto;
+                    let blocking = blocking_of(&refs, facts.map(|g| g.wait_reason.as_str()), hidden);
+                    let leaf = leaf_index(&refs);
+                    let created_by = facts.and_then(|g| g.created_by).map(|i| profile.frames[i as usize].clone());
+                    let sort_key = sort_key(&frames, key.label.as_deref());
+                    let id = GroupId(self.groups.len() as u32);
+                    self.groups.push(GroupInfo { frames, label: key.label.clone(), blocking, leaf, created_by, sort_key });
+                    self.group_ids.insert(GroupKey { frames: key.frames.clone(), label: key.label.clone() }, id);
+                    id
+                }
+            };
+            let stats = out.entry(id).or_default();
+            stats.value += s.values.get(value_index).copied().unwrap_or(0);
+            if let Some(g) = &s.goroutine {
+                stats.max_wait_minutes = stats.max_wait_minutes.max(g.max_wait_minutes);
+                stats.leaked += g.leaked;
+                // A created_by seen later fills a group first met in a form without one.
+                let info = &mut self.groups[id.0 as usize];
+                if info.created_by.is_none() {
+                    info.created_by = g.created_by.map(|i| profile.frames[i as usize].clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The part of a stack that every form of the profile shows: Go's text forms hide the leading
+/// `runtime.` frames of a parked goroutine (gopark, chansend, ...) and `runtime.goexit` at the
+/// bottom, the protobuf form keeps them. Grouping on this part lets a proto snapshot and a debug=1 or
+/// debug=2 one of the same service be compared.
+fn comparable_range(profile: &Profile, stack: &[u32]) -> (usize, usize) {
+    let name = |i: usize| profile.frames[stack[i] as usize].function.as_str();
+    let mut to = stack.len();
+    while to > 0 && name(to - 1) == "runtime.goexit" {
+        to -= 1;
+    }
+    let from = (0..to).find(|&i| !name(i).starts_with("runtime.")).unwrap_or(0);
+    (from, to)
+}
+
+fn sort_key(frames: &[Frame], label: Option<&str>) -> String {
+    let mut k = String::new();
+    for f in frames.iter().rev() {
+        k.push_str(&f.function);
+        k.push(':');
+        k.push_str(&f.line.to_string());
+        k.push(';');
+    }
+    if let Some(l) = label {
+        k.push_str("label=");
+        k.push_str(l);
+    }
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(name: &str) -> Frame {
+        Frame { function: name.into(), file: String::new(), line: 1, address: 0, start_line: 0 }
+    }
+
+    #[test]
+    fn packages() {
+        assert_eq!(package_of("net/http.(*conn).serve"), "net/http");
+        assert_eq!(package_of("main.(*server).fanout.func1"), "main");
+        assert_eq!(package_of("github.com/a/b.(*T).M"), "github.com/a/b");
+        assert_eq!(package_of("sync/atomic.(*Pointer[net/http.x]).Load"), "sync/atomic");
+        assert!(is_std_function("internal/poll.runtime_pollWait"));
+        assert!(is_std_function("runtime.gopark"));
+        assert!(is_std_function("vendor/golang.org/x/net/http2.(*Framer).ReadFrame"));
+        assert!(!is_std_function("main.forgottenSender"));
+        assert!(!is_std_function("github.com/x/y.F"));
+        assert!(!is_std_function("golang.org/x/sync/errgroup.(*Group).Wait"));
+    }
+
+    #[test]
+    fn blocking_reads_runtime_frames() {
+        let mutex = [f("runtime.gopark"), f("runtime.semacquire1"), f("internal/sync.runtime_SemacquireMutex"), f("internal/sync.(*Mutex).lockSlow"), f("sync.(*Mutex).Lock"), f("main.x")];
+        let refs: Vec<&Frame> = mutex.iter().collect();
+        assert_eq!(blocking_from_frames(&refs, false), Blocking::Mutex);
+        let rw = [f("runtime.gopark"), f("sync.runtime_SemacquireMutex"), f("sync.(*Mutex).Lock"), f("sync.(*RWMutex).Lock"), f("main.x")];
+        let refs: Vec<&Frame> = rw.iter().collect();
+        assert_eq!(blocking_from_frames(&refs, false), Blocking::RwMutex);
+        let send = [f("runtime.gopark"), f("runtime.chansend"), f("runtime.chansend1"), f("main.x")];
+        let refs: Vec<&Frame> = send.iter().collect();
+        assert_eq!(blocking_from_frames(&refs, false), Blocking::ChanSend);
+        let running = [f("main.spin"), f("main.x")];
+        let refs: Vec<&Frame> = running.iter().collect();
+        assert_eq!(blocking_from_frames(&refs, false), Blocking::Running);
+        assert_eq!(leaf_index(&refs), 0);
+        let io = [f("runtime.gopark"), f("runtime.netpollblock"), f("internal/poll.runtime_pollWait"), f("net.(*conn).Read")];
+        let refs: Vec<&Frame> = io.iter().collect();
+        assert_eq!(blocking_from_frames(&refs, false), Blocking::IoWait);
+        assert_eq!(leaf_index(&refs), 2, "all standard library: innermost outside runtime");
+    }
+
+    #[test]
+    fn wait_reason_wins_for_nil_channels() {
+        let send = [f("runtime.gopark"), f("runtime.chansend"), f("runtime.chansend1"), f("main.x")];
+        let refs: Vec<&Frame> = send.iter().collect();
+        assert_eq!(blocking_of(&refs, Some("chan send (nil chan)"), false), Blocking::ChanSendNil);
+        assert_eq!(blocking_of(&refs[3..], Some("chan send"), true), Blocking::ChanSend);
+        assert_eq!(blocking_of(&refs[3..], None, true), Blocking::Other);
+        assert_eq!(blocking_of(&refs[3..], Some("semacquire"), true), Blocking::Other);
+    }
+}
