@@ -1,6 +1,9 @@
 //! Snapshots (grouped profiles) and what is computed over them: the diff of two, the trend over many.
 
 pub mod diff;
+pub mod rank;
+pub mod series;
+pub mod trend;
 
 use std::collections::HashMap;
 
