@@ -1,5 +1,6 @@
 //! Snapshots (grouped profiles) and what is computed over them: the diff of two, the trend over many.
 
+pub mod callgraph;
 pub mod diff;
 pub mod rank;
 pub mod series;

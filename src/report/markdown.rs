@@ -72,3 +72,55 @@ pub fn diff(doc: &DiffReport, w: &mut dyn Write) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(w, "## leakhound: {}\n", doc.verdict)?;
+    let totals: Vec<i64> = doc.snapshots.iter().map(|s| s.goroutines).collect();
+    writeln!(
+        w,
+        "Target `{}`, {} snapshots, goroutines {} → {} `{}`\n",
+        doc.target,
+        doc.snapshots.len(),
+        totals.first().copied().unwrap_or(0),
+        totals.last().copied().unwrap_or(0),
+        super::text::sparkline(&totals)
+    )?;
+    for e in &doc.errors {
+        writeln!(w, "> **warning:** {}\n", e)?;
+    }
+    if doc.suspects.is_empty() {
+        writeln!(w, "No stack kept growing.")?;
+        return Ok(());
+    }
+    writeln!(w, "| # | verdict | score | growth/min | counts | blocked on | pattern | leaf |")?;
+    writeln!(w, "|---:|---|---:|---:|---|---|---|---|")?;
+    for s in &doc.suspects {
+        writeln!(
+            w,
+            "| {} | **{}** | {:.2} | {:+.1} | `{}` | {} | {} | {} |",
+            s.rank,
+            format!("{:?}", s.verdict).to_lowercase(),
+            s.score,
+            s.growth_per_minute,
+            super::text::sparkline(&s.counts),
+            cell(s.group.blocking.as_str()),
+            s.pattern,
+            leaf_cell(&s.group)
+        )?;
+    }
+    writeln!(w)?;
+    for s in &doc.suspects {
+        writeln!(w, "### #{} {} — {}\n", s.rank, cell(&s.group.leaf), s.pattern)?;
+        writeln!(w, "Counts: {}  ", s.counts.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" → "))?;
+        if let Some(n) = s.gc_proven_leaked {
+            writeln!(w, "Proven leaked by the runtime: {n}  ")?;
+        }
+        if let Some(b) = s.heap_inuse_bytes {
+            writeln!(w, "Live heap held: {}  ", super::human_bytes(b))?;
+        }
+        writeln!(w, "**Fix:** {}\n", s.hint)?;
+        stack_block(&s.group, w)?;
+        writeln!(w)?;
+    }
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! Output formats. Each is a pure function of a report document written to an `impl Write`; the
 //! documents are the serde structs of `report.schema.json`, so JSON is those structs as they are.
 
+pub mod dot;
 pub mod json;
 pub mod markdown;
 pub mod model;
@@ -36,6 +37,15 @@ pub fn write_diff(doc: &DiffReport, format: OutputFormat, style: Style, w: &mut 
             std::io::ErrorKind::InvalidInput,
             "--format dot draws the call graph of a leak report; use it with watch, analyze or check",
         )),
+    }
+}
+
+pub fn write_leak(doc: &LeakReport, format: OutputFormat, style: Style, w: &mut dyn Write) -> std::io::Result<()> {
+    match format {
+        OutputFormat::Text => text::leak(doc, style, w),
+        OutputFormat::Json => json::write(doc, w),
+        OutputFormat::Markdown => markdown::leak(doc, w),
+        OutputFormat::Dot => dot::leak(doc, w),
     }
 }
 

@@ -120,3 +120,70 @@ pub struct DiffReport {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
+
+/// The trend figures behind a verdict.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EvidenceDoc {
+    pub increase: i64,
+    pub tau: f64,
+    pub nondecreasing_share: f64,
+    pub rising_steps: usize,
+    pub jump_share: f64,
+    pub drawdown: f64,
+    pub step_noise: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SuspectDoc {
+    pub rank: usize,
+    pub verdict: crate::analysis::rank::Verdict,
+    pub score: f64,
+    #[serde(flatten)]
+    pub group: GroupDoc,
+    pub pattern: String,
+    pub hint: String,
+    pub counts: Vec<i64>,
+    pub growth_per_minute: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gc_proven_leaked: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_inuse_bytes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_growth_bytes: Option<i64>,
+    /// Longest wait of a goroutine of this stack, from debug=2 dumps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wait_minutes: Option<u64>,
+    pub evidence: EvidenceDoc,
+}
+
+/// The thresholds a report was judged by.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ThresholdsDoc {
+    pub min_growth_per_minute: f64,
+    pub min_increase: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_goroutines: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LeakReport {
+    pub schema: String,
+    pub tool: Tool,
+    pub target: String,
+    pub snapshots: Vec<SnapshotDoc>,
+    /// `leak`, `suspect` or `clean`.
+    pub verdict: String,
+    pub suspects: Vec<SuspectDoc>,
+    #[serde(default)]
+    pub errors: Vec<String>,
+    /// The snapshots the ranking used (the longest run between restarts), first and last index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysed: Option<[usize; 2]>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarts: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<ThresholdsDoc>,
+    /// Functions several suspects share (from the call graph).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub root_causes: Vec<crate::analysis::callgraph::RootCause>,
+}

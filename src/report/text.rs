@@ -146,3 +146,110 @@ pub fn diff(doc: &DiffReport, style: Style, w: &mut dyn Write) -> std::io::Resul
     }
     Ok(())
 }
+
+const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// `▁▂▃▅▇` of a series, scaled from its minimum to its maximum.
+pub fn sparkline(values: &[i64]) -> String {
+    let (Some(&min), Some(&max)) = (values.iter().min(), values.iter().max()) else { return String::new() };
+    values
+        .iter()
+        .map(|&v| {
+            if max == min {
+                SPARKS[0]
+            } else {
+                SPARKS[(((v - min) as f64 / (max - min) as f64) * 7.0).round() as usize]
+            }
+        })
+        .collect()
+}
+
+pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io::Result<()> {
+    let p = Paint(style.color);
+    let leaks = doc.suspects.iter().filter(|s| s.verdict == crate::analysis::rank::Verdict::Leak).count();
+    let suspects = doc.suspects.len() - leaks;
+    let totals: Vec<i64> = doc.snapshots.iter().map(|s| s.goroutines).collect();
+    let headline = match (leaks, suspects) {
+        (0, 0) => p.green("no leak found"),
+        _ => p.red(&format!("{leaks} leak{}, {suspects} suspect{}", plural(leaks), plural(suspects))),
+    };
+    writeln!(w, "{} {headline} in {} snapshot{} of {}", p.bold("leakhound:"), doc.snapshots.len(), plural(doc.snapshots.len()), doc.target)?;
+    if let (Some(first), Some(last)) = (totals.first(), totals.last()) {
+        let span = match (doc.snapshots.first().and_then(|s| s.taken_at.clone()), doc.snapshots.last().and_then(|s| s.taken_at.clone())) {
+            (Some(a), Some(b)) => format!(", {a} → {b}"),
+            _ => String::new(),
+        };
+        writeln!(w, "  goroutines {first} → {last}  {}{span}", sparkline(&totals))?;
+    }
+    if let Some([a, b]) = doc.analysed {
+        if b + 1 - a != doc.snapshots.len() {
+            writeln!(w, "  ranked on snapshots {a}–{b} (the longest run between restarts)")?;
+        }
+    }
+    for e in &doc.errors {
+        writeln!(w, "  {} {e}", p.yellow("!"))?;
+    }
+    writeln!(w)?;
+    if doc.suspects.is_empty() {
+        writeln!(w, "No stack kept growing.")?;
+        return Ok(());
+    }
+    let head = format!("  {}  {}  {}  {}  {}  {}  {}", rpad("#", 2), pad("VERDICT", 7), rpad("SCORE", 5), rpad("GROWTH/MIN", 10), pad("COUNTS", 14), pad("BLOCKED ON", 23), "LEAF");
+    writeln!(w, "{}", p.bold(&head))?;
+    for s in &doc.suspects {
+        let verdict = pad(&format!("{:?}", s.verdict).to_lowercase(), 7);
+        let verdict = if s.verdict == crate::analysis::rank::Verdict::Leak { p.red(&verdict) } else { p.yellow(&verdict) };
+        let spark: String = sparkline(&s.counts).chars().rev().take(14).collect::<Vec<_>>().into_iter().rev().collect();
+        writeln!(
+            w,
+            "  {}  {verdict}  {}  {}  {}  {}  {}",
+            rpad(&s.rank.to_string(), 2),
+            rpad(&format!("{:.2}", s.score), 5),
+            rpad(&format!("{:+.1}", s.growth_per_minute), 10),
+            pad(&spark, 14),
+            pad(s.group.blocking.as_str(), 23),
+            leaf_text(&s.group)
+        )?;
+    }
+    writeln!(w)?;
+    for s in &doc.suspects {
+        let first = s.counts.first().copied().unwrap_or(0);
+        let last = s.counts.last().copied().unwrap_or(0);
+        writeln!(
+            w,
+            "{} {} {}  {}, {}, {:+.1} goroutines/min ({first} → {last})",
+            p.bold(&format!("#{}", s.rank)),
+            format!("{:?}", s.verdict).to_lowercase(),
+            p.bold(&s.group.leaf),
+            s.pattern,
+            s.group.blocking,
+            s.growth_per_minute
+        )?;
+        let mut facts = Vec::new();
+        if let Some(n) = s.gc_proven_leaked {
+            facts.push(format!("the runtime proved {n} of them leaked (goroutineleak)"));
+        }
+        if let Some(m) = s.max_wait_minutes {
+            facts.push(format!("oldest has waited {m} minutes"));
+        }
+        if let Some(b) = s.heap_inuse_bytes {
+            let growth = s.heap_growth_bytes.map(|g| format!(" ({})", super::human_delta(g, "bytes"))).unwrap_or_default();
+            facts.push(format!("holds {} of live heap{growth}", super::human_bytes(b)));
+        }
+        if !facts.is_empty() {
+            writeln!(w, "   {}", facts.join("; "))?;
+        }
+        write_stack(&s.group, &p, w)?;
+        writeln!(w, "   {} {}", p.green("fix:"), s.hint)?;
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

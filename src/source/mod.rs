@@ -1,3 +1,5 @@
 //! Where profile bytes come from: files and saved folders, HTTP, and the demo server.
 
 pub mod files;
+pub mod http;
+pub mod saved;
