@@ -1,0 +1,624 @@
+// Command leaksvc is the test service for leakhound's integration tests.
+//
+// It serves net/http/pprof on a loopback port and reproduces the classic
+// goroutine leaks next to benign goroutines whose count moves but does not
+// grow. Standard library only; builds with Go 1.19 up to current Go.
+//
+// Once it listens it prints exactly one line to stdout:
+//
+//	LISTENING http://127.0.0.1:PORT
+//
+// Scenarios (-scenario):
+//
+//	leaky     (default) every leak pattern at -rate goroutines/s, plus benign kinds
+//	benign    only the benign kinds
+//	slowleak  one main.forgottenSender every -slow-every, plus benign kinds
+//	heap      main.retainingLeak and main.growingCache, plus benign kinds
+//	none      only the pprof endpoints
+//
+// Leak patterns (every goroutine stays parked forever):
+//
+//	main.forgottenSender      chan send     (caller returned on timeout)
+//	main.abandonedReceiver    chan receive  (nobody ever sends or closes)
+//	main.rangeOverUnclosed    chan receive  (range over a channel never closed)
+//	main.fanoutWorker         chan send     (2 of the 3 workers of main.fanoutFirstWins)
+//	main.generatorWithoutQuit select        (quit never closed, out no longer read)
+//	main.lockNeverReleased    sync.Mutex.Lock on the global leakedMu
+//	main.waitGroupNeverDone   sync.WaitGroup.Wait, Done never called
+//	main.nilChannelSend       chan send (nil chan), at -rate/5
+//	main.retainingLeak        chan receive, holding a 1 MiB []byte (heap scenario)
+//
+// Benign goroutines: main.burstWorker (a burst of -burst-size every
+// -burst-every, first after half a period, drained within ~1-2 s),
+// 8 x main.backgroundTicker, main.loadGenerator + main.loadRequest (-load
+// concurrent requests to /work, handled by main.workHandler, 20-80 ms each),
+// main.leakLoop (one per active leak pattern; exits when -max-leak is reached),
+// main.growingCache (heap scenario; its map grows through main.(*cache).grow).
+//
+// Other endpoints: /work (used by the load generator), /leaks (JSON counts of
+// leaked goroutines per function, or cache entries for main.(*cache).grow),
+// / (hello). With -nopprof only these are served.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+const (
+	// hardGoroutineCap bounds all leaked goroutines together so a test
+	// process never exceeds ~20k goroutines, whatever -rate and -max-leak say.
+	hardGoroutineCap = 18000
+	// hardHeapCap bounds the MiB retained by each heap pattern.
+	hardHeapCap = 512
+	maxRate     = 1000
+)
+
+var (
+	flagAddr       = flag.String("addr", "127.0.0.1:0", "listen address")
+	flagScenario   = flag.String("scenario", "leaky", "leaky | benign | slowleak | heap | none")
+	flagRate       = flag.Float64("rate", 5, "leaked goroutines per second per pattern (capped at 1000)")
+	flagSlowEvery  = flag.Duration("slow-every", 3*time.Second, "slowleak: one main.forgottenSender every this long")
+	flagToken      = flag.String("token", "", "if set, pprof endpoints require 'Authorization: Bearer TOKEN'")
+	flagNoPprof    = flag.Bool("nopprof", false, "serve no pprof endpoints at all")
+	flagPrefix     = flag.String("prefix", "/debug/pprof", "URL prefix of the pprof endpoints")
+	flagMaxLeak    = flag.Int64("max-leak", 0, "stop after this many leaked goroutines per pattern (0 = unlimited)")
+	flagLoad       = flag.Int("load", 50, "concurrent requests of main.loadGenerator against /work (0 = none)")
+	flagBurstEvery = flag.Duration("burst-every", 10*time.Second, "period of the main.burstWorker bursts (0 = none)")
+	flagBurstSize  = flag.Int("burst-size", 200, "goroutines per main.burstWorker burst")
+	flagMemRate    = flag.Int("memprofilerate", -1, "runtime.MemProfileRate (-1: 65536 for scenario heap, Go default otherwise)")
+	flagStdinEOF   = flag.Bool("exit-on-stdin-eof", false, "exit when stdin reaches EOF (lets a test harness avoid orphans)")
+)
+
+// shutdown is closed on SIGINT/SIGTERM. It is a global, so goroutines that
+// select on it are never reported by the runtime's goroutine leak detector.
+var shutdown = make(chan struct{})
+
+// ---------------------------------------------------------------------------
+// Accounting
+
+var totalLeaked int64
+
+var counts = struct {
+	sync.Mutex
+	m map[string]int64
+}{m: map[string]int64{}}
+
+func count(name string, n int64) {
+	counts.Lock()
+	counts.m[name] += n
+	counts.Unlock()
+}
+
+// reserve takes n goroutines from the global budget.
+func reserve(n int64) bool {
+	if atomic.AddInt64(&totalLeaked, n) > hardGoroutineCap {
+		atomic.AddInt64(&totalLeaked, -n)
+		return false
+	}
+	return true
+}
+
+var sinkVal int64
+
+//go:noinline
+func sink(v int) { atomic.AddInt64(&sinkVal, int64(v)) }
+
+// leakLoop calls spawn every interval; each call leaks perCall goroutines of
+// the function name. It stops (and the loop goroutine exits) once -max-leak
+// goroutines (or hardCap, if > 0) have been leaked for this pattern.
+func leakLoop(name string, interval time.Duration, perCall int64, hardCap int64, spawn func()) {
+	limit := *flagMaxLeak
+	if hardCap > 0 && (limit <= 0 || limit > hardCap) {
+		limit = hardCap
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var n int64
+	for {
+		if limit > 0 && n >= limit {
+			return
+		}
+		select {
+		case <-shutdown:
+			return
+		case <-t.C:
+		}
+		if !reserve(perCall) {
+			continue
+		}
+		n += perCall
+		spawn()
+		count(name, perCall)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Leak patterns
+
+// callWithTimeout asks a slow backend for a result but gives up after a
+// timeout. The result channel is unbuffered, so the backend goroutine
+// (forgottenSender) blocks forever on its send once the caller is gone.
+func callWithTimeout() {
+	results := make(chan int) // BUG: should be buffered (cap 1)
+	backend := make(chan struct{})
+	go forgottenSender(results, backend)
+	defer close(backend) // the backend answers only after the caller gave up
+	select {
+	case r := <-results:
+		sink(r)
+	case <-time.After(2 * time.Millisecond):
+		return
+	}
+}
+
+// forgottenSender parks on "chan send".
+func forgottenSender(results chan<- int, backend <-chan struct{}) {
+	<-backend
+	results <- 42
+}
+
+// abandonedReceiver parks on "chan receive": nobody ever sends or closes.
+func abandonedReceiver(in <-chan int) {
+	v := <-in
+	sink(v)
+}
+
+// startRangeConsumer hands two values to a consumer, then forgets to close.
+func startRangeConsumer() {
+	ch := make(chan int, 2)
+	ch <- 1
+	ch <- 2
+	go rangeOverUnclosed(ch)
+}
+
+// rangeOverUnclosed parks on "chan receive" in its range loop.
+func rangeOverUnclosed(ch <-chan int) {
+	for v := range ch {
+		sink(v)
+	}
+}
+
+// fanoutFirstWins asks three replicas and keeps the first answer; the two
+// slower fanoutWorker goroutines block forever on the unbuffered send.
+func fanoutFirstWins() {
+	answers := make(chan int) // BUG: should be buffered (cap 3)
+	for i := 0; i < 3; i++ {
+		go fanoutWorker(answers, i)
+	}
+	first := <-answers
+	sink(first)
+}
+
+// fanoutWorker parks on "chan send" (2 of 3 of them).
+func fanoutWorker(answers chan<- int, replica int) {
+	time.Sleep(time.Duration(replica+1) * time.Millisecond)
+	answers <- replica
+}
+
+// consumeFirst takes one value from a generator and returns without
+// closing quit.
+func consumeFirst() {
+	out := make(chan int)
+	quit := make(chan struct{}) // BUG: never closed
+	go generatorWithoutQuit(out, quit)
+	sink(<-out)
+}
+
+// generatorWithoutQuit parks on "select" after its first value.
+func generatorWithoutQuit(out chan<- int, quit <-chan struct{}) {
+	for i := 0; ; i++ {
+		select {
+		case out <- i:
+		case <-quit:
+			return
+		}
+	}
+}
+
+// leakedMu is locked once by lockHolder and never unlocked.
+var leakedMu sync.Mutex
+
+// lockHolder takes leakedMu and returns on an error path without Unlock.
+func lockHolder(locked chan<- struct{}) {
+	leakedMu.Lock()
+	if err := fmt.Errorf("simulated error"); err != nil {
+		close(locked)
+		return // BUG: leakedMu stays locked
+	}
+	leakedMu.Unlock()
+}
+
+// lockNeverReleased parks on leakedMu.Lock() ("semacquire" on Go 1.19,
+// "sync.Mutex.Lock" later).
+func lockNeverReleased(v int) {
+	leakedMu.Lock()
+	sink(v)
+	leakedMu.Unlock()
+}
+
+// startBatch adds a job to a WaitGroup and skips it without Done.
+func startBatch() {
+	wg := new(sync.WaitGroup)
+	wg.Add(1) // BUG: the job is never started, Done never called
+	go waitGroupNeverDone(wg)
+}
+
+// waitGroupNeverDone parks in wg.Wait() ("semacquire" on Go 1.19,
+// "sync.WaitGroup.Wait" later).
+func waitGroupNeverDone(wg *sync.WaitGroup) {
+	wg.Wait()
+	sink(1)
+}
+
+// nilChannelSend parks on "chan send (nil chan)".
+func nilChannelSend(v int) {
+	var results chan int // BUG: the make() was forgotten
+	results <- v
+}
+
+// retainingLeak allocates and holds 1 MiB, then parks on "chan receive".
+func retainingLeak(in <-chan int) {
+	buf := make([]byte, 1<<20)
+	for i := 0; i < len(buf); i += 512 {
+		buf[i] = byte(i)
+	}
+	v := <-in
+	buf[0] = byte(v)
+	runtime.KeepAlive(buf)
+}
+
+type cache struct {
+	mu sync.Mutex
+	m  map[int][]byte
+}
+
+// globalCache only ever grows (no eviction).
+var globalCache = &cache{m: map[int][]byte{}}
+
+// grow adds 256 KiB to the cache.
+//
+//go:noinline
+func (c *cache) grow() {
+	b := make([]byte, 256<<10)
+	for i := 0; i < len(b); i += 512 {
+		b[i] = byte(i)
+	}
+	c.mu.Lock()
+	c.m[len(c.m)] = b
+	c.mu.Unlock()
+}
+
+// growingCache grows globalCache once per interval, at most limit times.
+func growingCache(interval time.Duration, limit int64) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var n int64
+	for {
+		select {
+		case <-shutdown:
+			return
+		case <-t.C:
+		}
+		if n < limit {
+			n++
+			globalCache.grow()
+			count("main.(*cache).grow", 1)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Benign goroutines
+
+// burstDispatcher runs a burst of size burstWorker goroutines every period,
+// the first after half a period.
+func burstDispatcher(every time.Duration, size int) {
+	first := time.NewTimer(every / 2)
+	defer first.Stop()
+	select {
+	case <-shutdown:
+		return
+	case <-first.C:
+	}
+	runBurst(size)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-shutdown:
+			return
+		case <-t.C:
+			runBurst(size)
+		}
+	}
+}
+
+func runBurst(size int) {
+	jobs := make(chan int, size)
+	for i := 0; i < size; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	for i := 0; i < size; i++ {
+		go burstWorker(jobs)
+	}
+}
+
+// burstWorker drains the job queue (200-900 ms per job) and exits.
+func burstWorker(jobs <-chan int) {
+	for j := range jobs {
+		time.Sleep(time.Duration(200+rand.Intn(700)) * time.Millisecond)
+		sink(j)
+	}
+}
+
+var ticks int64
+
+// backgroundTicker is a long-lived periodic task.
+func backgroundTicker(id int, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			atomic.AddInt64(&ticks, int64(id))
+		case <-shutdown:
+			return
+		}
+	}
+}
+
+// loadGenerator keeps concurrency requests to url in flight.
+func loadGenerator(url string, concurrency int) {
+	client := &http.Client{
+		Transport: &http.Transport{
+			MaxIdleConns:        concurrency * 2,
+			MaxIdleConnsPerHost: concurrency * 2,
+			DisableCompression:  true,
+		},
+		Timeout: 10 * time.Second,
+	}
+	sem := make(chan struct{}, concurrency)
+	for {
+		select {
+		case <-shutdown:
+			return
+		case sem <- struct{}{}:
+		}
+		go loadRequest(client, url, sem)
+	}
+}
+
+func loadRequest(client *http.Client, url string, sem <-chan struct{}) {
+	defer func() { <-sem }()
+	resp, err := client.Get(url)
+	if err != nil {
+		time.Sleep(100 * time.Millisecond)
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
+// workHandler answers after 20-80 ms.
+func workHandler(w http.ResponseWriter, r *http.Request) {
+	time.Sleep(time.Duration(20+rand.Intn(61)) * time.Millisecond)
+	io.WriteString(w, "done\n")
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+
+func leaksHandler(w http.ResponseWriter, r *http.Request) {
+	counts.Lock()
+	m := make(map[string]int64, len(counts.m))
+	for k, v := range counts.m {
+		m[k] = v
+	}
+	counts.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(m)
+}
+
+func helloHandler(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		http.NotFound(w, r)
+		return
+	}
+	io.WriteString(w, "hello from leaksvc\n")
+}
+
+func requireToken(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := "Bearer " + token
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != want {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pprof"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+var profileNames = []string{"goroutine", "goroutineleak", "heap", "allocs", "block", "mutex", "threadcreate"}
+
+func newMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", helloHandler)
+	mux.HandleFunc("/work", workHandler)
+	mux.HandleFunc("/leaks", leaksHandler)
+	if *flagNoPprof {
+		return mux
+	}
+	prefix := "/" + strings.Trim(*flagPrefix, "/")
+	if prefix == "/" {
+		prefix = ""
+	}
+	handle := func(path string, h http.Handler) {
+		mux.Handle(path, requireToken(*flagToken, h))
+	}
+	// P/ serves the index for P/ and any other runtime profile by name
+	// (pprof.Index only understands the /debug/pprof/ prefix by itself).
+	handle(prefix+"/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, prefix+"/")
+		if name == "" {
+			pprof.Index(w, r)
+			return
+		}
+		pprof.Handler(name).ServeHTTP(w, r)
+	}))
+	for _, name := range profileNames {
+		// On Go < 1.26 goroutineleak answers 404 "Unknown profile".
+		handle(prefix+"/"+name, pprof.Handler(name))
+	}
+	handle(prefix+"/cmdline", http.HandlerFunc(pprof.Cmdline))
+	handle(prefix+"/profile", http.HandlerFunc(pprof.Profile))
+	handle(prefix+"/symbol", http.HandlerFunc(pprof.Symbol))
+	handle(prefix+"/trace", http.HandlerFunc(pprof.Trace))
+	return mux
+}
+
+// ---------------------------------------------------------------------------
+
+func every(rate float64) time.Duration {
+	d := time.Duration(float64(time.Second) / rate)
+	if d < time.Millisecond {
+		d = time.Millisecond
+	}
+	return d
+}
+
+func startBenign(base string) {
+	if *flagBurstEvery > 0 && *flagBurstSize > 0 {
+		go burstDispatcher(*flagBurstEvery, *flagBurstSize)
+	}
+	for i := 1; i <= 8; i++ {
+		go backgroundTicker(i, time.Duration(100*i)*time.Millisecond)
+	}
+	if *flagLoad > 0 {
+		go loadGenerator(base+"/work", *flagLoad)
+	}
+}
+
+func startLeaky(rate float64) {
+	d := every(rate)
+	go leakLoop("main.forgottenSender", d, 1, 0, spawnCallWithTimeout)
+	go leakLoop("main.abandonedReceiver", d, 1, 0, spawnAbandonedReceiver)
+	go leakLoop("main.rangeOverUnclosed", d, 1, 0, startRangeConsumer)
+	go leakLoop("main.fanoutWorker", d, 2, 0, spawnFanout)
+	go leakLoop("main.generatorWithoutQuit", d, 1, 0, spawnConsumeFirst)
+	locked := make(chan struct{})
+	go lockHolder(locked)
+	<-locked
+	go leakLoop("main.lockNeverReleased", d, 1, 0, spawnLockWaiter)
+	go leakLoop("main.waitGroupNeverDone", d, 1, 0, startBatch)
+	go leakLoop("main.nilChannelSend", every(rate/5), 1, 0, spawnNilChannelSend)
+}
+
+// Named spawners, so every leaked goroutine has a named "created by" frame.
+func spawnCallWithTimeout()   { go callWithTimeout() }
+func spawnAbandonedReceiver() { go abandonedReceiver(make(chan int)) }
+func spawnFanout()            { go fanoutFirstWins() }
+func spawnConsumeFirst()      { go consumeFirst() }
+func spawnLockWaiter()        { go lockNeverReleased(1) }
+func spawnNilChannelSend()    { go nilChannelSend(7) }
+func spawnRetainingLeak()     { go retainingLeak(make(chan int)) }
+
+func startHeap(rate float64) {
+	d := every(rate)
+	go leakLoop("main.retainingLeak", d, 1, hardHeapCap, spawnRetainingLeak)
+	limit := int64(hardHeapCap * 4) // 256 KiB entries
+	if *flagMaxLeak > 0 && *flagMaxLeak < limit {
+		limit = *flagMaxLeak
+	}
+	go growingCache(d, limit)
+}
+
+func main() {
+	flag.Parse()
+	rate := *flagRate
+	if rate <= 0 {
+		fmt.Fprintln(os.Stderr, "leaksvc: -rate must be > 0")
+		os.Exit(2)
+	}
+	if rate > maxRate {
+		rate = maxRate
+	}
+	switch *flagScenario {
+	case "leaky", "benign", "slowleak", "heap", "none":
+	default:
+		fmt.Fprintf(os.Stderr, "leaksvc: unknown -scenario %q (leaky, benign, slowleak, heap, none)\n", *flagScenario)
+		os.Exit(2)
+	}
+	if *flagMemRate >= 0 {
+		runtime.MemProfileRate = *flagMemRate
+	} else if *flagScenario == "heap" {
+		runtime.MemProfileRate = 64 << 10
+	}
+
+	ln, err := net.Listen("tcp", *flagAddr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "leaksvc: listen %s: %v\n", *flagAddr, err)
+		os.Exit(1)
+	}
+	base := "http://" + ln.Addr().String()
+	srv := &http.Server{Handler: newMux(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+
+	switch *flagScenario {
+	case "leaky":
+		startLeaky(rate)
+		startBenign(base)
+	case "benign":
+		startBenign(base)
+	case "slowleak":
+		go leakLoop("main.forgottenSender", *flagSlowEvery, 1, 0, spawnCallWithTimeout)
+		startBenign(base)
+	case "heap":
+		startHeap(rate)
+		startBenign(base)
+	}
+
+	fmt.Fprintf(os.Stdout, "LISTENING %s\n", base)
+	os.Stdout.Sync()
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	stdinEOF := make(chan struct{})
+	if *flagStdinEOF {
+		go func() {
+			io.Copy(io.Discard, os.Stdin)
+			close(stdinEOF)
+		}()
+	}
+	select {
+	case <-sig:
+	case <-stdinEOF:
+	}
+	close(shutdown)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		srv.Close()
+	}
+	os.Exit(0)
+}
