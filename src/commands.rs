@@ -8,8 +8,9 @@ use crate::analysis::diff::{diff as diff_snapshots, DiffOptions};
 use crate::analysis::Snapshot;
 use crate::cli::{DiffArgs, OutputArgs};
 use crate::error::{Error, Result};
-use crate::profile::{Format, Profile, ProfileKind};
-use crate::report::{self, ChangeDoc, DiffReport, GroupDoc, SnapshotDoc, Style, Tool, TruncationDoc};
+use crate::profile::{Profile, ProfileKind};
+use crate::report::build::{snapshot_doc, truncation_warning};
+use crate::report::{self, ChangeDoc, DiffReport, GroupDoc, Style, Tool};
 use crate::source::files::read_profile;
 use crate::stacks::StackTable;
 
@@ -34,42 +35,6 @@ pub fn emit(output: &OutputArgs, write: impl FnOnce(&mut dyn Write, Style) -> st
             }
         }
     }
-}
-
-pub fn taken_at(time_nanos: Option<i64>) -> Option<String> {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(time_nanos? as i128).ok()?;
-    t.format(&time::format_description::well_known::Rfc3339).ok()
-}
-
-pub fn format_name(f: Format) -> &'static str {
-    match f {
-        Format::Proto => "proto",
-        Format::Debug1 => "debug=1",
-        Format::Debug2 => "debug=2",
-    }
-}
-
-pub fn snapshot_doc(s: &Snapshot) -> SnapshotDoc {
-    SnapshotDoc {
-        index: s.index,
-        source: s.source.clone(),
-        taken_at: taken_at(s.time_nanos),
-        goroutines: if s.kind.is_goroutine_like() { s.total } else { 0 },
-        heap_inuse_bytes: s.heap_inuse_bytes,
-        kind: s.kind.name().to_string(),
-        format: format_name(s.format).to_string(),
-        truncated: s.truncated.as_ref().map(|t| TruncationDoc { bytes_read: t.bytes_read, goroutines_read: t.goroutines_read }),
-    }
-}
-
-/// A warning for a profile its producer cut short.
-pub fn truncation_warning(source: &str, p: &Snapshot) -> Option<String> {
-    p.truncated.as_ref().map(|t| {
-        format!(
-            "{source} was cut off by its producer (Go stops ?debug=2 output at 64 MiB): read {} goroutines in {} bytes; counts from it are partial. Fetch the protobuf form (no ?debug) for whole counts.",
-            t.goroutines_read, t.bytes_read
-        )
-    })
 }
 
 /// The value column to compare: the goroutine count, or the chosen heap sample type.
@@ -108,7 +73,7 @@ pub fn diff(args: &DiffArgs) -> Result<()> {
     let new = Snapshot::from_profile(&mut table, &new_p, args.new.display().to_string(), 1, ni);
     drop((base_p, new_p));
     let changes = diff_snapshots(&table, &base, &new, &DiffOptions { top: args.top, min_delta: args.min_delta });
-    let warnings = [truncation_warning(&base.source, &base), truncation_warning(&new.source, &new)].into_iter().flatten().collect();
+    let warnings = [truncation_warning(&base), truncation_warning(&new)].into_iter().flatten().collect();
     let doc = DiffReport {
         schema: report::DIFF_SCHEMA.into(),
         tool: Tool::default(),
@@ -128,15 +93,285 @@ pub fn diff(args: &DiffArgs) -> Result<()> {
     emit(&args.output, |w, style| report::write_diff(&doc, format, style, w))
 }
 
-pub fn watch(_args: &crate::cli::WatchArgs) -> Result<std::process::ExitCode> {
-    Err(Error::Input("watch: not yet implemented".into()))
+
+use std::collections::HashSet;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use regex::Regex;
+
+use crate::analysis::heap::HeapSeries;
+use crate::analysis::rank::{RankOptions, Verdict};
+use crate::analysis::series::Series;
+use crate::cli::{AnalyzeArgs, CheckArgs, DemoArgs, FailOn, GroupArgs, RankArgs, SampleArgs, WatchArgs};
+use crate::report::{LeakReport, SuspectDoc};
+use crate::source::http::{HttpOptions, Target};
+use crate::source::saved;
+use crate::watch::{self, WatchOptions};
+
+/// Set by Ctrl-C: sampling stops and the report is still written. A second Ctrl-C exits at once.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn install_ctrl_c() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            if STOP.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    });
 }
-pub fn analyze(_args: &crate::cli::AnalyzeArgs) -> Result<std::process::ExitCode> {
-    Err(Error::Input("analyze: not yet implemented".into()))
+
+fn rank_options(r: &RankArgs) -> Result<RankOptions> {
+    let ignore = r
+        .ignore
+        .iter()
+        .map(|s| Regex::new(s).map_err(|e| Error::Input(format!("--ignore {s:?}: not a valid regex: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RankOptions { ignore, min_growth_per_minute: r.min_growth_per_minute, min_increase: r.min_increase, top: r.top })
 }
-pub fn check(_args: &crate::cli::CheckArgs) -> Result<std::process::ExitCode> {
-    Err(Error::Input("check: not yet implemented".into()))
+
+fn watch_options(url: &str, s: &SampleArgs, g: &GroupArgs, heap: bool, default_count: usize) -> Result<WatchOptions> {
+    let target = Target::parse(url, &s.path).map_err(|e| Error::Input(e.to_string()))?;
+    Ok(WatchOptions {
+        target,
+        target_text: url.to_string(),
+        http: HttpOptions { headers: s.headers.clone(), insecure: s.insecure, timeout: s.timeout, retries: s.retries, ..Default::default() },
+        interval: s.interval,
+        count: watch::snapshot_count(s.count, s.duration, s.interval, default_count),
+        heap,
+        leak_profile: true,
+        debug2: s.debug2,
+        save_dir: s.save.clone().unwrap_or_else(saved::default_dir),
+        progress: !s.quiet,
+        max_profile_bytes: g.max_profile_bytes,
+        group_by: g.group_by,
+        label: g.label.clone(),
+    })
 }
-pub fn demo(_args: &crate::cli::DemoArgs) -> Result<std::process::ExitCode> {
-    Err(Error::Input("demo: not yet implemented".into()))
+
+/// Samples a live service and builds its report.
+fn sample(opts: &WatchOptions, rank: &RankOptions, max_goroutines: Option<i64>) -> Result<LeakReport> {
+    install_ctrl_c();
+    let outcome = watch::run(opts, &STOP)?;
+    let suspects = outcome.series.rank(rank);
+    let note = format!("snapshots saved in {}", outcome.saved_to.display());
+    if !opts.progress || outcome.interrupted {
+        // nothing: the folder is named in the report's errors only when something went wrong
+    }
+    let mut doc = crate::report::build::leak_report(&opts.target_text, &outcome.series, &outcome.heap, &suspects, rank, max_goroutines, &[]);
+    eprintln!("leakhound: {note}");
+    if outcome.interrupted {
+        doc.errors.push(note);
+    }
+    Ok(doc)
+}
+
+/// Reads saved snapshots: one folder written by `watch`, or profile files in the order given. Each
+/// file is recognised by its content; heap and goroutineleak profiles are paired with the
+/// goroutine snapshot nearest in time.
+pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Series, HeapSeries)> {
+    let mut files = Vec::new();
+    let mut series = Series::new(g.group_by, g.label.clone());
+    if inputs.len() == 1 && inputs[0].is_dir() {
+        let (f, errors) = saved::list_folder(&inputs[0])?;
+        files = f;
+        series.errors.extend(errors);
+    } else {
+        for p in inputs {
+            if p.is_dir() {
+                return Err(Error::Input(format!("{} is a folder: give one folder written by watch, or profile files", p.display())));
+            }
+            files.push(saved::SavedFile { path: p.clone(), fetched_at_nanos: None, round: None });
+        }
+    }
+    let mut others = Vec::new();
+    let mut first_error = None;
+    for f in &files {
+        let p = match read_profile(&f.path, g.max_profile_bytes) {
+            Ok(p) => p,
+            Err(e) => {
+                series.errors.push(e.to_string());
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
+        let when = p.time_nanos.or(f.fetched_at_nanos);
+        match &p.kind {
+            ProfileKind::Goroutine => {
+                series.push(&p, f.path.display().to_string(), f.fetched_at_nanos);
+            }
+            ProfileKind::GoroutineLeak | ProfileKind::Heap => others.push((p, when, series.snapshots.len().checked_sub(1), f.round)),
+            ProfileKind::Other(t) => series.errors.push(format!("{}: a profile of {t}, left out", f.path.display())),
+        }
+    }
+    if series.snapshots.is_empty() {
+        return Err(first_error.unwrap_or_else(|| Error::Input("no goroutine profile among the inputs: give goroutine profiles (heap and goroutineleak ones only go with them)".into())));
+    }
+    let mut heap = HeapSeries::default();
+    for (p, when, before, round) in others {
+        let index = nearest_snapshot(&series, when, round, before);
+        match p.kind {
+            ProfileKind::Heap => heap.attach(&mut series, index, &p),
+            _ => series.attach_proof(index, &p),
+        }
+    }
+    Ok((series, heap))
+}
+
+/// The goroutine snapshot a heap or goroutineleak profile belongs with: nearest in time when both
+/// have times, else the one of the same round, else the last one read before it.
+fn nearest_snapshot(series: &Series, when: Option<i64>, round: Option<usize>, before: Option<usize>) -> usize {
+    if let Some(t) = when {
+        if let Some((i, _)) = series.snapshots.iter().enumerate().filter_map(|(i, s)| s.time_nanos.map(|st| (i, (st - t).abs()))).min_by_key(|&(_, d)| d) {
+            return i;
+        }
+    }
+    if let Some(r) = round {
+        if let Some(i) = series.snapshots.iter().position(|s| s.source.contains(&format!("{r:03}-goroutine"))) {
+            return i;
+        }
+    }
+    before.unwrap_or(0)
+}
+
+fn write_leak(doc: &LeakReport, output: &OutputArgs) -> Result<()> {
+    let format = output.format;
+    emit(output, |w, style| report::write_leak(doc, format, style, w))
+}
+
+/// `leakhound watch URL`.
+pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
+    let rank = rank_options(&args.rank)?;
+    let opts = watch_options(&args.url, &args.sample, &args.group, args.sample.heap, 12)?;
+    let doc = sample(&opts, &rank, None)?;
+    write_leak(&doc, &args.output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `leakhound analyze PATH...`.
+pub fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
+    let rank = rank_options(&args.rank)?;
+    let (series, heap) = load_saved(&args.inputs, &args.group)?;
+    let suspects = series.rank(&rank);
+    let target = args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ");
+    let doc = report::build::leak_report(&target, &series, &heap, &suspects, &rank, None, &[]);
+    write_leak(&doc, &args.output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+/// The stack a baseline and a new report share, by function names (line numbers move between builds).
+fn stack_identity(s: &SuspectDoc) -> Vec<String> {
+    s.group.stack.iter().map(|f| f.function.clone()).collect()
+}
+
+/// `leakhound check TARGET...`: exit 0 clean, 1 failed, 2 input error, 3 target not sampled.
+pub fn check(args: &CheckArgs) -> Result<ExitCode> {
+    let rank = rank_options(&args.rank)?;
+    let max_goroutines = (args.rank.max_goroutines > 0).then_some(args.rank.max_goroutines);
+    let mut doc = if is_url(&args.targets[0]) {
+        if args.targets.len() > 1 {
+            return Err(Error::Input("check samples one URL at a time".into()));
+        }
+        let opts = watch_options(&args.targets[0], &args.sample, &args.group, !args.no_heap, 6)?;
+        sample(&opts, &rank, max_goroutines)?
+    } else {
+        let inputs: Vec<std::path::PathBuf> = args.targets.iter().map(std::path::PathBuf::from).collect();
+        let (series, heap) = load_saved(&inputs, &args.group)?;
+        let suspects = series.rank(&rank);
+        report::build::leak_report(&args.targets.join(" "), &series, &heap, &suspects, &rank, max_goroutines, &[])
+    };
+    let baseline = match &args.baseline {
+        Some(path) => {
+            let text = std::fs::read(path).map_err(|source| Error::Read { path: path.display().to_string(), source })?;
+            let b: LeakReport = serde_json::from_slice(&text).map_err(|e| Error::Input(format!("{}: not a leakhound JSON report ({e})", path.display())))?;
+            Some(b)
+        }
+        None => None,
+    };
+    let fails_on = |v: Verdict| match args.fail_on {
+        FailOn::Leak => v == Verdict::Leak,
+        FailOn::Suspect => true,
+    };
+    let mut failing: Vec<String> = Vec::new();
+    for s in &doc.suspects {
+        if !fails_on(s.verdict) {
+            continue;
+        }
+        if let Some(b) = &baseline {
+            let id = stack_identity(s);
+            if let Some(old) = b.suspects.iter().find(|o| stack_identity(o) == id) {
+                // Known and accepted: fails only when it now grows clearly faster.
+                if s.growth_per_minute <= old.growth_per_minute * 1.5 + rank.min_growth_per_minute {
+                    continue;
+                }
+                failing.push(format!("#{} {} grows {:+.1}/min, faster than {:+.1}/min in the baseline", s.rank, s.group.leaf, s.growth_per_minute, old.growth_per_minute));
+                continue;
+            }
+        }
+        failing.push(format!("#{} {} {} ({:+.1} goroutines/min)", s.rank, format!("{:?}", s.verdict).to_lowercase(), s.group.leaf, s.growth_per_minute));
+    }
+    if let Some(max) = max_goroutines {
+        if let Some(s) = doc.snapshots.iter().find(|s| s.goroutines > max) {
+            failing.push(format!("snapshot {} has {} goroutines, more than --max-goroutines {max}", s.index, s.goroutines));
+        }
+    }
+    if baseline.is_some() {
+        let known: HashSet<Vec<String>> = baseline.iter().flat_map(|b| b.suspects.iter().map(stack_identity)).collect();
+        let accepted = doc.suspects.iter().filter(|s| known.contains(&stack_identity(s))).count();
+        if accepted > 0 {
+            doc.errors.push(format!("{accepted} suspect(s) are in the baseline and did not grow faster: not failing on them"));
+        }
+    }
+    write_leak(&doc, &args.output)?;
+    if failing.is_empty() {
+        eprintln!("leakhound check: passed ({})", doc.verdict);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("leakhound check: FAILED");
+        for f in &failing {
+            eprintln!("  {f}");
+        }
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// `leakhound demo`: the full watch pipeline, over real HTTP, against a server replaying bundled
+/// profiles of the project's own leaking Go service.
+pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
+    let server = crate::source::demo::DemoServer::start().map_err(|e| Error::Target(format!("starting the demo server on 127.0.0.1: {e}")))?;
+    let (save_dir, temporary) = match &args.save {
+        Some(d) => (d.clone(), false),
+        None => (std::env::temp_dir().join(format!("leakhound-demo-{}", std::process::id())), true),
+    };
+    let opts = WatchOptions {
+        target: Target::parse(&server.url(), "/debug/pprof").map_err(|e| Error::Input(e.to_string()))?,
+        target_text: server.url(),
+        http: HttpOptions::default(),
+        interval: args.interval,
+        count: server.snapshots(),
+        heap: true,
+        leak_profile: true,
+        debug2: false,
+        save_dir: save_dir.clone(),
+        progress: !args.quiet,
+        max_profile_bytes: crate::profile::DEFAULT_MAX_PROFILE_BYTES,
+        group_by: crate::stacks::GroupBy::Line,
+        label: None,
+    };
+    let rank = RankOptions::default();
+    install_ctrl_c();
+    let outcome = watch::run(&opts, &STOP)?;
+    let suspects = outcome.series.rank(&rank);
+    let doc = report::build::leak_report("leakhound demo (replayed leaksvc)", &outcome.series, &outcome.heap, &suspects, &rank, None, &[]);
+    if temporary {
+        let _ = std::fs::remove_dir_all(&save_dir);
+    }
+    write_leak(&doc, &args.output)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,7 @@ pub mod profile;
 pub mod report;
 pub mod source;
 pub mod stacks;
+pub mod watch;
 
 pub use error::{Error, Result};
 

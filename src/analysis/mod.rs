@@ -2,6 +2,7 @@
 
 pub mod callgraph;
 pub mod diff;
+pub mod heap;
 pub mod rank;
 pub mod series;
 pub mod trend;

@@ -115,7 +115,7 @@ pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
         if let Some(n) = s.gc_proven_leaked {
             writeln!(w, "Proven leaked by the runtime: {n}  ")?;
         }
-        if let Some(b) = s.heap_inuse_bytes {
+        if let Some(b) = s.heap_inuse_bytes.filter(|&b| b > 0) {
             writeln!(w, "Live heap held: {}  ", super::human_bytes(b))?;
         }
         writeln!(w, "**Fix:** {}\n", s.hint)?;

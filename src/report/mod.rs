@@ -1,6 +1,7 @@
 //! Output formats. Each is a pure function of a report document written to an `impl Write`; the
 //! documents are the serde structs of `report.schema.json`, so JSON is those structs as they are.
 
+pub mod build;
 pub mod dot;
 pub mod json;
 pub mod markdown;

@@ -183,6 +183,9 @@ pub struct LeakReport {
     pub restarts: Vec<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<ThresholdsDoc>,
+    /// Heap that grows with no goroutine growth (a cache that only grows), by allocation site.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heap_growth: Vec<crate::analysis::heap::HeapGrowth>,
     /// Functions several suspects share (from the call graph).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub root_causes: Vec<crate::analysis::callgraph::RootCause>,

@@ -232,7 +232,7 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
         if let Some(m) = s.max_wait_minutes {
             facts.push(format!("oldest has waited {m} minutes"));
         }
-        if let Some(b) = s.heap_inuse_bytes {
+        if let Some(b) = s.heap_inuse_bytes.filter(|&b| b > 0) {
             let growth = s.heap_growth_bytes.map(|g| format!(" ({})", super::human_delta(g, "bytes"))).unwrap_or_default();
             facts.push(format!("holds {} of live heap{growth}", super::human_bytes(b)));
         }

@@ -1,0 +1,118 @@
+//! From analysis results to the report documents.
+
+use std::collections::HashSet;
+
+use super::{EvidenceDoc, GroupDoc, LeakReport, SnapshotDoc, SuspectDoc, ThresholdsDoc, Tool, TruncationDoc, REPORT_SCHEMA};
+use crate::analysis::callgraph::CallGraph;
+use crate::analysis::heap::{goroutine_function, HeapSeries};
+use crate::analysis::rank::{RankOptions, Suspect, Verdict};
+use crate::analysis::series::Series;
+use crate::analysis::Snapshot;
+use crate::profile::Format;
+
+/// Heap growth below this is not reported on its own.
+pub const MIN_HEAP_GROWTH_BYTES: i64 = 1 << 20;
+
+pub fn taken_at(time_nanos: Option<i64>) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(time_nanos? as i128).ok()?;
+    t.format(&time::format_description::well_known::Rfc3339).ok()
+}
+
+pub fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Proto => "proto",
+        Format::Debug1 => "debug=1",
+        Format::Debug2 => "debug=2",
+    }
+}
+
+pub fn snapshot_doc(s: &Snapshot) -> SnapshotDoc {
+    SnapshotDoc {
+        index: s.index,
+        source: s.source.clone(),
+        taken_at: taken_at(s.time_nanos),
+        goroutines: if s.kind.is_goroutine_like() { s.total } else { 0 },
+        heap_inuse_bytes: s.heap_inuse_bytes,
+        kind: s.kind.name().to_string(),
+        format: format_name(s.format).to_string(),
+        truncated: s.truncated.as_ref().map(|t| TruncationDoc { bytes_read: t.bytes_read, goroutines_read: t.goroutines_read }),
+    }
+}
+
+/// A warning for a profile its producer cut short.
+pub fn truncation_warning(s: &Snapshot) -> Option<String> {
+    s.truncated.as_ref().map(|t| {
+        format!(
+            "{} was cut off by its producer (Go stops ?debug=2 output at 64 MiB): read {} goroutines in {} bytes; counts from it are partial. Fetch the protobuf form (no ?debug) for whole counts.",
+            s.source, t.goroutines_read, t.bytes_read
+        )
+    })
+}
+
+pub fn leak_report(target: &str, series: &Series, heap: &HeapSeries, suspects: &[Suspect], opts: &RankOptions, max_goroutines: Option<i64>, extra_errors: &[String]) -> LeakReport {
+    let range = series.analysed_segment();
+    let docs: Vec<SuspectDoc> = suspects
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let info = series.table.group(s.group);
+            let held = heap.attribute(info, &range);
+            SuspectDoc {
+                rank: i + 1,
+                verdict: s.verdict,
+                score: (s.score * 1000.0).round() / 1000.0,
+                group: GroupDoc::from(info),
+                pattern: s.pattern.to_string(),
+                hint: s.hint.to_string(),
+                counts: s.counts.clone(),
+                growth_per_minute: (s.growth_per_minute * 10.0).round() / 10.0,
+                gc_proven_leaked: s.gc_proven_leaked,
+                heap_inuse_bytes: held.map(|h| h.0),
+                heap_growth_bytes: held.map(|h| h.1),
+                max_wait_minutes: (s.max_wait_minutes > 0).then_some(s.max_wait_minutes),
+                evidence: EvidenceDoc {
+                    increase: s.trend.increase,
+                    tau: round3(s.trend.tau),
+                    nondecreasing_share: round3(s.trend.nondecreasing_share),
+                    rising_steps: s.trend.rising_steps,
+                    jump_share: round3(s.trend.jump_share),
+                    drawdown: round3(s.trend.drawdown),
+                    step_noise: round3(s.trend.step_noise),
+                },
+            }
+        })
+        .collect();
+    let verdict = if suspects.iter().any(|s| s.verdict == Verdict::Leak) {
+        "leak"
+    } else if suspects.is_empty() {
+        "clean"
+    } else {
+        "suspect"
+    };
+    let suspect_functions: HashSet<String> = suspects.iter().filter_map(|s| goroutine_function(series.table.group(s.group)).map(String::from)).collect();
+    let heap_growth = heap.growth_outside(&suspect_functions, &range, MIN_HEAP_GROWTH_BYTES);
+    let mut errors: Vec<String> = extra_errors.to_vec();
+    errors.extend(series.errors.iter().cloned());
+    errors.extend(series.snapshots.iter().filter_map(truncation_warning));
+    let mut doc = LeakReport {
+        schema: REPORT_SCHEMA.into(),
+        tool: Tool::default(),
+        target: target.to_string(),
+        snapshots: series.snapshots.iter().map(snapshot_doc).collect(),
+        verdict: verdict.into(),
+        suspects: docs,
+        errors,
+        analysed: (!range.is_empty()).then(|| [range.start, range.end - 1]),
+        restarts: series.restarts.clone(),
+        thresholds: Some(ThresholdsDoc { min_growth_per_minute: opts.min_growth_per_minute, min_increase: opts.min_increase, max_goroutines }),
+        heap_growth,
+        root_causes: Vec::new(),
+    };
+    let paths = super::dot::paths(&doc);
+    doc.root_causes = CallGraph::build(&paths).root_causes(&paths);
+    doc
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
