@@ -4,7 +4,7 @@
 //! goroutine profile: total 23
 //! 5 @ 0x43b8f6 0x4085ec 0x46c8e1
 //! # labels: {"k":"v"}
-//! #	0x4a5d24	main.forgottenSender+0x24	/src/main.go:20
+//! #  0x4a5d24  main.forgottenSender+0x24  /src/main.go:20     (tab-separated)
 //! ```
 
 use super::{DecodeError, Format, Frame, FrameInterner, Profile, ProfileKind, Sample, SampleType};
@@ -120,7 +120,8 @@ pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
     flush(&mut current, &mut pending_addresses, &mut interner, &mut samples);
 
     let read: i64 = samples.iter().map(|s| s.values[0]).sum();
-    let truncated = (read < declared as i64 && samples.is_empty()).then(|| super::Truncation {
+    // Fewer goroutines than the header declares: the text was cut short.
+    let truncated = (read < declared as i64).then_some(super::Truncation {
         bytes_read: bytes.len() as u64,
         goroutines_read: read as u64,
         declared_total: Some(declared),

@@ -223,7 +223,7 @@ fn decode_plain(bytes: &[u8]) -> Result<Profile, DecodeError> {
 fn looks_like_debug2(bytes: &[u8]) -> bool {
     // A debug=2 dump starts with `goroutine N [`; a panic or SIGQUIT dump has a preamble first.
     let text = first_text(bytes);
-    text.lines().take(200).any(|l| debug2::is_header(l))
+    text.lines().take(200).any(debug2::is_header)
 }
 
 fn first_text(bytes: &[u8]) -> String {
