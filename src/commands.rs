@@ -83,16 +83,12 @@ pub fn diff(args: &DiffArgs) -> Result<()> {
         unit: new.sample_type.unit.clone(),
         base_total: base.total,
         new_total: new.total,
-        changes: changes
-            .iter()
-            .map(|c| ChangeDoc { group: GroupDoc::from(table.group(c.group)), base: c.base, new: c.new, delta: c.delta })
-            .collect(),
+        changes: changes.iter().map(|c| ChangeDoc { group: GroupDoc::from(table.group(c.group)), base: c.base, new: c.new, delta: c.delta }).collect(),
         warnings,
     };
     let format = args.output.format;
     emit(&args.output, |w, style| report::write_diff(&doc, format, style, w))
 }
-
 
 use std::collections::HashSet;
 use std::process::ExitCode;
@@ -124,11 +120,8 @@ fn install_ctrl_c() {
 }
 
 fn rank_options(r: &RankArgs) -> Result<RankOptions> {
-    let ignore = r
-        .ignore
-        .iter()
-        .map(|s| Regex::new(s).map_err(|e| Error::Input(format!("--ignore {s:?}: not a valid regex: {e}"))))
-        .collect::<Result<Vec<_>>>()?;
+    let ignore =
+        r.ignore.iter().map(|s| Regex::new(s).map_err(|e| Error::Input(format!("--ignore {s:?}: not a valid regex: {e}")))).collect::<Result<Vec<_>>>()?;
     Ok(RankOptions { ignore, min_growth_per_minute: r.min_growth_per_minute, min_increase: r.min_increase, top: r.top })
 }
 
@@ -207,7 +200,9 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
         }
     }
     if series.snapshots.is_empty() {
-        return Err(first_error.unwrap_or_else(|| Error::Input("no goroutine profile among the inputs: give goroutine profiles (heap and goroutineleak ones only go with them)".into())));
+        return Err(first_error.unwrap_or_else(|| {
+            Error::Input("no goroutine profile among the inputs: give goroutine profiles (heap and goroutineleak ones only go with them)".into())
+        }));
     }
     let mut heap = HeapSeries::default();
     for (p, when, before, round) in others {
@@ -310,7 +305,10 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
                 if s.growth_per_minute <= old.growth_per_minute * 1.5 + rank.min_growth_per_minute {
                     continue;
                 }
-                failing.push(format!("#{} {} grows {:+.1}/min, faster than {:+.1}/min in the baseline", s.rank, s.group.leaf, s.growth_per_minute, old.growth_per_minute));
+                failing.push(format!(
+                    "#{} {} grows {:+.1}/min, faster than {:+.1}/min in the baseline",
+                    s.rank, s.group.leaf, s.growth_per_minute, old.growth_per_minute
+                ));
                 continue;
             }
         }

@@ -172,7 +172,11 @@ fn frame_blocking(f: &Frame) -> Option<Blocking> {
                 Blocking::WaitGroup
             } else if n.starts_with("sync.(*Cond).Wait") || n == "sync.runtime_notifyListWait" {
                 Blocking::Cond
-            } else if n.starts_with("syscall.Syscall") || n.starts_with("syscall.RawSyscall") || n.starts_with("syscall.syscall") || n.starts_with("runtime/syscall.") {
+            } else if n.starts_with("syscall.Syscall")
+                || n.starts_with("syscall.RawSyscall")
+                || n.starts_with("syscall.syscall")
+                || n.starts_with("runtime/syscall.")
+            {
                 Blocking::Syscall
             } else {
                 return None;
@@ -186,19 +190,13 @@ fn frame_blocking(f: &Frame) -> Option<Blocking> {
 pub fn blocking_of(frames: &[&Frame], wait_reason: Option<&str>, runtime_frames_hidden: bool) -> Blocking {
     // The runtime's own wait reason is the best evidence there is; frames decide where it is
     // missing or generic (`semacquire` in older releases).
-    wait_reason
-        .and_then(Blocking::from_wait_reason)
-        .unwrap_or_else(|| blocking_from_frames(frames, runtime_frames_hidden))
+    wait_reason.and_then(Blocking::from_wait_reason).unwrap_or_else(|| blocking_from_frames(frames, runtime_frames_hidden))
 }
 
 fn stdlib() -> &'static (HashSet<&'static str>, HashSet<&'static str>) {
     static STD: OnceLock<(HashSet<&'static str>, HashSet<&'static str>)> = OnceLock::new();
     STD.get_or_init(|| {
-        let paths: HashSet<&str> = include_str!("stdlib_packages.txt")
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect();
+        let paths: HashSet<&str> = include_str!("stdlib_packages.txt").lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
         let roots = paths.iter().map(|p| p.split('/').next().unwrap_or(p)).collect();
         (paths, roots)
     })
@@ -299,14 +297,7 @@ pub struct StackTable {
 
 impl StackTable {
     pub fn new(group_by: GroupBy, label_key: Option<String>) -> Self {
-        StackTable {
-            group_by,
-            label_key,
-            frame_ids: HashMap::new(),
-            frames: Vec::new(),
-            group_ids: HashMap::new(),
-            groups: Vec::new(),
-        }
+        StackTable { group_by, label_key, frame_ids: HashMap::new(), frames: Vec::new(), group_ids: HashMap::new(), groups: Vec::new() }
     }
 
     pub fn group(&self, id: GroupId) -> &GroupInfo {
@@ -353,10 +344,7 @@ impl StackTable {
             key.frames.clear();
             let (from, to) = comparable_range(profile, &s.stack);
             key.frames.extend(s.stack[from..to].iter().map(|&i| frame_map[i as usize]));
-            key.label = self
-                .label_key
-                .as_ref()
-                .map(|k| s.labels.iter().find(|(lk, _)| lk == k).map(|(_, v)| v.clone()).unwrap_or_default());
+            key.label = self.label_key.as_ref().map(|k| s.labels.iter().find(|(lk, _)| lk == k).map(|(_, v)| v.clone()).unwrap_or_default());
             let id = match self.group_ids.get(&key) {
                 Some(&id) => id,
                 None => {
@@ -448,7 +436,14 @@ mod tests {
 
     #[test]
     fn blocking_reads_runtime_frames() {
-        let mutex = [f("runtime.gopark"), f("runtime.semacquire1"), f("internal/sync.runtime_SemacquireMutex"), f("internal/sync.(*Mutex).lockSlow"), f("sync.(*Mutex).Lock"), f("main.x")];
+        let mutex = [
+            f("runtime.gopark"),
+            f("runtime.semacquire1"),
+            f("internal/sync.runtime_SemacquireMutex"),
+            f("internal/sync.(*Mutex).lockSlow"),
+            f("sync.(*Mutex).Lock"),
+            f("main.x"),
+        ];
         let refs: Vec<&Frame> = mutex.iter().collect();
         assert_eq!(blocking_from_frames(&refs, false), Blocking::Mutex);
         let rw = [f("runtime.gopark"), f("sync.runtime_SemacquireMutex"), f("sync.(*Mutex).Lock"), f("sync.(*RWMutex).Lock"), f("main.x")];

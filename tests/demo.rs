@@ -16,7 +16,15 @@ fn demo_ranks_the_bundled_leaks() {
     assert!(doc["snapshots"][0]["source"].as_str().unwrap().contains("goroutine"));
     let suspects = doc["suspects"].as_array().unwrap();
     let leaves: Vec<&str> = suspects.iter().map(|s| s["leaf"].as_str().unwrap()).collect();
-    for leaf in ["main.forgottenSender", "main.abandonedReceiver", "main.rangeOverUnclosed", "main.fanoutWorker", "main.generatorWithoutQuit", "main.lockNeverReleased", "main.waitGroupNeverDone"] {
+    for leaf in [
+        "main.forgottenSender",
+        "main.abandonedReceiver",
+        "main.rangeOverUnclosed",
+        "main.fanoutWorker",
+        "main.generatorWithoutQuit",
+        "main.lockNeverReleased",
+        "main.waitGroupNeverDone",
+    ] {
         assert!(leaves.contains(&leaf), "{leaf} missing from {leaves:?}");
     }
     assert!(suspects.iter().all(|s| s["verdict"] == "leak"));

@@ -104,7 +104,8 @@ fn per_stack_counts_and_totals_equal_go_tool_pprof() {
             assert_eq!(c["delta"].as_i64().unwrap(), c["new"].as_i64().unwrap() - c["base"].as_i64().unwrap());
         }
         let frameless = changes.iter().filter(|c| change_stack(c) == ["(no frames)"]).count();
-        let differing = frameless + pb.keys().chain(pn.keys()).collect::<std::collections::BTreeSet<_>>().into_iter().filter(|k| pb.get(*k) != pn.get(*k)).count();
+        let differing =
+            frameless + pb.keys().chain(pn.keys()).collect::<std::collections::BTreeSet<_>>().into_iter().filter(|k| pb.get(*k) != pn.get(*k)).count();
         assert_eq!(changes.len(), differing, "{go}: every stack whose count differs, and only those");
     }
 }
@@ -148,7 +149,8 @@ fn deltas_equal_go_tool_pprof_diff_base() {
         // (less the frameless samples, which are no node).
         let total_line = top.lines().find(|l| l.contains("accounting for")).unwrap();
         let pprof_delta: i64 = total_line.split("accounting for ").nth(1).unwrap().split(',').next().unwrap().trim().parse().unwrap();
-        let frameless: i64 = doc["changes"].as_array().unwrap().iter().filter(|c| change_stack(c) == ["(no frames)"]).map(|c| c["delta"].as_i64().unwrap()).sum();
+        let frameless: i64 =
+            doc["changes"].as_array().unwrap().iter().filter(|c| change_stack(c) == ["(no frames)"]).map(|c| c["delta"].as_i64().unwrap()).sum();
         assert_eq!(doc["new_total"].as_i64().unwrap() - doc["base_total"].as_i64().unwrap() - frameless, pprof_delta, "{go}: {total_line}");
     }
 }

@@ -29,7 +29,11 @@ fn serve(respond: impl Fn(usize, &str, &[tiny_http::Header]) -> tiny_http::Respo
         let n = AtomicUsize::new(0);
         for req in s.incoming_requests() {
             let path = req.url().to_string();
-            let i = if path.starts_with("/debug/pprof/goroutine?") || path == "/debug/pprof/goroutine" { n.fetch_add(1, Ordering::SeqCst) } else { n.load(Ordering::SeqCst) };
+            let i = if path.starts_with("/debug/pprof/goroutine?") || path == "/debug/pprof/goroutine" {
+                n.fetch_add(1, Ordering::SeqCst)
+            } else {
+                n.load(Ordering::SeqCst)
+            };
             let resp = respond(i, &path, req.headers());
             std::thread::spawn(move || {
                 let _ = req.respond(resp);

@@ -24,9 +24,7 @@ fn leaky_service_shows_leaking_goroutines() {
 #[test]
 fn max_leak_caps_each_pattern() {
     let svc = Service::start(&["-scenario", "leaky", "-rate", "50", "-max-leak", "4", "-load", "0"]);
-    assert!(common::wait_until(Duration::from_secs(10), || {
-        svc.leaks().get("main.nilChannelSend") == Some(&4)
-    }));
+    assert!(common::wait_until(Duration::from_secs(10), || { svc.leaks().get("main.nilChannelSend") == Some(&4) }));
     let leaks = svc.leaks();
     for (k, v) in &leaks {
         assert_eq!(*v, 4, "{k} in {leaks:?}");

@@ -104,7 +104,12 @@ fn watch_ranks_every_leak_and_analyze_agrees() {
     let out = leakhound().args(["analyze", "--format", "json"]).arg(&save).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let again: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ranking = |d: &Value| suspects(d).iter().map(|s| (s["leaf"].as_str().unwrap().to_string(), s["verdict"].as_str().unwrap().to_string(), s["counts"].clone())).collect::<Vec<_>>();
+    let ranking = |d: &Value| {
+        suspects(d)
+            .iter()
+            .map(|s| (s["leaf"].as_str().unwrap().to_string(), s["verdict"].as_str().unwrap().to_string(), s["counts"].clone()))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ranking(&doc), ranking(&again));
 
     // Text and Markdown name the same leaks.
@@ -123,7 +128,12 @@ fn watch_ranks_every_leak_and_analyze_agrees() {
 #[test]
 fn watch_debug2_reads_wait_reasons() {
     let svc = Service::start(&["-scenario", "leaky", "-rate", "5", "-load", "10"]);
-    let out = leakhound().args(["watch", &svc.url(), "--debug2", "--interval", "1s", "--count", "6", "--format", "json", "--quiet"]).arg("--save").arg(tempfile::tempdir().unwrap().path()).output().unwrap();
+    let out = leakhound()
+        .args(["watch", &svc.url(), "--debug2", "--interval", "1s", "--count", "6", "--format", "json", "--quiet"])
+        .arg("--save")
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_leaks_found(&doc);
@@ -135,7 +145,12 @@ fn watch_debug2_reads_wait_reasons() {
 #[test]
 fn slow_leak_is_caught_within_a_minute() {
     let svc = Service::start(&["-scenario", "slowleak", "-slow-every", "3s", "-load", "20", "-burst-every", "7s"]);
-    let out = leakhound().args(["check", &svc.url(), "--duration", "55s", "--interval", "5s", "--format", "json", "--quiet"]).arg("--save").arg(tempfile::tempdir().unwrap().path()).output().unwrap();
+    let out = leakhound()
+        .args(["check", &svc.url(), "--duration", "55s", "--interval", "5s", "--format", "json", "--quiet"])
+        .arg("--save")
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     schema::validate(&doc);
     assert_eq!(out.status.code(), Some(1), "a leak fails the check: {doc:#}");
@@ -152,7 +167,12 @@ fn slow_leak_is_caught_within_a_minute() {
 #[test]
 fn benign_service_passes_the_check() {
     let svc = Service::start(&["-scenario", "benign", "-load", "40", "-burst-every", "3s"]);
-    let out = leakhound().args(["check", &svc.url(), "--interval", "1s", "--count", "12", "--format", "json", "--quiet"]).arg("--save").arg(tempfile::tempdir().unwrap().path()).output().unwrap();
+    let out = leakhound()
+        .args(["check", &svc.url(), "--interval", "1s", "--count", "12", "--format", "json", "--quiet"])
+        .arg("--save")
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     schema::validate(&doc);
     assert_eq!(doc["verdict"], "clean", "{doc:#}");
@@ -236,7 +256,8 @@ fn ctrl_c_ends_sampling_and_still_writes_the_report() {
 fn bearer_token_is_sent_and_never_printed() {
     let svc = Service::start(&["-scenario", "leaky", "-rate", "5", "-load", "5", "-token", "s3cret-t0ken"]);
     let dir = tempfile::tempdir().unwrap();
-    let out = leakhound().args(["watch", &svc.url(), "--interval", "500ms", "--count", "2", "--quiet"]).arg("--save").arg(dir.path().join("a")).output().unwrap();
+    let out =
+        leakhound().args(["watch", &svc.url(), "--interval", "500ms", "--count", "2", "--quiet"]).arg("--save").arg(dir.path().join("a")).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("401") && stderr.contains("Authorization: Bearer"), "{stderr}");
@@ -258,19 +279,34 @@ fn bearer_token_is_sent_and_never_printed() {
 fn nothing_listening_exits_3() {
     let port = common::free_port();
     let dir = tempfile::tempdir().unwrap();
-    let out = leakhound().args(["watch", &format!("http://127.0.0.1:{port}"), "--count", "3", "--interval", "100ms", "--quiet"]).arg("--save").arg(dir.path()).output().unwrap();
+    let out = leakhound()
+        .args(["watch", &format!("http://127.0.0.1:{port}"), "--count", "3", "--interval", "100ms", "--quiet"])
+        .arg("--save")
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("connection refused") && stderr.contains("is the service running"), "{stderr}");
     assert!(dir.path().join("index.json").is_file(), "the attempt is recorded");
-    let out = leakhound().args(["check", &format!("http://127.0.0.1:{port}"), "--count", "2", "--interval", "100ms", "--quiet"]).arg("--save").arg(dir.path()).output().unwrap();
+    let out = leakhound()
+        .args(["check", &format!("http://127.0.0.1:{port}"), "--count", "2", "--interval", "100ms", "--quiet"])
+        .arg("--save")
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
 }
 
 #[test]
 fn service_without_pprof_exits_3() {
     let svc = Service::start(&["-nopprof"]);
-    let out = leakhound().args(["check", &svc.url(), "--count", "2", "--interval", "100ms", "--quiet"]).arg("--save").arg(tempfile::tempdir().unwrap().path()).output().unwrap();
+    let out = leakhound()
+        .args(["check", &svc.url(), "--count", "2", "--interval", "100ms", "--quiet"])
+        .arg("--save")
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("404") && stderr.contains("pprof is not mounted") && stderr.contains("--path"), "{stderr}");
@@ -279,12 +315,22 @@ fn service_without_pprof_exits_3() {
 #[test]
 fn pprof_mounted_elsewhere_with_path() {
     let svc = Service::start(&["-scenario", "leaky", "-rate", "5", "-load", "5", "-prefix", "/admin/pprof"]);
-    let out = leakhound().args(["watch", &svc.url(), "--path", "/admin/pprof", "--interval", "1s", "--count", "5", "--quiet", "--format", "json"]).arg("--save").arg(tempfile::tempdir().unwrap().path()).output().unwrap();
+    let out = leakhound()
+        .args(["watch", &svc.url(), "--path", "/admin/pprof", "--interval", "1s", "--count", "5", "--quiet", "--format", "json"])
+        .arg("--save")
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(suspects(&doc).iter().any(|s| s["leaf"] == "main.lockNeverReleased"));
     // A full profile URL works the same.
     let url = format!("{}/admin/pprof/goroutine", svc.url());
-    let out = leakhound().args(["watch", &url, "--interval", "500ms", "--count", "2", "--quiet"]).arg("--save").arg(tempfile::tempdir().unwrap().path()).output().unwrap();
+    let out = leakhound()
+        .args(["watch", &url, "--interval", "500ms", "--count", "2", "--quiet"])
+        .arg("--save")
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

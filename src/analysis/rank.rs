@@ -88,7 +88,11 @@ pub fn rank(table: &StackTable, snapshots: &[&Snapshot], minutes: &[f64], proven
         let t = trend(minutes, &counts);
         let growth = if counts.len() == 2 {
             let dt = minutes[1] - minutes[0];
-            if dt > 0.0 { t.increase as f64 / dt } else { t.increase as f64 }
+            if dt > 0.0 {
+                t.increase as f64 / dt
+            } else {
+                t.increase as f64
+            }
         } else {
             t.slope_per_minute
         };
@@ -131,9 +135,8 @@ fn judge(t: &Trend, growth: f64, n: usize, proven: u64, opts: &RankOptions) -> O
     if proven > 0 {
         return Some((Verdict::Leak, score.max(0.95)));
     }
-    let grows = t.increase >= opts.min_increase
-        && growth >= opts.min_growth_per_minute
-        && t.increase as f64 >= NOISE_FACTOR * t.step_noise * steps.sqrt().min(3.0);
+    let grows =
+        t.increase >= opts.min_increase && growth >= opts.min_growth_per_minute && t.increase as f64 >= NOISE_FACTOR * t.step_noise * steps.sqrt().min(3.0);
     if !grows {
         return None;
     }

@@ -23,7 +23,14 @@ pub struct Series {
 
 impl Series {
     pub fn new(group_by: GroupBy, label: Option<String>) -> Self {
-        Series { table: StackTable::new(group_by, label), snapshots: Vec::new(), restarts: Vec::new(), errors: Vec::new(), proven: Vec::new(), failed_since_last: false }
+        Series {
+            table: StackTable::new(group_by, label),
+            snapshots: Vec::new(),
+            restarts: Vec::new(),
+            errors: Vec::new(),
+            proven: Vec::new(),
+            failed_since_last: false,
+        }
     }
 
     /// Records a failed round; a later drop in goroutines then counts as a restart.

@@ -30,7 +30,16 @@ pub fn trend(times: &[f64], values: &[i64]) -> Trend {
     let n = values.len();
     assert_eq!(n, times.len(), "one time per value");
     if n < 2 {
-        return Trend { slope_per_minute: 0.0, tau: 0.0, nondecreasing_share: 0.0, rising_steps: 0, jump_share: 1.0, drawdown: 0.0, increase: 0, step_noise: 1.0 };
+        return Trend {
+            slope_per_minute: 0.0,
+            tau: 0.0,
+            nondecreasing_share: 0.0,
+            rising_steps: 0,
+            jump_share: 1.0,
+            drawdown: 0.0,
+            increase: 0,
+            step_noise: 1.0,
+        };
     }
     let mut slopes = Vec::with_capacity(n * (n - 1) / 2);
     let (mut concordant, mut discordant) = (0i64, 0i64);

@@ -24,10 +24,7 @@ pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
         let Some((name, rest)) = line.split_once(" profile: total ") else {
             return Err(DecodeError::Text { line: n + 1, message: format!("expected `goroutine profile: total N`, found {line:?}") });
         };
-        let total = rest.trim().parse::<u64>().map_err(|_| DecodeError::Text {
-            line: n + 1,
-            message: format!("bad total {rest:?}"),
-        })?;
+        let total = rest.trim().parse::<u64>().map_err(|_| DecodeError::Text { line: n + 1, message: format!("bad total {rest:?}") })?;
         let kind = match name {
             "goroutine" => ProfileKind::Goroutine,
             "goroutineleak" => ProfileKind::GoroutineLeak,
@@ -45,13 +42,7 @@ pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
             if s.stack.is_empty() {
                 // Unsymbolized: keep the program counters as frames.
                 for &a in pending.iter() {
-                    s.stack.push(interner.intern(Frame {
-                        function: format!("0x{a:x}"),
-                        file: String::new(),
-                        line: 0,
-                        address: a,
-                        start_line: 0,
-                    }));
+                    s.stack.push(interner.intern(Frame { function: format!("0x{a:x}"), file: String::new(), line: 0, address: a, start_line: 0 }));
                 }
             }
             samples.push(s);
@@ -77,10 +68,7 @@ pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
             let Some(addr) = parts.next() else {
                 return Err(DecodeError::Text { line: lineno, message: format!("bad frame line {line:?}") });
             };
-            let address = parse_hex(addr).ok_or_else(|| DecodeError::Text {
-                line: lineno,
-                message: format!("bad address {addr:?}"),
-            })?;
+            let address = parse_hex(addr).ok_or_else(|| DecodeError::Text { line: lineno, message: format!("bad address {addr:?}") })?;
             let Some(func) = parts.next() else {
                 // An unsymbolized frame (`#\t0x0`): keep it by address unless it is the null PC.
                 if address != 0 {
@@ -96,13 +84,7 @@ pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
                 Some(loc) => split_file_line(loc.trim()),
                 None => (String::new(), 0),
             };
-            sample.stack.push(interner.intern(Frame {
-                function: function.to_string(),
-                file,
-                line: line_no,
-                address,
-                start_line: 0,
-            }));
+            sample.stack.push(interner.intern(Frame { function: function.to_string(), file, line: line_no, address, start_line: 0 }));
             continue;
         }
         // `COUNT @ 0x... 0x...`
@@ -110,10 +92,7 @@ pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
             return Err(DecodeError::Text { line: lineno, message: format!("expected `COUNT @ 0x...`, found {line:?}") });
         };
         flush(&mut current, &mut pending_addresses, &mut interner, &mut samples);
-        let count = count.trim().parse::<i64>().map_err(|_| DecodeError::Text {
-            line: lineno,
-            message: format!("bad count {count:?}"),
-        })?;
+        let count = count.trim().parse::<i64>().map_err(|_| DecodeError::Text { line: lineno, message: format!("bad count {count:?}") })?;
         pending_addresses = addrs.split_whitespace().filter_map(parse_hex).collect();
         current = Some(Sample { stack: Vec::new(), values: vec![count], labels: Vec::new(), goroutine: None });
     }
@@ -121,11 +100,8 @@ pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
 
     let read: i64 = samples.iter().map(|s| s.values[0]).sum();
     // Fewer goroutines than the header declares: the text was cut short.
-    let truncated = (read < declared as i64).then_some(super::Truncation {
-        bytes_read: bytes.len() as u64,
-        goroutines_read: read as u64,
-        declared_total: Some(declared),
-    });
+    let truncated =
+        (read < declared as i64).then_some(super::Truncation { bytes_read: bytes.len() as u64, goroutines_read: read as u64, declared_total: Some(declared) });
     let type_name = kind.name().to_string();
     Ok(Profile {
         kind,

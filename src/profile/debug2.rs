@@ -156,13 +156,7 @@ impl Parser {
             return id;
         }
         let (file, line) = super::debug1::split_file_line(&String::from_utf8_lossy(loc));
-        let id = self.interner.intern(Frame {
-            function: String::from_utf8_lossy(function).into_owned(),
-            file,
-            line,
-            address: 0,
-            start_line: 0,
-        });
+        let id = self.interner.intern(Frame { function: String::from_utf8_lossy(function).into_owned(), file, line, address: 0, start_line: 0 });
         self.frame_cache.insert(self.key_buf.clone(), id);
         id
     }

@@ -15,10 +15,7 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
 pub fn gunzip(bytes: &[u8], max_bytes: u64) -> Result<Vec<u8>, DecodeError> {
     let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(max_bytes as usize));
     let decoder = flate2::read::MultiGzDecoder::new(bytes);
-    decoder
-        .take(max_bytes.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|e| DecodeError::Gzip(e.to_string()))?;
+    decoder.take(max_bytes.saturating_add(1)).read_to_end(&mut out).map_err(|e| DecodeError::Gzip(e.to_string()))?;
     if out.len() as u64 > max_bytes {
         return Err(DecodeError::TooLarge { limit: max_bytes });
     }

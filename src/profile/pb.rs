@@ -18,9 +18,7 @@ pub fn decode(bytes: &[u8]) -> Result<Profile, DecodeError> {
             .ok_or_else(|| DecodeError::Protobuf(format!("string index {i} is outside the string table")))
     };
     if p.sample_type.is_empty() {
-        return Err(DecodeError::Protobuf(
-            "no sample types: this is not a pprof profile (or it is truncated)".into(),
-        ));
+        return Err(DecodeError::Protobuf("no sample types: this is not a pprof profile (or it is truncated)".into()));
     }
     if strings.first().is_some_and(|s| !s.is_empty()) {
         return Err(DecodeError::Protobuf("string table does not start with \"\"".into()));
@@ -38,9 +36,9 @@ pub fn decode(bytes: &[u8]) -> Result<Profile, DecodeError> {
     for loc in &p.location {
         let mut frames = Vec::with_capacity(loc.line.len().max(1));
         for line in &loc.line {
-            let f = functions.get(&line.function_id).ok_or_else(|| {
-                DecodeError::Protobuf(format!("location {} names unknown function {}", loc.id, line.function_id))
-            })?;
+            let f = functions
+                .get(&line.function_id)
+                .ok_or_else(|| DecodeError::Protobuf(format!("location {} names unknown function {}", loc.id, line.function_id)))?;
             frames.push(interner.intern(Frame {
                 function: s(f.name)?.to_string(),
                 file: s(f.filename)?.to_string(),
@@ -51,13 +49,7 @@ pub fn decode(bytes: &[u8]) -> Result<Profile, DecodeError> {
         }
         if frames.is_empty() {
             // An unsymbolized location: keep it, named by its address.
-            frames.push(interner.intern(Frame {
-                function: format!("0x{:x}", loc.address),
-                file: String::new(),
-                line: 0,
-                address: loc.address,
-                start_line: 0,
-            }));
+            frames.push(interner.intern(Frame { function: format!("0x{:x}", loc.address), file: String::new(), line: 0, address: loc.address, start_line: 0 }));
         }
         locations.insert(loc.id, frames);
     }
@@ -65,17 +57,11 @@ pub fn decode(bytes: &[u8]) -> Result<Profile, DecodeError> {
     let mut samples = Vec::with_capacity(p.sample.len());
     for smp in &p.sample {
         if smp.value.len() != sample_types.len() {
-            return Err(DecodeError::Protobuf(format!(
-                "a sample has {} values for {} sample types",
-                smp.value.len(),
-                sample_types.len()
-            )));
+            return Err(DecodeError::Protobuf(format!("a sample has {} values for {} sample types", smp.value.len(), sample_types.len())));
         }
         let mut stack = Vec::with_capacity(smp.location_id.len());
         for id in &smp.location_id {
-            let frames = locations
-                .get(id)
-                .ok_or_else(|| DecodeError::Protobuf(format!("a sample names unknown location {id}")))?;
+            let frames = locations.get(id).ok_or_else(|| DecodeError::Protobuf(format!("a sample names unknown location {id}")))?;
             stack.extend_from_slice(frames);
         }
         let mut labels = Vec::with_capacity(smp.label.len());
@@ -94,11 +80,8 @@ pub fn decode(bytes: &[u8]) -> Result<Profile, DecodeError> {
     }
 
     let kind = kind_of(&sample_types);
-    let period_type = p
-        .period_type
-        .as_ref()
-        .map(|t| Ok::<_, DecodeError>(SampleType { name: s(t.r#type)?.to_string(), unit: s(t.unit)?.to_string() }))
-        .transpose()?;
+    let period_type =
+        p.period_type.as_ref().map(|t| Ok::<_, DecodeError>(SampleType { name: s(t.r#type)?.to_string(), unit: s(t.unit)?.to_string() })).transpose()?;
     let default_sample_type = if p.default_sample_type != 0 {
         let name = s(p.default_sample_type)?;
         sample_types.iter().position(|t| t.name == name).unwrap_or(0)

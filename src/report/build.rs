@@ -49,7 +49,15 @@ pub fn truncation_warning(s: &Snapshot) -> Option<String> {
     })
 }
 
-pub fn leak_report(target: &str, series: &Series, heap: &HeapSeries, suspects: &[Suspect], opts: &RankOptions, max_goroutines: Option<i64>, extra_errors: &[String]) -> LeakReport {
+pub fn leak_report(
+    target: &str,
+    series: &Series,
+    heap: &HeapSeries,
+    suspects: &[Suspect],
+    opts: &RankOptions,
+    max_goroutines: Option<i64>,
+    extra_errors: &[String],
+) -> LeakReport {
     let range = series.analysed_segment();
     let docs: Vec<SuspectDoc> = suspects
         .iter()

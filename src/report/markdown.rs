@@ -11,7 +11,9 @@ pub(crate) fn cell(s: &str) -> String {
 
 pub(crate) fn leaf_cell(g: &GroupDoc) -> String {
     match &g.leaf_frame {
-        Some(f) if !f.file.is_empty() => format!("`{}` ({}:{})", g.leaf, short_file(&f.file), f.line),
+        Some(f) if !f.file.is_empty() => {
+            format!("`{}` ({}:{})", g.leaf, short_file(&f.file), f.line)
+        }
         _ => format!("`{}`", g.leaf),
     }
 }
@@ -50,17 +52,24 @@ pub fn diff(doc: &DiffReport, w: &mut dyn Write) -> std::io::Result<()> {
         writeln!(w, "No stack group changed.")?;
         return Ok(());
     }
-    writeln!(w, "| # | delta | base | new | blocked on | leaf |")?;
-    writeln!(w, "|---:|---:|---:|---:|---|---|")?;
+    // Heap samples are allocation sites: they block on nothing.
+    let goroutines = doc.sample_type == "goroutine";
+    if goroutines {
+        writeln!(w, "| # | delta | base | new | blocked on | leaf |")?;
+        writeln!(w, "|---:|---:|---:|---:|---|---|")?;
+    } else {
+        writeln!(w, "| # | delta | base | new | allocated in |")?;
+        writeln!(w, "|---:|---:|---:|---:|---|")?;
+    }
     for (i, c) in doc.changes.iter().enumerate() {
+        let blocked = if goroutines { format!(" {} |", cell(c.group.blocking.as_str())) } else { String::new() };
         writeln!(
             w,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} |{blocked} {} |",
             i + 1,
             human_delta(c.delta, unit),
             human_value(c.base, unit),
             human_value(c.new, unit),
-            cell(c.group.blocking.as_str()),
             leaf_cell(&c.group)
         )?;
     }
@@ -85,12 +94,16 @@ pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
         totals.last().copied().unwrap_or(0),
         super::text::sparkline(&totals)
     )?;
+    let heap: Vec<i64> = doc.snapshots.iter().filter_map(|s| s.heap_inuse_bytes).collect();
+    if let (Some(&first), Some(&last)) = (heap.first(), heap.last()) {
+        writeln!(w, "Heap in use {} → {} `{}`\n", super::human_bytes(first), super::human_bytes(last), super::text::sparkline(&heap))?;
+    }
     for e in &doc.errors {
         writeln!(w, "> **warning:** {}\n", e)?;
     }
     if doc.suspects.is_empty() {
-        writeln!(w, "No stack kept growing.")?;
-        return Ok(());
+        writeln!(w, "No stack kept growing.\n")?;
+        return heap_growth(doc, w);
     }
     writeln!(w, "| # | verdict | score | growth/min | counts | blocked on | pattern | leaf |")?;
     writeln!(w, "|---:|---|---:|---:|---|---|---|---|")?;
@@ -109,6 +122,12 @@ pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
         )?;
     }
     writeln!(w)?;
+    for r in &doc.root_causes {
+        writeln!(w, "**Root cause:** {}  ", cell(&r.summary))?;
+    }
+    if !doc.root_causes.is_empty() {
+        writeln!(w)?;
+    }
     for s in &doc.suspects {
         writeln!(w, "### #{} {} — {}\n", s.rank, cell(&s.group.leaf), s.pattern)?;
         writeln!(w, "Counts: {}  ", s.counts.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" → "))?;
@@ -122,5 +141,29 @@ pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
         stack_block(&s.group, w)?;
         writeln!(w)?;
     }
+    heap_growth(doc, w)
+}
+
+/// Heap that grew with no goroutine growth (a cache that only grows), by allocation site.
+fn heap_growth(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
+    if doc.heap_growth.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "### Heap growth with no goroutine growth\n")?;
+    writeln!(w, "| growth | first | last | per minute | allocation site |")?;
+    writeln!(w, "|---:|---:|---:|---:|---|")?;
+    for h in &doc.heap_growth {
+        writeln!(
+            w,
+            "| {} | {} | {} | {} | `{}` ({}) |",
+            human_delta(h.growth_bytes, "bytes"),
+            super::human_bytes(h.first_bytes),
+            super::human_bytes(h.last_bytes),
+            human_delta(h.growth_bytes_per_minute.round() as i64, "bytes"),
+            h.site,
+            cell(&h.location)
+        )?;
+    }
+    writeln!(w)?;
     Ok(())
 }

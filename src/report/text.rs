@@ -113,32 +113,33 @@ pub fn diff(doc: &DiffReport, style: Style, w: &mut dyn Write) -> std::io::Resul
         writeln!(w, "No stack group changed.")?;
         return Ok(());
     }
-    let cols = |d: &str, b: &str, n: &str, blk: &str, leaf: &str| format!("  {}  {}  {}  {}  {leaf}", rpad(d, 10), rpad(b, 10), rpad(n, 10), pad(blk, 23));
-    writeln!(w, "{}", p.bold(&cols("DELTA", "BASE", "NEW", "BLOCKED ON", "LEAF")))?;
+    // Heap samples are allocation sites: they block on nothing.
+    let goroutines = doc.sample_type == "goroutine";
+    let blocked = |c: &super::ChangeDoc| {
+        if goroutines {
+            format!("{}  ", pad(c.group.blocking.as_str(), 23))
+        } else {
+            String::new()
+        }
+    };
+    let head = if goroutines { format!("{}  LEAF", pad("BLOCKED ON", 23)) } else { "ALLOCATED IN".to_string() };
+    writeln!(w, "{}", p.bold(&format!("  {}  {}  {}  {head}", rpad("DELTA", 10), rpad("BASE", 10), rpad("NEW", 10))))?;
     for c in &doc.changes {
         let delta = human_delta(c.delta, unit);
         let delta = if c.delta > 0 { p.red(&rpad(&delta, 10)) } else { p.green(&rpad(&delta, 10)) };
-        writeln!(
-            w,
-            "  {}  {}  {}  {}  {}",
-            delta,
-            rpad(&human_value(c.base, unit), 10),
-            rpad(&human_value(c.new, unit), 10),
-            pad(c.group.blocking.as_str(), 23),
-            leaf_text(&c.group)
-        )?;
+        writeln!(w, "  {}  {}  {}  {}{}", delta, rpad(&human_value(c.base, unit), 10), rpad(&human_value(c.new, unit), 10), blocked(c), leaf_text(&c.group))?;
     }
     writeln!(w)?;
     for (i, c) in doc.changes.iter().enumerate() {
         let label = c.group.label.as_deref().map(|l| format!("  [label {l}]")).unwrap_or_default();
         writeln!(
             w,
-            "{} {}  {} → {}  {}  {}{label}",
+            "{} {}  {} → {}  {}{}{label}",
             p.bold(&format!("#{}", i + 1)),
             human_delta(c.delta, unit),
             human_value(c.base, unit),
             human_value(c.new, unit),
-            c.group.blocking,
+            blocked(c).trim_end().to_string() + if goroutines { "  " } else { "" },
             p.bold(&c.group.leaf)
         )?;
         write_stack(&c.group, &p, w)?;
@@ -151,17 +152,10 @@ const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█
 
 /// `▁▂▃▅▇` of a series, scaled from its minimum to its maximum.
 pub fn sparkline(values: &[i64]) -> String {
-    let (Some(&min), Some(&max)) = (values.iter().min(), values.iter().max()) else { return String::new() };
-    values
-        .iter()
-        .map(|&v| {
-            if max == min {
-                SPARKS[0]
-            } else {
-                SPARKS[(((v - min) as f64 / (max - min) as f64) * 7.0).round() as usize]
-            }
-        })
-        .collect()
+    let (Some(&min), Some(&max)) = (values.iter().min(), values.iter().max()) else {
+        return String::new();
+    };
+    values.iter().map(|&v| if max == min { SPARKS[0] } else { SPARKS[(((v - min) as f64 / (max - min) as f64) * 7.0).round() as usize] }).collect()
 }
 
 pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io::Result<()> {
@@ -181,6 +175,10 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
         };
         writeln!(w, "  goroutines {first} → {last}  {}{span}", sparkline(&totals))?;
     }
+    let heap: Vec<i64> = doc.snapshots.iter().filter_map(|s| s.heap_inuse_bytes).collect();
+    if let (Some(&first), Some(&last)) = (heap.first(), heap.last()) {
+        writeln!(w, "  heap in use {} → {}  {}", super::human_bytes(first), super::human_bytes(last), sparkline(&heap))?;
+    }
     if let Some([a, b]) = doc.analysed {
         if b + 1 - a != doc.snapshots.len() {
             writeln!(w, "  ranked on snapshots {a}–{b} (the longest run between restarts)")?;
@@ -192,9 +190,18 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
     writeln!(w)?;
     if doc.suspects.is_empty() {
         writeln!(w, "No stack kept growing.")?;
-        return Ok(());
+        return heap_growth(doc, &p, w);
     }
-    let head = format!("  {}  {}  {}  {}  {}  {}  {}", rpad("#", 2), pad("VERDICT", 7), rpad("SCORE", 5), rpad("GROWTH/MIN", 10), pad("COUNTS", 14), pad("BLOCKED ON", 23), "LEAF");
+    let head = format!(
+        "  {}  {}  {}  {}  {}  {}  {}",
+        rpad("#", 2),
+        pad("VERDICT", 7),
+        rpad("SCORE", 5),
+        rpad("GROWTH/MIN", 10),
+        pad("COUNTS", 14),
+        pad("BLOCKED ON", 23),
+        "LEAF"
+    );
     writeln!(w, "{}", p.bold(&head))?;
     for s in &doc.suspects {
         let verdict = pad(&format!("{:?}", s.verdict).to_lowercase(), 7);
@@ -212,6 +219,12 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
         )?;
     }
     writeln!(w)?;
+    for r in &doc.root_causes {
+        writeln!(w, "{} {}", p.bold("root cause:"), r.summary)?;
+    }
+    if !doc.root_causes.is_empty() {
+        writeln!(w)?;
+    }
     for s in &doc.suspects {
         let first = s.counts.first().copied().unwrap_or(0);
         let last = s.counts.last().copied().unwrap_or(0);
@@ -243,6 +256,28 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
         writeln!(w, "   {} {}", p.green("fix:"), s.hint)?;
         writeln!(w)?;
     }
+    heap_growth(doc, &p, w)
+}
+
+/// Heap that grew with no goroutine growth (a cache that only grows), by allocation site.
+fn heap_growth(doc: &super::LeakReport, p: &Paint, w: &mut dyn Write) -> std::io::Result<()> {
+    if doc.heap_growth.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "{}", p.bold("Heap growth with no goroutine growth (not a goroutine leak):"))?;
+    for h in &doc.heap_growth {
+        writeln!(
+            w,
+            "  {}  {} → {} ({}/min)  {}  {}",
+            rpad(&human_delta(h.growth_bytes, "bytes"), 11),
+            super::human_bytes(h.first_bytes),
+            super::human_bytes(h.last_bytes),
+            human_delta(h.growth_bytes_per_minute.round() as i64, "bytes"),
+            h.site,
+            p.dim(&h.location)
+        )?;
+    }
+    writeln!(w)?;
     Ok(())
 }
 

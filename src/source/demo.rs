@@ -72,7 +72,10 @@ fn serve(server: &tiny_http::Server) {
             _ => None,
         };
         let _ = match body {
-            Some(b) => req.respond(tiny_http::Response::from_data(b).with_header(tiny_http::Header::from_bytes("Content-Type", "application/octet-stream").expect("static header"))),
+            Some(b) => req.respond(
+                tiny_http::Response::from_data(b)
+                    .with_header(tiny_http::Header::from_bytes("Content-Type", "application/octet-stream").expect("static header")),
+            ),
             None => req.respond(tiny_http::Response::from_string("404 page not found").with_status_code(404)),
         };
     }

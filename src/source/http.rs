@@ -149,11 +149,7 @@ impl Fetcher {
     fn get_once(&self, url: &str) -> Result<Vec<u8>, FetchError> {
         let resp = self.client.get(url).send().map_err(|e| self.classify(url, &e))?;
         let status = resp.status().as_u16();
-        let is_html = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("text/html"));
+        let is_html = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("text/html"));
         let body = resp.bytes().map_err(|e| self.classify(url, &e))?;
         match status {
             200..=299 => {

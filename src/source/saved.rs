@@ -60,24 +60,49 @@ pub fn default_dir() -> PathBuf {
 impl SaveDir {
     pub fn create(dir: &Path, target: &str) -> Result<SaveDir> {
         fs::create_dir_all(dir).map_err(|source| Error::Output { what: format!("snapshot folder {}", dir.display()), source })?;
-        let s = SaveDir { dir: dir.to_path_buf(), index: Index { tool: format!("leakhound {}", env!("CARGO_PKG_VERSION")), target: target.to_string(), entries: Vec::new() } };
+        let s = SaveDir {
+            dir: dir.to_path_buf(),
+            index: Index { tool: format!("leakhound {}", env!("CARGO_PKG_VERSION")), target: target.to_string(), entries: Vec::new() },
+        };
         s.write_index()?;
         Ok(s)
     }
 
     /// Saves one fetched profile and returns its path.
     pub fn save(&mut self, round: usize, kind: &str, url: &str, bytes: &[u8], fetched_at: i64) -> Result<PathBuf> {
-        let ext = if bytes.starts_with(&[0x1f, 0x8b]) { "pb.gz" } else if bytes.starts_with(b"goroutine ") || bytes.starts_with(b"goroutine profile") { "txt" } else { "pb" };
+        let ext = if bytes.starts_with(&[0x1f, 0x8b]) {
+            "pb.gz"
+        } else if bytes.starts_with(b"goroutine ") || bytes.starts_with(b"goroutine profile") {
+            "txt"
+        } else {
+            "pb"
+        };
         let name = format!("{round:03}-{kind}.{ext}");
         let path = self.dir.join(&name);
         fs::write(&path, bytes).map_err(|source| Error::Output { what: path.display().to_string(), source })?;
-        self.index.entries.push(Entry { round, kind: kind.into(), url: url.into(), file: Some(name), fetched_at_unix_nanos: fetched_at, fetched_at: rfc3339(fetched_at), error: None });
+        self.index.entries.push(Entry {
+            round,
+            kind: kind.into(),
+            url: url.into(),
+            file: Some(name),
+            fetched_at_unix_nanos: fetched_at,
+            fetched_at: rfc3339(fetched_at),
+            error: None,
+        });
         self.write_index()?;
         Ok(path)
     }
 
     pub fn record_error(&mut self, round: usize, kind: &str, url: &str, error: &str, at: i64) -> Result<()> {
-        self.index.entries.push(Entry { round, kind: kind.into(), url: url.into(), file: None, fetched_at_unix_nanos: at, fetched_at: rfc3339(at), error: Some(error.into()) });
+        self.index.entries.push(Entry {
+            round,
+            kind: kind.into(),
+            url: url.into(),
+            file: None,
+            fetched_at_unix_nanos: at,
+            fetched_at: rfc3339(at),
+            error: Some(error.into()),
+        });
         self.write_index()
     }
 

