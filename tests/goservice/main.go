@@ -14,6 +14,8 @@
 //	benign    only the benign kinds
 //	slowleak  one main.forgottenSender every -slow-every, plus benign kinds
 //	heap      main.retainingLeak and main.growingCache, plus benign kinds
+//	shared    main.handleOrder at -rate/s, each leaking one main.notifyShipping
+//	          and one main.auditOrder (two kinds, one creation site), plus benign kinds
 //	none      only the pprof endpoints
 //
 // Leak patterns (every goroutine stays parked forever):
@@ -26,7 +28,9 @@
 //	main.lockNeverReleased    sync.Mutex.Lock on the global leakedMu
 //	main.waitGroupNeverDone   sync.WaitGroup.Wait, Done never called
 //	main.nilChannelSend       chan send (nil chan), at -rate/5
-//	main.retainingLeak        chan receive, holding a 1 MiB []byte (heap scenario)
+//	main.retainingLeak        chan receive, holding a 1 MiB []byte from main.newRetainedBuffer (heap scenario)
+//	main.notifyShipping       chan send     (started by main.handleOrder; shared scenario)
+//	main.auditOrder           chan receive  (started by main.handleOrder; shared scenario)
 //
 // Benign goroutines: main.burstWorker (a burst of -burst-size every
 // -burst-every, first after half a period, drained within ~1-2 s),
@@ -71,7 +75,7 @@ const (
 
 var (
 	flagAddr       = flag.String("addr", "127.0.0.1:0", "listen address")
-	flagScenario   = flag.String("scenario", "leaky", "leaky | benign | slowleak | heap | none")
+	flagScenario   = flag.String("scenario", "leaky", "leaky | benign | slowleak | heap | shared | none")
 	flagRate       = flag.Float64("rate", 5, "leaked goroutines per second per pattern (capped at 1000)")
 	flagSlowEvery  = flag.Duration("slow-every", 3*time.Second, "slowleak: one main.forgottenSender every this long")
 	flagToken      = flag.String("token", "", "if set, pprof endpoints require 'Authorization: Bearer TOKEN'")
@@ -120,8 +124,9 @@ var sinkVal int64
 func sink(v int) { atomic.AddInt64(&sinkVal, int64(v)) }
 
 // leakLoop calls spawn every interval; each call leaks perCall goroutines of
-// the function name. It stops (and the loop goroutine exits) once -max-leak
-// goroutines (or hardCap, if > 0) have been leaked for this pattern.
+// the function name (when name is "", spawn counts them itself). It stops
+// (and the loop goroutine exits) once -max-leak goroutines (or hardCap, if
+// > 0) have been leaked for this pattern.
 func leakLoop(name string, interval time.Duration, perCall int64, hardCap int64, spawn func()) {
 	limit := *flagMaxLeak
 	if hardCap > 0 && (limit <= 0 || limit > hardCap) {
@@ -144,7 +149,9 @@ func leakLoop(name string, interval time.Duration, perCall int64, hardCap int64,
 		}
 		n += perCall
 		spawn()
-		count(name, perCall)
+		if name != "" {
+			count(name, perCall)
+		}
 	}
 }
 
@@ -272,15 +279,47 @@ func nilChannelSend(v int) {
 	results <- v
 }
 
-// retainingLeak allocates and holds 1 MiB, then parks on "chan receive".
+// retainingLeak holds 1 MiB (allocated by its callee newRetainedBuffer, so
+// pprof attributes it to retainingLeak cumulatively, not flat), then parks on
+// "chan receive".
 func retainingLeak(in <-chan int) {
+	buf := newRetainedBuffer()
+	v := <-in
+	buf[0] = byte(v)
+	runtime.KeepAlive(buf)
+}
+
+// newRetainedBuffer allocates and touches 1 MiB.
+//
+//go:noinline
+func newRetainedBuffer() []byte {
 	buf := make([]byte, 1<<20)
 	for i := 0; i < len(buf); i += 512 {
 		buf[i] = byte(i)
 	}
-	v := <-in
-	buf[0] = byte(v)
-	runtime.KeepAlive(buf)
+	return buf
+}
+
+// handleOrder handles one order and returns at once, without waiting for
+// the two helpers it starts: both leak, so two leaking kinds share this
+// creation site.
+func handleOrder(id int) {
+	confirmed := make(chan int) // BUG: nobody reads the confirmation
+	go notifyShipping(confirmed, id)
+	audit := make(chan int) // BUG: nothing is ever sent on or closed
+	go auditOrder(audit)
+	count("main.notifyShipping", 1)
+	count("main.auditOrder", 1)
+}
+
+// notifyShipping parks on "chan send".
+func notifyShipping(confirmed chan<- int, id int) {
+	confirmed <- id
+}
+
+// auditOrder parks on "chan receive".
+func auditOrder(in <-chan int) {
+	sink(<-in)
 }
 
 type cache struct {
@@ -542,6 +581,7 @@ func spawnConsumeFirst()      { go consumeFirst() }
 func spawnLockWaiter()        { go lockNeverReleased(1) }
 func spawnNilChannelSend()    { go nilChannelSend(7) }
 func spawnRetainingLeak()     { go retainingLeak(make(chan int)) }
+func spawnHandleOrder()       { go handleOrder(1) }
 
 func startHeap(rate float64) {
 	d := every(rate)
@@ -564,9 +604,9 @@ func main() {
 		rate = maxRate
 	}
 	switch *flagScenario {
-	case "leaky", "benign", "slowleak", "heap", "none":
+	case "leaky", "benign", "slowleak", "heap", "shared", "none":
 	default:
-		fmt.Fprintf(os.Stderr, "leaksvc: unknown -scenario %q (leaky, benign, slowleak, heap, none)\n", *flagScenario)
+		fmt.Fprintf(os.Stderr, "leaksvc: unknown -scenario %q (leaky, benign, slowleak, heap, shared, none)\n", *flagScenario)
 		os.Exit(2)
 	}
 	if *flagMemRate >= 0 {
@@ -595,6 +635,9 @@ func main() {
 		startBenign(base)
 	case "heap":
 		startHeap(rate)
+		startBenign(base)
+	case "shared":
+		go leakLoop("", every(rate), 2, 0, spawnHandleOrder)
 		startBenign(base)
 	}
 
