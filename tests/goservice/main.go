@@ -16,6 +16,7 @@
 //	heap      main.retainingLeak and main.growingCache, plus benign kinds
 //	shared    main.handleOrder at -rate/s, each leaking one main.notifyShipping
 //	          and one main.auditOrder (two kinds, one creation site), plus benign kinds
+//	demo      leaky + heap + shared at once, plus benign kinds (what `leakhound demo` replays)
 //	none      only the pprof endpoints
 //
 // Leak patterns (every goroutine stays parked forever):
@@ -75,7 +76,7 @@ const (
 
 var (
 	flagAddr       = flag.String("addr", "127.0.0.1:0", "listen address")
-	flagScenario   = flag.String("scenario", "leaky", "leaky | benign | slowleak | heap | shared | none")
+	flagScenario   = flag.String("scenario", "leaky", "leaky | benign | slowleak | heap | shared | demo | none")
 	flagRate       = flag.Float64("rate", 5, "leaked goroutines per second per pattern (capped at 1000)")
 	flagSlowEvery  = flag.Duration("slow-every", 3*time.Second, "slowleak: one main.forgottenSender every this long")
 	flagToken      = flag.String("token", "", "if set, pprof endpoints require 'Authorization: Bearer TOKEN'")
@@ -604,14 +605,14 @@ func main() {
 		rate = maxRate
 	}
 	switch *flagScenario {
-	case "leaky", "benign", "slowleak", "heap", "shared", "none":
+	case "leaky", "benign", "slowleak", "heap", "shared", "demo", "none":
 	default:
-		fmt.Fprintf(os.Stderr, "leaksvc: unknown -scenario %q (leaky, benign, slowleak, heap, shared, none)\n", *flagScenario)
+		fmt.Fprintf(os.Stderr, "leaksvc: unknown -scenario %q (leaky, benign, slowleak, heap, shared, demo, none)\n", *flagScenario)
 		os.Exit(2)
 	}
 	if *flagMemRate >= 0 {
 		runtime.MemProfileRate = *flagMemRate
-	} else if *flagScenario == "heap" {
+	} else if *flagScenario == "heap" || *flagScenario == "demo" {
 		runtime.MemProfileRate = 64 << 10
 	}
 
@@ -637,6 +638,11 @@ func main() {
 		startHeap(rate)
 		startBenign(base)
 	case "shared":
+		go leakLoop("", every(rate), 2, 0, spawnHandleOrder)
+		startBenign(base)
+	case "demo": // what `leakhound demo` replays: every kind of leak at once
+		startLeaky(rate)
+		startHeap(rate)
 		go leakLoop("", every(rate), 2, 0, spawnHandleOrder)
 		startBenign(base)
 	}
