@@ -10,7 +10,7 @@ mod pb;
 use std::collections::HashMap;
 use std::io::Read;
 
-pub use gzip::DEFAULT_MAX_PROFILE_BYTES;
+pub use gzip::{gunzip, is_gzip, DEFAULT_MAX_PROFILE_BYTES};
 
 /// What a profile measures, recognised from its sample types (protobuf) or its header (text).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,10 +171,7 @@ pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
 /// held in memory whole.
 pub fn decode_reader<R: Read>(mut reader: R, max_bytes: u64) -> Result<Profile, DecodeError> {
     let mut head = Vec::with_capacity(64 * 1024);
-    (&mut reader)
-        .take(64 * 1024)
-        .read_to_end(&mut head)
-        .map_err(|e| DecodeError::Gzip(e.to_string()))?;
+    (&mut reader).take(64 * 1024).read_to_end(&mut head).map_err(|e| DecodeError::Gzip(e.to_string()))?;
     if head.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -183,20 +180,14 @@ pub fn decode_reader<R: Read>(mut reader: R, max_bytes: u64) -> Result<Profile, 
         return debug2::parse(std::io::BufReader::with_capacity(1 << 20, chained), max_bytes);
     }
     let mut all = head;
-    (&mut reader)
-        .take(max_bytes.saturating_add(1))
-        .read_to_end(&mut all)
-        .map_err(|e| DecodeError::Gzip(e.to_string()))?;
+    (&mut reader).take(max_bytes.saturating_add(1)).read_to_end(&mut all).map_err(|e| DecodeError::Gzip(e.to_string()))?;
     decode(&all, max_bytes)
 }
 
 fn decode_plain(bytes: &[u8]) -> Result<Profile, DecodeError> {
     let start = first_text(bytes);
     let trimmed = start.trim_start();
-    if trimmed.starts_with("goroutine profile:")
-        || trimmed.starts_with("goroutineleak profile:")
-        || trimmed.contains(" profile: total ")
-    {
+    if trimmed.starts_with("goroutine profile:") || trimmed.starts_with("goroutineleak profile:") || trimmed.contains(" profile: total ") {
         return debug1::parse(bytes);
     }
     if looks_like_debug2(bytes) {
@@ -209,10 +200,7 @@ fn decode_plain(bytes: &[u8]) -> Result<Profile, DecodeError> {
         Ok(p) => Ok(p),
         Err(e) => {
             if is_mostly_text(bytes) {
-                Err(DecodeError::NotAProfile {
-                    what: "text that is neither a debug=1 profile nor a debug=2 goroutine dump",
-                    start: preview(trimmed),
-                })
+                Err(DecodeError::NotAProfile { what: "text that is neither a debug=1 profile nor a debug=2 goroutine dump", start: preview(trimmed) })
             } else {
                 Err(e)
             }
@@ -234,10 +222,7 @@ fn first_text(bytes: &[u8]) -> String {
 fn is_mostly_text(bytes: &[u8]) -> bool {
     let n = bytes.len().min(4096);
     let head = &bytes[..n];
-    let printable = head
-        .iter()
-        .filter(|&&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
-        .count();
+    let printable = head.iter().filter(|&&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80).count();
     printable * 100 >= n * 95
 }
 
