@@ -5,8 +5,11 @@
 //! in all of them: groups are identified by their frames, never by location ids, which change from
 //! one profile to the next.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::OnceLock;
+
+use crate::fasthash::{FxHashMap, FxHashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -193,10 +196,10 @@ pub fn blocking_of(frames: &[&Frame], wait_reason: Option<&str>, runtime_frames_
     wait_reason.and_then(Blocking::from_wait_reason).unwrap_or_else(|| blocking_from_frames(frames, runtime_frames_hidden))
 }
 
-fn stdlib() -> &'static (HashSet<&'static str>, HashSet<&'static str>) {
-    static STD: OnceLock<(HashSet<&'static str>, HashSet<&'static str>)> = OnceLock::new();
+fn stdlib() -> &'static (FxHashSet<&'static str>, FxHashSet<&'static str>) {
+    static STD: OnceLock<(FxHashSet<&'static str>, FxHashSet<&'static str>)> = OnceLock::new();
     STD.get_or_init(|| {
-        let paths: HashSet<&str> = include_str!("stdlib_packages.txt").lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+        let paths: FxHashSet<&str> = include_str!("stdlib_packages.txt").lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
         let roots = paths.iter().map(|p| p.split('/').next().unwrap_or(p)).collect();
         (paths, roots)
     })
@@ -285,23 +288,84 @@ struct GroupKey {
     label: Option<String>,
 }
 
+/// What a group is made from, kept until its [`GroupInfo`] is first asked for: a diff or a ranking
+/// shows only a few of the thousands of groups, so most never need their frames cloned.
+struct GroupRecord {
+    /// The first sample's whole stack, as ids into [`StackTable::exact`].
+    stack: Vec<u32>,
+    label: Option<String>,
+    wait_reason: Option<String>,
+    runtime_frames_hidden: bool,
+    /// Id into [`StackTable::exact`].
+    created_by: Option<u32>,
+    info: OnceLock<GroupInfo>,
+}
+
+/// Per table frame facts that grouping needs for every sample.
+#[derive(Clone, Copy)]
+struct FrameFacts {
+    /// Id of the grouping key ([`FrameKey`]) this frame falls under.
+    key: u32,
+    /// `runtime.goexit`, cut from the bottom of a stack.
+    goexit: bool,
+    /// A `runtime.` frame, cut from the top of a stack.
+    runtime: bool,
+}
+
 /// Interned frames and groups, shared by every snapshot of one analysis.
 pub struct StackTable {
     group_by: GroupBy,
     label_key: Option<String>,
-    frame_ids: HashMap<FrameKey, u32>,
-    frames: Vec<Frame>,
-    group_ids: HashMap<GroupKey, GroupId>,
-    groups: Vec<GroupInfo>,
+    /// Every distinct frame seen, exactly as the profiles had it.
+    exact: Vec<Frame>,
+    exact_ids: FxHashMap<Frame, u32>,
+    /// Per exact frame.
+    facts: Vec<FrameFacts>,
+    key_ids: FxHashMap<FrameKey, u32>,
+    group_ids: FxHashMap<GroupKey, GroupId>,
+    groups: Vec<GroupRecord>,
 }
 
 impl StackTable {
     pub fn new(group_by: GroupBy, label_key: Option<String>) -> Self {
-        StackTable { group_by, label_key, frame_ids: HashMap::new(), frames: Vec::new(), group_ids: HashMap::new(), groups: Vec::new() }
+        StackTable {
+            group_by,
+            label_key,
+            exact: Vec::new(),
+            exact_ids: FxHashMap::default(),
+            facts: Vec::new(),
+            key_ids: FxHashMap::default(),
+            group_ids: FxHashMap::default(),
+            groups: Vec::new(),
+        }
     }
 
+    /// Everything known about a group (built on first use, then kept).
     pub fn group(&self, id: GroupId) -> &GroupInfo {
-        &self.groups[id.0 as usize]
+        let r = &self.groups[id.0 as usize];
+        r.info.get_or_init(|| self.build_info(r))
+    }
+
+    /// The frames of a group, innermost first, without building its [`GroupInfo`].
+    pub fn group_frames(&self, id: GroupId) -> impl Iterator<Item = &Frame> + '_ {
+        let r = &self.groups[id.0 as usize];
+        let placeholder = r.stack.is_empty().then(|| self.group(id).frames.iter()).into_iter().flatten();
+        r.stack.iter().map(|&i| &self.exact[i as usize]).chain(placeholder)
+    }
+
+    fn build_info(&self, r: &GroupRecord) -> GroupInfo {
+        // Shown with every frame the profile has; keyed on the comparable part only.
+        let mut frames: Vec<Frame> = r.stack.iter().map(|&i| self.exact[i as usize].clone()).collect();
+        if frames.is_empty() {
+            // The runtime records a few goroutines without any frame; keep them visible.
+            frames.push(Frame { function: "(no frames)".into(), file: String::new(), line: 0, address: 0, start_line: 0 });
+        }
+        let refs: Vec<&Frame> = frames.iter().collect();
+        let blocking = blocking_of(&refs, r.wait_reason.as_deref(), r.runtime_frames_hidden);
+        let leaf = leaf_index(&refs);
+        let created_by = r.created_by.map(|i| self.exact[i as usize].clone());
+        let sort_key = sort_key(&frames, r.label.as_deref());
+        GroupInfo { frames, label: r.label.clone(), blocking, leaf, created_by, sort_key }
     }
 
     pub fn len(&self) -> usize {
@@ -321,61 +385,65 @@ impl StackTable {
         }
     }
 
+    /// The table's id of one of a profile's frames; a frame seen before costs one lookup.
+    fn intern_exact(&mut self, f: &Frame) -> u32 {
+        if let Some(&id) = self.exact_ids.get(f) {
+            return id;
+        }
+        let key = self.frame_key(f);
+        let next_key = self.key_ids.len() as u32;
+        let key = *self.key_ids.entry(key).or_insert(next_key);
+        let id = self.exact.len() as u32;
+        self.facts.push(FrameFacts { key, goexit: f.function == "runtime.goexit", runtime: f.function.starts_with("runtime.") });
+        self.exact.push(f.clone());
+        self.exact_ids.insert(f.clone(), id);
+        id
+    }
+
     /// Groups one profile's samples, summing the value column `value_index`.
     pub fn group_profile(&mut self, profile: &Profile, value_index: usize) -> HashMap<GroupId, GroupStats> {
         // Map the profile's own frames to table frames once; samples then cost integer work only.
-        let mut frame_map = Vec::with_capacity(profile.frames.len());
-        for f in &profile.frames {
-            let key = self.frame_key(f);
-            let id = match self.frame_ids.get(&key) {
-                Some(&id) => id,
-                None => {
-                    let id = self.frames.len() as u32;
-                    self.frames.push(f.clone());
-                    self.frame_ids.insert(key, id);
-                    id
-                }
-            };
-            frame_map.push(id);
-        }
-        let mut out: HashMap<GroupId, GroupStats> = HashMap::new();
+        let frame_map: Vec<u32> = profile.frames.iter().map(|f| self.intern_exact(f)).collect();
+        let hidden = profile.format != crate::profile::Format::Proto;
+        let mut out: HashMap<GroupId, GroupStats> = HashMap::with_capacity(profile.samples.len().min(1 << 16));
         let mut key = GroupKey { frames: Vec::new(), label: None };
         for s in &profile.samples {
             key.frames.clear();
-            let (from, to) = comparable_range(profile, &s.stack);
-            key.frames.extend(s.stack[from..to].iter().map(|&i| frame_map[i as usize]));
+            let (from, to) = comparable_range(&self.facts, &frame_map, &s.stack);
+            key.frames.extend(s.stack[from..to].iter().map(|&i| self.facts[frame_map[i as usize] as usize].key));
             key.label = self.label_key.as_ref().map(|k| s.labels.iter().find(|(lk, _)| lk == k).map(|(_, v)| v.clone()).unwrap_or_default());
+            let facts = s.goroutine.as_ref();
             let id = match self.group_ids.get(&key) {
                 Some(&id) => id,
                 None => {
-                    // Shown with every frame the profile has; keyed on the comparable part only.
-                    let mut frames: Vec<Frame> = s.stack.iter().map(|&i| profile.frames[i as usize].clone()).collect();
-                    if frames.is_empty() {
-                        // The runtime records a few goroutines without any frame; keep them visible.
-                        frames.push(Frame { function: "(no frames)".into(), file: String::new(), line: 0, address: 0, start_line: 0 });
-                    }
-                    let refs: Vec<&Frame> = frames.iter().collect();
-                    let facts = s.goroutine.as_ref();
-                    let hidden = profile.format != crate::profile::Format::Proto;
-                    let blocking = blocking_of(&refs, facts.map(|g| g.wait_reason.as_str()), hidden);
-                    let leaf = leaf_index(&refs);
-                    let created_by = facts.and_then(|g| g.created_by).map(|i| profile.frames[i as usize].clone());
-                    let sort_key = sort_key(&frames, key.label.as_deref());
                     let id = GroupId(self.groups.len() as u32);
-                    self.groups.push(GroupInfo { frames, label: key.label.clone(), blocking, leaf, created_by, sort_key });
-                    self.group_ids.insert(GroupKey { frames: key.frames.clone(), label: key.label.clone() }, id);
+                    self.groups.push(GroupRecord {
+                        stack: s.stack.iter().map(|&i| frame_map[i as usize]).collect(),
+                        label: key.label.clone(),
+                        wait_reason: facts.map(|g| g.wait_reason.clone()),
+                        runtime_frames_hidden: hidden,
+                        created_by: facts.and_then(|g| g.created_by).map(|i| frame_map[i as usize]),
+                        info: OnceLock::new(),
+                    });
+                    self.group_ids.insert(GroupKey { frames: key.frames.clone(), label: key.label.take() }, id);
                     id
                 }
             };
             let stats = out.entry(id).or_default();
             stats.value += s.values.get(value_index).copied().unwrap_or(0);
-            if let Some(g) = &s.goroutine {
+            if let Some(g) = facts {
                 stats.max_wait_minutes = stats.max_wait_minutes.max(g.max_wait_minutes);
                 stats.leaked += g.leaked;
                 // A created_by seen later fills a group first met in a form without one.
-                let info = &mut self.groups[id.0 as usize];
-                if info.created_by.is_none() {
-                    info.created_by = g.created_by.map(|i| profile.frames[i as usize].clone());
+                let record = &mut self.groups[id.0 as usize];
+                if record.created_by.is_none() {
+                    if let Some(c) = g.created_by {
+                        let c = frame_map[c as usize];
+                        record.created_by = Some(c);
+                        if let Some(info) = record.info.get_mut() {
+                            info.created_by = Some(self.exact[c as usize].clone());
+                        }
+                    }
                 }
             }
         }
@@ -387,13 +455,13 @@ impl StackTable {
 /// `runtime.` frames of a parked goroutine (gopark, chansend, ...) and `runtime.goexit` at the
 /// bottom, the protobuf form keeps them. Grouping on this part lets a proto snapshot and a debug=1 or
 /// debug=2 one of the same service be compared.
-fn comparable_range(profile: &Profile, stack: &[u32]) -> (usize, usize) {
-    let name = |i: usize| profile.frames[stack[i] as usize].function.as_str();
+fn comparable_range(facts: &[FrameFacts], frame_map: &[u32], stack: &[u32]) -> (usize, usize) {
+    let f = |i: usize| facts[frame_map[stack[i] as usize] as usize];
     let mut to = stack.len();
-    while to > 0 && name(to - 1) == "runtime.goexit" {
+    while to > 0 && f(to - 1).goexit {
         to -= 1;
     }
-    let from = (0..to).find(|&i| !name(i).starts_with("runtime.")).unwrap_or(0);
+    let from = (0..to).find(|&i| !f(i).runtime).unwrap_or(0);
     (from, to)
 }
 
@@ -401,9 +469,7 @@ fn sort_key(frames: &[Frame], label: Option<&str>) -> String {
     let mut k = String::new();
     for f in frames.iter().rev() {
         k.push_str(&f.function);
-        k.push(':');
-        k.push_str(&f.line.to_string());
-        k.push(';');
+        let _ = write!(k, ":{};", f.line);
     }
     if let Some(l) = label {
         k.push_str("label=");

@@ -77,8 +77,8 @@ pub fn rank(table: &StackTable, snapshots: &[&Snapshot], minutes: &[f64], proven
     ids.dedup();
     let mut out = Vec::new();
     for id in ids {
-        let info = table.group(id);
-        if opts.ignore.iter().any(|re| info.frames.iter().any(|f| re.is_match(&f.function))) {
+        // The group's info is built only for the groups listed (see `StackTable::group`).
+        if !opts.ignore.is_empty() && table.group_frames(id).any(|f| opts.ignore.iter().any(|re| re.is_match(&f.function))) {
             continue;
         }
         let counts: Vec<i64> = snapshots.iter().map(|s| s.value(id)).collect();
@@ -97,7 +97,7 @@ pub fn rank(table: &StackTable, snapshots: &[&Snapshot], minutes: &[f64], proven
             t.slope_per_minute
         };
         let Some((verdict, score)) = judge(&t, growth, counts.len(), proof, opts) else { continue };
-        let (pattern, hint) = pattern_of(info);
+        let (pattern, hint) = pattern_of(table.group(id));
         out.push(Suspect {
             group: id,
             verdict,
