@@ -19,14 +19,17 @@ pub fn emit(output: &OutputArgs, write: impl FnOnce(&mut dyn Write, Style) -> st
     match &output.output {
         Some(path) => {
             let shown = path.display().to_string();
-            let mut file = std::fs::File::create(path).map_err(|source| Error::Output { what: shown.clone(), source })?;
+            let file = std::fs::File::create(path).map_err(|source| Error::Output { what: shown.clone(), source })?;
+            // Reports are written in many small pieces: buffer them instead of a syscall each.
+            let mut file = std::io::BufWriter::with_capacity(64 * 1024, file);
             write(&mut file, Style { color: false }).map_err(|source| Error::Output { what: shown.clone(), source })?;
             file.flush().map_err(|source| Error::Output { what: shown, source })
         }
         None => {
             let stdout = std::io::stdout();
             let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            let mut lock = stdout.lock();
+            // Stdout is line-buffered: a JSON report would cost a write per line.
+            let mut lock = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
             match write(&mut lock, Style { color }).and_then(|_| lock.flush()) {
                 Ok(()) => Ok(()),
                 // A closed pipe (`| head`) is not an error worth a message.

@@ -7,8 +7,9 @@ mod debug2;
 mod gzip;
 mod pb;
 
-use std::collections::HashMap;
 use std::io::Read;
+
+use crate::fasthash::FxHashMap;
 
 pub use gzip::{gunzip, is_gzip, DEFAULT_MAX_PROFILE_BYTES};
 
@@ -249,7 +250,7 @@ fn preview(text: &str) -> String {
 #[derive(Default)]
 pub(crate) struct FrameInterner {
     pub frames: Vec<Frame>,
-    index: HashMap<Frame, u32>,
+    index: FxHashMap<Frame, u32>,
 }
 
 impl FrameInterner {
