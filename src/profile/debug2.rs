@@ -12,8 +12,9 @@
 //! The dump is streamed line by line and identical goroutines are merged as they are read, so memory
 //! grows with the number of distinct stacks, not the number of goroutines.
 
-use std::collections::HashMap;
 use std::io::BufRead;
+
+use crate::fasthash::FxHashMap;
 
 use super::{DecodeError, Format, Frame, FrameInterner, GoroutineFacts, Profile, ProfileKind, Sample, SampleType, Truncation};
 
@@ -79,10 +80,10 @@ struct MergeKey {
 struct Parser {
     interner: FrameInterner,
     /// `function\nfile:line` → frame, so a frame seen before costs no allocation.
-    frame_cache: HashMap<Vec<u8>, u32>,
+    frame_cache: FxHashMap<Vec<u8>, u32>,
     reasons: Vec<String>,
-    reason_ids: HashMap<Vec<u8>, u32>,
-    merged: HashMap<MergeKey, usize>,
+    reason_ids: FxHashMap<Vec<u8>, u32>,
+    merged: FxHashMap<MergeKey, usize>,
     samples: Vec<Sample>,
     goroutines: u64,
     // The block being read.
@@ -92,7 +93,10 @@ struct Parser {
     minutes: u64,
     leaked: bool,
     created_by: Option<u32>,
-    pending_function: Option<(Vec<u8>, bool)>,
+    /// A function line waiting for its location line: is it the `created by` one?
+    pending_function: Option<bool>,
+    /// Its name (a buffer reused for every frame).
+    pending_name: Vec<u8>,
     key_buf: Vec<u8>,
 }
 
@@ -181,8 +185,10 @@ impl Parser {
             return; // preamble of a panic or SIGQUIT dump, register dumps after it
         }
         if line[0] == b'\t' || line.starts_with(b"    ") {
-            if let Some((function, is_creator)) = self.pending_function.take() {
+            if let Some(is_creator) = self.pending_function.take() {
+                let function = std::mem::take(&mut self.pending_name);
                 let id = self.frame(&function, trim(line));
+                self.pending_name = function;
                 if is_creator {
                     self.created_by = Some(id);
                 } else {
@@ -196,7 +202,9 @@ impl Parser {
                 Some(i) => &rest[..i],
                 None => rest,
             };
-            self.pending_function = Some((trim(name).to_vec(), true));
+            self.pending_name.clear();
+            self.pending_name.extend_from_slice(trim(name));
+            self.pending_function = Some(true);
             return;
         }
         if line.starts_with(b"...") || line.starts_with(b"goroutine running on other thread") {
@@ -207,7 +215,9 @@ impl Parser {
             (Some(b')'), Some(i)) if i > 0 => &line[..i],
             _ => line,
         };
-        self.pending_function = Some((name.to_vec(), false));
+        self.pending_name.clear();
+        self.pending_name.extend_from_slice(name);
+        self.pending_function = Some(false);
     }
 }
 
@@ -215,10 +225,10 @@ impl Parser {
 pub fn parse<R: BufRead>(mut reader: R, max_bytes: u64) -> Result<Profile, DecodeError> {
     let mut p = Parser {
         interner: FrameInterner::default(),
-        frame_cache: HashMap::new(),
+        frame_cache: FxHashMap::default(),
         reasons: Vec::new(),
-        reason_ids: HashMap::new(),
-        merged: HashMap::new(),
+        reason_ids: FxHashMap::default(),
+        merged: FxHashMap::default(),
         samples: Vec::new(),
         goroutines: 0,
         in_block: false,
@@ -228,6 +238,7 @@ pub fn parse<R: BufRead>(mut reader: R, max_bytes: u64) -> Result<Profile, Decod
         leaked: false,
         created_by: None,
         pending_function: None,
+        pending_name: Vec::new(),
         key_buf: Vec::new(),
     };
     let mut buf = Vec::with_capacity(256);
