@@ -9,6 +9,12 @@
 #   NO_BUILD=1 bench/compare.sh      # use target/release/leakhound as it is
 #   LEAKHOUND=/path/to/leakhound bench/compare.sh   # implies NO_BUILD
 #   ONLY=pprof,panicparse bench/compare.sh          # skip the other tools
+#   PP_MB=32 TIMEOUT=120 bench/compare.sh            # smaller panicparse input, shorter cap
+#
+# panicparse's time grows faster than its input (about 13 s for 64 MiB, and more than ten minutes
+# and 4.7 GiB for the whole 406 MiB dump), so the two are compared on the first PP_MB MiB of
+# big.debug2.txt (default 64, cut at a goroutine boundary); leakhound alone also parses the whole
+# dump. Every command is stopped after TIMEOUT seconds (default 300) and then shown as n/a.
 #
 # A command that fails is shown as n/a with its error; the table goes on.
 # The table is also written to bench/data/compare-latest.md.
@@ -17,6 +23,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 DATA=bench/data
 RUNS=${RUNS:-5}
+PP_MB=${PP_MB:-64}
+TIMEOUT=${TIMEOUT:-300}
 ONLY=${ONLY:-leakhound,pprof,panicparse}
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
@@ -75,12 +83,13 @@ measure() {
     local times=() peak=0 i rc t0 t1 rss
     for ((i = 0; i <= RUNS; i++)); do
         t0=$(date +%s%N)
-        /usr/bin/time -v -o "$TMP/time" "$@" <"${stdin:-/dev/null}" >/dev/null 2>"$TMP/stderr"
+        /usr/bin/time -v -o "$TMP/time" timeout "$TIMEOUT" "$@" <"${stdin:-/dev/null}" >/dev/null 2>"$TMP/stderr"
         rc=$?
         t1=$(date +%s%N)
         if [ "$rc" != 0 ]; then
             local err
             err=$(grep -v '^Command exited with non-zero status' "$TMP/stderr" | head -c 300 | tr '\n\t|' '   ')
+            [ "$rc" = 124 ] && err="timed out after ${TIMEOUT} s"
             echo "   failed (exit $rc): $err" >&2
             ROWS+=("$task	$tool	$input	n/a	n/a	n/a	exit $rc: $err")
             return
@@ -102,6 +111,15 @@ SNAP0=$DATA/snap-0.pb.gz SNAP1=$DATA/snap-1.pb.gz BIG=$DATA/big.debug2.txt
 SERIES=$DATA/series
 BIGBYTES=$(size "$BIG")
 BIGMB=$(awk -v b="$BIGBYTES" 'BEGIN { printf "%.0f", b / 1e6 }')
+# The first PP_MB MiB of the dump, ending after a whole goroutine block.
+PART=$TMP/part.debug2.txt
+head -c $((PP_MB << 20)) "$BIG" >"$TMP/head"
+cut=$(grep -b -x '' "$TMP/head" | tail -1 | cut -d: -f1)
+[ -n "$cut" ] || die "no blank line in the first $PP_MB MiB of $BIG"
+head -c $((cut + 1)) "$TMP/head" >"$PART"
+rm -f "$TMP/head"
+PARTBYTES=$(size "$PART")
+PARTMB=$(awk -v b="$PARTBYTES" 'BEGIN { printf "%.0f", b / 1e6 }')
 
 # 1. Diff two proto snapshots (210k goroutines, 5,000 stacks).
 want leakhound && measure diff leakhound "snap-0 → snap-1 .pb.gz" - "" \
@@ -109,13 +127,15 @@ want leakhound && measure diff leakhound "snap-0 → snap-1 .pb.gz" - "" \
 want pprof && measure diff "go tool pprof" "snap-0 → snap-1 .pb.gz" - "" \
     "$PPROF" -top -diff_base "$SNAP0" "$SNAP1"
 
-# 2. Parse one whole debug=2 dump.
-want leakhound && measure parse leakhound "big.debug2.txt (${BIGMB} MB)" "$BIGBYTES" "" \
-    "$LH" analyze "$BIG" --format json
-want panicparse && measure parse panicparse "big.debug2.txt (${BIGMB} MB)" "$BIGBYTES" "$BIG" \
+# 2. Parse a debug=2 dump: the first PP_MB MiB with both tools, then the whole dump.
+want leakhound && measure "parse ${PARTMB} MB" leakhound "big.debug2.txt, first ${PARTMB} MB" "$PARTBYTES" "" \
+    "$LH" analyze "$PART" --format json
+want panicparse && measure "parse ${PARTMB} MB" panicparse "big.debug2.txt, first ${PARTMB} MB" "$PARTBYTES" "$PART" \
     "$PP" -parse=false
-want panicparse && measure parse "panicparse (-aggressive)" "big.debug2.txt (${BIGMB} MB)" "$BIGBYTES" "$BIG" \
+want panicparse && measure "parse ${PARTMB} MB" "panicparse (-aggressive)" "big.debug2.txt, first ${PARTMB} MB" "$PARTBYTES" "$PART" \
     "$PP" -parse=false -aggressive
+want leakhound && measure "parse ${BIGMB} MB" leakhound "big.debug2.txt (${BIGMB} MB, 210k goroutines)" "$BIGBYTES" "" \
+    "$LH" analyze "$BIG" --format json
 
 # 3. Rank a 12-snapshot series.
 want leakhound && measure series leakhound "series/ (12 .pb.gz)" - "" \
@@ -146,7 +166,7 @@ want pprof && measure series "go tool pprof (merge 12)" "series/ (12 .pb.gz)" - 
     echo
     echo "Median of $RUNS runs after one warm-up, files in the page cache. ratio = median ÷ leakhound's median on the same task (above 1: leakhound is faster)."
     echo
-    echo "Machine: $(uname -m), $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)."
+    echo "Machine: $(uname -m), $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM."
     echo -n "Versions: "
     want leakhound && echo -n "$("$LH" --version 2>/dev/null || echo 'leakhound ?'); "
     want pprof && echo -n "pprof of $GOVER; "
@@ -157,7 +177,7 @@ want pprof && measure series "go tool pprof (merge 12)" "series/ (12 .pb.gz)" - 
     echo
     want leakhound && cat <<EOF
 - diff, leakhound: \`leakhound diff $SNAP0 $SNAP1 --format json > /dev/null\`
-- parse, leakhound: \`leakhound analyze $BIG --format json > /dev/null\`
+- parse, leakhound: \`leakhound analyze $BIG --format json > /dev/null\`, and the same on the first ${PARTMB} MB
 - series, leakhound: \`leakhound analyze $SERIES/ --format json > /dev/null\`
 EOF
     want pprof && cat <<EOF
@@ -165,7 +185,7 @@ EOF
 - series, go tool pprof: \`go tool pprof -top $SERIES/*.pb.gz > /dev/null\` (pprof merges the 12 profiles; it does not rank growth)
 EOF
     want panicparse && cat <<EOF
-- parse, panicparse: \`panicparse -parse=false < $BIG > /dev/null\` (and with \`-aggressive\`); \`-parse=false\` skips reading Go sources to guess argument types
+- parse, panicparse: \`panicparse -parse=false < part > /dev/null\` (and with \`-aggressive\`), part = the first ${PARTMB} MB of $BIG cut after a goroutine block; \`-parse=false\` skips reading Go sources to guess argument types
 EOF
 } >"$TMP/table.md"
 echo
