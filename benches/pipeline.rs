@@ -34,7 +34,7 @@ fn read(name: &str) -> Vec<u8> {
 fn missing(path: &std::path::Path, why: &str) -> ! {
     eprintln!(
         "\nbenchmark data {} is missing ({why}).\nRun bench/build-data.sh first: it provisions Go and writes bench/data \
-         (about 1 GiB of disk, a minute or two).\n",
+         (about 500 MB of disk, a few minutes).\n",
         path.display()
     );
     std::process::exit(1);
