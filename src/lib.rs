@@ -8,7 +8,6 @@ pub mod analysis;
 pub mod cli;
 pub mod commands;
 pub mod error;
-mod fasthash;
 pub mod profile;
 pub mod report;
 pub mod source;

@@ -14,7 +14,7 @@
 
 use std::io::BufRead;
 
-use crate::fasthash::FxHashMap;
+use rustc_hash::FxHashMap;
 
 use super::{DecodeError, Format, Frame, FrameInterner, GoroutineFacts, Profile, ProfileKind, Sample, SampleType, Truncation};
 

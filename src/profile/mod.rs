@@ -9,7 +9,7 @@ mod pb;
 
 use std::io::Read;
 
-use crate::fasthash::FxHashMap;
+use rustc_hash::FxHashMap;
 
 pub use gzip::{gunzip, is_gzip, DEFAULT_MAX_PROFILE_BYTES};
 

@@ -4,21 +4,10 @@ use std::collections::HashMap;
 
 use prost::Message;
 
-mod fast;
-
 use super::{DecodeError, Format, Frame, FrameInterner, Profile, ProfileKind, Sample, SampleType};
 use crate::proto;
 
 pub fn decode(bytes: &[u8]) -> Result<Profile, DecodeError> {
-    // The fast reader handles every well-formed profile; anything it does not accept (corrupt
-    // data, an unknown reference, an unusual encoding) goes through prost, which gives the error.
-    if let Some(p) = fast::decode(bytes) {
-        return Ok(p);
-    }
-    decode_prost(bytes)
-}
-
-fn decode_prost(bytes: &[u8]) -> Result<Profile, DecodeError> {
     let p = proto::Profile::decode(bytes).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
     let strings = &p.string_table;
     let s = |i: i64| -> Result<&str, DecodeError> {
@@ -116,7 +105,7 @@ fn decode_prost(bytes: &[u8]) -> Result<Profile, DecodeError> {
 }
 
 /// The kind, from the sample types: `goroutine/count`, `goroutineleak/count`, and the heap's four.
-pub(super) fn kind_of(types: &[SampleType]) -> ProfileKind {
+fn kind_of(types: &[SampleType]) -> ProfileKind {
     let names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
     match names.as_slice() {
         ["goroutine"] => ProfileKind::Goroutine,
