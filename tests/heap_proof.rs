@@ -272,16 +272,9 @@ fn heap_held_by_leaked_goroutines_matches_pprof_and_a_growing_cache_is_heap_grow
 // 3: goroutineleak proof
 
 /// Leak functions of scenario leaky.
-const LEAKS: [&str; 8] = [
-    "main.forgottenSender",
-    "main.abandonedReceiver",
-    "main.rangeOverUnclosed",
-    "main.fanoutWorker",
-    "main.generatorWithoutQuit",
-    "main.lockNeverReleased",
-    "main.waitGroupNeverDone",
-    "main.nilChannelSend",
-];
+fn leak_functions() -> [&'static str; 8] {
+    common::LEAKY_SCENARIO.map(|(function, _)| function)
+}
 
 /// Waits on a global mutex: reachable, so the runtime cannot prove it leaked.
 const UNPROVABLE: &str = "main.lockNeverReleased";
@@ -300,7 +293,7 @@ fn live_watch_marks_runtime_proven_leaks() {
     assert_eq!(saved_files(&save, "goroutineleak").len(), 6, "the service serves /debug/pprof/goroutineleak (Go >= 1.26)");
     assert!(!doc["errors"].to_string().contains("goroutineleak"), "{}", doc["errors"]);
     let list = by_leaf(&doc);
-    for f in LEAKS {
+    for f in leak_functions() {
         let s = list.get(f).unwrap_or_else(|| panic!("{f} not listed: {doc:#}"));
         assert_eq!(s["verdict"], "leak", "{s:#}");
         let c = counts(s);
@@ -316,12 +309,12 @@ fn live_watch_marks_runtime_proven_leaks() {
     // No benign stack is proven.
     for s in suspects(&doc) {
         let leaf = s["leaf"].as_str().unwrap();
-        assert!(LEAKS.contains(&leaf), "not a leak of the service: {s:#}");
+        assert!(leak_functions().contains(&leaf), "not a leak of the service: {s:#}");
     }
 
     // 5. The call graph of the leaky service (runtime frames, sync.(*Mutex).Lock, ...) renders.
     let (dot, svg) = dot_of_folder(&save);
-    for f in LEAKS {
+    for f in leak_functions() {
         assert!(dot.contains(&format!("\"{f}\\n")), "{f} not a node: {dot}");
         assert!(svg.contains(f), "{f} not drawn");
     }
@@ -333,7 +326,7 @@ fn a_proven_leak_is_a_leak_without_growth() {
     let svc = Service::start(&["-scenario", "leaky", "-rate", "10", "-max-leak", "4", "-load", "5", "-burst-every", "0"]);
     let capped = common::wait_until(Duration::from_secs(60), || {
         let l = svc.leaks();
-        LEAKS.iter().all(|f| l.get(*f).copied().unwrap_or(0) >= 4)
+        leak_functions().iter().all(|f| l.get(*f).copied().unwrap_or(0) >= 4)
     });
     assert!(capped, "patterns did not reach -max-leak: {:?}", svc.leaks());
     let leaked = svc.leaks();
@@ -348,7 +341,7 @@ fn a_proven_leak_is_a_leak_without_growth() {
     let min_increase = doc["thresholds"]["min_increase"].as_i64().unwrap();
     let list = by_leaf(&doc);
     assert!(!list.contains_key(UNPROVABLE), "{UNPROVABLE} neither grows nor is proven, so it is not listed: {doc:#}");
-    for f in LEAKS.iter().filter(|f| **f != UNPROVABLE) {
+    for f in leak_functions().iter().filter(|f| **f != UNPROVABLE) {
         let s = list.get(*f).unwrap_or_else(|| panic!("proven leak {f} not listed: {doc:#}"));
         assert_eq!(s["verdict"], "leak", "{s:#}");
         let c = counts(s);

@@ -16,18 +16,6 @@ fn leakhound() -> Command {
     Command::new(env!("CARGO_BIN_EXE_leakhound"))
 }
 
-/// Leak functions of the service and what they block on.
-const LEAKS: [(&str, &str); 8] = [
-    ("main.forgottenSender", "chan send"),
-    ("main.abandonedReceiver", "chan receive"),
-    ("main.rangeOverUnclosed", "chan receive"),
-    ("main.fanoutWorker", "chan send"),
-    ("main.generatorWithoutQuit", "select"),
-    ("main.lockNeverReleased", "sync.Mutex"),
-    ("main.waitGroupNeverDone", "sync.WaitGroup"),
-    ("main.nilChannelSend", "chan send (nil chan)"),
-];
-
 /// Functions of benign goroutines: none of their stacks may be listed.
 const BENIGN: [&str; 7] = [
     "main.burstWorker",
@@ -56,7 +44,7 @@ fn stack_functions(s: &Value) -> Vec<String> {
 fn assert_leaks_found(doc: &Value) {
     schema::validate(doc);
     let by_leaf: BTreeMap<&str, &Value> = suspects(doc).into_iter().map(|s| (s["leaf"].as_str().unwrap(), s)).collect();
-    for (leaf, blocking) in LEAKS {
+    for (leaf, blocking) in common::LEAKY_SCENARIO {
         let s = by_leaf.get(leaf).unwrap_or_else(|| panic!("{leaf} not listed; report: {doc:#}"));
         assert_eq!(s["verdict"], "leak", "{leaf}: {s:#}");
         assert_eq!(s["blocking"], blocking, "{leaf}");
@@ -117,7 +105,7 @@ fn watch_ranks_every_leak_and_analyze_agrees() {
         let out = leakhound().args(["analyze", "--format", format]).arg(&save).output().unwrap();
         assert!(out.status.success());
         let text = String::from_utf8(out.stdout).unwrap();
-        for (leaf, blocking) in LEAKS {
+        for (leaf, blocking) in common::LEAKY_SCENARIO {
             assert!(text.contains(leaf), "{format} lacks {leaf}");
             assert!(text.contains(blocking), "{format} lacks {blocking}");
         }

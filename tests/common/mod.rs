@@ -502,3 +502,15 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The leak functions of the service's scenario `leaky` and what each blocks on (Go >= 1.26).
+pub const LEAKY_SCENARIO: [(&str, &str); 8] = [
+    ("main.forgottenSender", "chan send"),
+    ("main.abandonedReceiver", "chan receive"),
+    ("main.rangeOverUnclosed", "chan receive"),
+    ("main.fanoutWorker", "chan send"),
+    ("main.generatorWithoutQuit", "select"),
+    ("main.lockNeverReleased", "sync.Mutex"),
+    ("main.waitGroupNeverDone", "sync.WaitGroup"),
+    ("main.nilChannelSend", "chan send (nil chan)"),
+];
