@@ -142,3 +142,35 @@ fn credentials_are_not_forwarded_to_another_host() {
     assert!(!seen.is_empty(), "the redirect was followed");
     assert!(seen.iter().all(|s| s == "auth=false"), "{seen:?}");
 }
+
+#[test]
+fn a_slow_goroutineleak_profile_is_fetched_again_only_in_the_last_round() {
+    // On a service with 200k goroutines the runtime needs tens of seconds for this profile.
+    let (url, _s) = serve(|n, path, _| {
+        let round = n.saturating_sub(1).min(7);
+        if path.starts_with("/debug/pprof/goroutineleak") {
+            std::thread::sleep(Duration::from_millis(600));
+            bytes(demo(&format!("{round:03}-goroutineleak.pb.gz")))
+        } else if path.starts_with("/debug/pprof/goroutine") {
+            bytes(demo(&format!("{round:03}-goroutine.pb.gz")))
+        } else {
+            not_found()
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        leakhound().args(["watch", &url, "--interval", "200ms", "--count", "5", "--quiet", "--format", "json"]).arg("--save").arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    schema::validate(&doc);
+    assert_eq!(doc["snapshots"].as_array().unwrap().len(), 5);
+    let errors = doc["errors"].to_string();
+    assert!(errors.contains("fetched again only in the last round"), "{errors}");
+    let mut leak_files: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.contains("goroutineleak")).collect();
+    leak_files.sort();
+    assert_eq!(leak_files, ["000-goroutineleak.pb.gz", "004-goroutineleak.pb.gz"]);
+    // The last round's proof is used.
+    let proven = doc["suspects"].as_array().unwrap().iter().filter(|s| s["gc_proven_leaked"].as_u64().unwrap_or(0) > 0).count();
+    assert!(proven >= 7, "{doc:#}");
+}

@@ -344,6 +344,7 @@ func main() {
 	minPath := flag.Int("min-path", 17, "fewest fNN frames in a stack (plus 3 main frames, plus 2-5 runtime frames in the proto profiles)")
 	maxPath := flag.Int("max-path", 34, "most fNN frames in a stack")
 	seed := flag.Int64("seed", 1, "random seed")
+	serve := flag.Bool("serve", false, "write no files: print LISTENING <url>, then grow the growing stacks by -series-grow every -series-interval until stdin closes (for bench/watch-live.sh)")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	if *growStacks > *nStacks {
@@ -394,6 +395,18 @@ func main() {
 			}
 		}
 		settle()
+	}
+
+	if *serve {
+		fmt.Printf("LISTENING http://%s\n", ln.Addr())
+		go func() {
+			io.Copy(io.Discard, os.Stdin)
+			os.Exit(0)
+		}()
+		for {
+			time.Sleep(*interval)
+			growBy(*seriesGrow)
+		}
 	}
 
 	fetch(base, "", filepath.Join(*out, "snap-0.pb.gz"))
