@@ -4,7 +4,8 @@
 # prints a Markdown table: median wall seconds, MB/s where meaningful, peak
 # RSS, and the ratio to leakhound on the same task.
 #
-#   bench/compare.sh                 # cargo build --release, then measure
+#   bench/compare.sh                 # builds bench/data if missing, installs panicparse and time
+#                                    # (Debian) if missing, cargo build --release, then measures
 #   RUNS=10 bench/compare.sh
 #   NO_BUILD=1 bench/compare.sh      # use target/release/leakhound as it is
 #   LEAKHOUND=/path/to/leakhound bench/compare.sh   # implies NO_BUILD
@@ -30,10 +31,24 @@ ONLY=${ONLY:-leakhound,pprof,panicparse}
 die() { echo "compare.sh: $*" >&2; exit 1; }
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 
-[ -x /usr/bin/time ] || die "/usr/bin/time is missing: apt-get install -y time"
+# Debian packages the measurement needs, installed when missing (as root, or with sudo -n).
+apt_install() {
+    local sudo=
+    [ "$(id -u)" = 0 ] || sudo="sudo -n"
+    echo "== installing $* from Debian's packages" >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 -y --no-install-recommends install "$@" >&2 ||
+        { $sudo apt-get update >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get -y --no-install-recommends install "$@" >&2; } ||
+        die "could not install $*: apt-get install -y $*"
+}
+[ -x /usr/bin/time ] || apt_install time
+missing=0
 for f in snap-0.pb.gz snap-1.pb.gz big.debug2.txt series/11.pb.gz; do
-    [ -s "$DATA/$f" ] || die "$DATA/$f is missing: run bench/build-data.sh first"
+    [ -s "$DATA/$f" ] || missing=1
 done
+if [ "$missing" = 1 ]; then
+    echo "== bench/data is incomplete: running bench/build-data.sh" >&2
+    bench/build-data.sh >&2 || die "bench/build-data.sh failed"
+fi
 
 # --- leakhound
 if want leakhound; then
@@ -64,6 +79,7 @@ if want pprof; then
     GOVER=$("$GO" env GOVERSION)
 fi
 if want panicparse; then
+    command -v panicparse >/dev/null || command -v pp >/dev/null || apt_install panicparse
     PP=$(command -v panicparse || command -v pp) || die "panicparse is missing: apt-get install -y panicparse"
     PPVER=$(dpkg-query -W -f '${Version}' panicparse 2>/dev/null || echo '?')
 fi
