@@ -115,19 +115,21 @@ pub fn diff(doc: &DiffReport, style: Style, w: &mut dyn Write) -> std::io::Resul
     }
     // Heap samples are allocation sites: they block on nothing.
     let goroutines = doc.sample_type == "goroutine";
-    let blocked = |c: &super::ChangeDoc| {
-        if goroutines {
-            format!("{}  ", pad(c.group.blocking.as_str(), 23))
-        } else {
-            String::new()
-        }
-    };
+    let blocked = |c: &super::ChangeDoc, width: usize| if goroutines { format!("{}  ", pad(c.group.blocking.as_str(), width)) } else { String::new() };
     let head = if goroutines { format!("{}  LEAF", pad("BLOCKED ON", 23)) } else { "ALLOCATED IN".to_string() };
     writeln!(w, "{}", p.bold(&format!("  {}  {}  {}  {head}", rpad("DELTA", 10), rpad("BASE", 10), rpad("NEW", 10))))?;
     for c in &doc.changes {
         let delta = human_delta(c.delta, unit);
         let delta = if c.delta > 0 { p.red(&rpad(&delta, 10)) } else { p.green(&rpad(&delta, 10)) };
-        writeln!(w, "  {}  {}  {}  {}{}", delta, rpad(&human_value(c.base, unit), 10), rpad(&human_value(c.new, unit), 10), blocked(c), leaf_text(&c.group))?;
+        writeln!(
+            w,
+            "  {}  {}  {}  {}{}",
+            delta,
+            rpad(&human_value(c.base, unit), 10),
+            rpad(&human_value(c.new, unit), 10),
+            blocked(c, 23),
+            leaf_text(&c.group)
+        )?;
     }
     writeln!(w)?;
     for (i, c) in doc.changes.iter().enumerate() {
@@ -139,7 +141,7 @@ pub fn diff(doc: &DiffReport, style: Style, w: &mut dyn Write) -> std::io::Resul
             human_delta(c.delta, unit),
             human_value(c.base, unit),
             human_value(c.new, unit),
-            blocked(c).trim_end().to_string() + if goroutines { "  " } else { "" },
+            blocked(c, 0),
             p.bold(&c.group.leaf)
         )?;
         write_stack(&c.group, &p, w)?;

@@ -70,7 +70,7 @@ impl SaveDir {
 
     /// Saves one fetched profile and returns its path.
     pub fn save(&mut self, round: usize, kind: &str, url: &str, bytes: &[u8], fetched_at: i64) -> Result<PathBuf> {
-        let ext = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let ext = if crate::profile::is_gzip(bytes) {
             "pb.gz"
         } else if bytes.starts_with(b"goroutine ") || bytes.starts_with(b"goroutine profile") {
             "txt"
