@@ -139,6 +139,7 @@ impl Parser {
                         max_wait_minutes: minutes,
                         leaked,
                         created_by: key.created_by,
+                        ancestors: Vec::new(),
                     }),
                 });
                 self.merged.insert(key, self.samples.len() - 1);

@@ -76,6 +76,11 @@ pub struct GoroutineFacts {
     pub leaked: u64,
     /// Index into [`Profile::frames`] of the `created by` frame.
     pub created_by: Option<u32>,
+    /// Stacks of the goroutine's ancestors, nearest first, as Go prints them under
+    /// `GODEBUG=tracebackancestors=N` (`[originating from goroutine N]:` blocks): each entry is
+    /// the ancestor's frames (indexes into [`Profile::frames`], innermost first) with its own
+    /// `created by` frame last when Go printed one. Empty when the dump has none.
+    pub ancestors: Vec<Vec<u32>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
