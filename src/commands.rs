@@ -336,7 +336,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
     } else {
         eprintln!("leakhound check: FAILED");
         for f in &failing {
-            eprintln!("  {f}");
+            eprintln!("  {}", crate::report::escape::terminal(f));
         }
         Ok(ExitCode::from(1))
     }
