@@ -4,6 +4,7 @@
 pub mod build;
 pub mod dot;
 pub mod escape;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod model;
@@ -21,6 +22,8 @@ pub enum OutputFormat {
     Markdown,
     /// Graphviz call graph (leak reports only).
     Dot,
+    /// One self-contained page: charts, stacks, call graph; a differential flame graph for diff.
+    Html,
 }
 
 /// Options that only change how a report looks.
@@ -30,8 +33,9 @@ pub struct Style {
     pub color: bool,
 }
 
-/// Every format but JSON goes through [`escape::SafeWriter`]: whatever a renderer forgot to escape,
-/// no control character from a profile reaches the output raw.
+/// Text, Markdown and DOT go through [`escape::SafeWriter`]: whatever a renderer forgot to escape,
+/// no control character from a profile reaches the output raw. JSON escapes through its formatter,
+/// HTML through its template engine.
 pub fn write_diff(doc: &DiffReport, format: OutputFormat, style: Style, w: &mut dyn Write) -> std::io::Result<()> {
     match format {
         OutputFormat::Text => text::diff(doc, style, &mut escape::SafeWriter::new(w, style.color)),
@@ -41,6 +45,7 @@ pub fn write_diff(doc: &DiffReport, format: OutputFormat, style: Style, w: &mut 
             std::io::ErrorKind::InvalidInput,
             "--format dot draws the call graph of a leak report; use it with watch, analyze or check",
         )),
+        OutputFormat::Html => html::diff(doc, w),
     }
 }
 
@@ -50,6 +55,7 @@ pub fn write_leak(doc: &LeakReport, format: OutputFormat, style: Style, w: &mut 
         OutputFormat::Json => json::write(doc, w),
         OutputFormat::Markdown => markdown::leak(doc, &mut escape::SafeWriter::new(w, false)),
         OutputFormat::Dot => dot::leak(doc, &mut escape::SafeWriter::new(w, false)),
+        OutputFormat::Html => html::leak(doc, w),
     }
 }
 
