@@ -56,15 +56,16 @@ pub fn reduce(profile: &Profile, snapshot: usize) -> HeapSnap {
     for s in &profile.samples {
         let b = space.and_then(|i| s.values.get(i).copied()).unwrap_or(0);
         let o = objects.and_then(|i| s.values.get(i).copied()).unwrap_or(0);
-        snap.inuse_space += b;
-        snap.inuse_objects += o;
+        // Saturating: a crafted profile's values must not wrap (they are checked at decoding too).
+        snap.inuse_space = snap.inuse_space.saturating_add(b);
+        snap.inuse_objects = snap.inuse_objects.saturating_add(o);
         seen.clear();
         for &fi in &s.stack {
             let f = &profile.frames[fi as usize].function;
             if seen.insert(f.as_str()) {
                 let e = snap.cum_by_function.entry(f.clone()).or_default();
-                e.0 += b;
-                e.1 += o;
+                e.0 = e.0.saturating_add(b);
+                e.1 = e.1.saturating_add(o);
             }
         }
         let frames: Vec<&crate::profile::Frame> = s.stack.iter().map(|&i| &profile.frames[i as usize]).collect();
@@ -74,7 +75,7 @@ pub fn reduce(profile: &Profile, snapshot: usize) -> HeapSnap {
         // Allocation site: the innermost frame of the program, past the allocator's own frames.
         let site = &frames[leaf_index(&frames)];
         let entry = snap.by_site.entry(site.function.clone()).or_insert_with(|| (0, format!("{}:{}", site.file, site.line)));
-        entry.0 += b;
+        entry.0 = entry.0.saturating_add(b);
         let fs = snap.site_functions.entry(site.function.clone()).or_default();
         for f in &frames {
             if !is_std_function(&f.function) {
@@ -109,7 +110,7 @@ impl HeapSeries {
         let first = snaps.first()?;
         let last = snaps.last()?;
         let get = |h: &HeapSnap| h.cum_by_function.get(func).map_or(0, |v| v.0);
-        Some((get(last), get(last) - get(first)))
+        Some((get(last), get(last).saturating_sub(get(first))))
     }
 
     /// Allocation sites whose live heap keeps growing and that belong to none of `suspect_functions`.
@@ -123,7 +124,7 @@ impl HeapSeries {
             .iter()
             .enumerate()
             .map(|(i, h)| match (first_t, h.time_nanos) {
-                (Some(a), Some(b)) => (b - a) as f64 / 60e9,
+                (Some(a), Some(b)) => b.saturating_sub(a) as f64 / 60e9,
                 _ => i as f64,
             })
             .collect();
@@ -135,7 +136,7 @@ impl HeapSeries {
             }
             let bytes: Vec<i64> = snaps.iter().map(|h| h.by_site.get(site).map_or(0, |v| v.0)).collect();
             let t = trend(&minutes, &bytes);
-            let growth = bytes[bytes.len() - 1] - bytes[0];
+            let growth = bytes[bytes.len() - 1].saturating_sub(bytes[0]);
             if growth >= min_growth_bytes && t.tau >= 0.6 && t.drawdown <= 0.1 {
                 out.push(HeapGrowth {
                     site: site.clone(),
