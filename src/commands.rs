@@ -133,7 +133,14 @@ fn watch_options(url: &str, s: &SampleArgs, g: &GroupArgs, heap: bool, default_c
     Ok(WatchOptions {
         target,
         target_text: url.to_string(),
-        http: HttpOptions { headers: s.headers.clone(), insecure: s.insecure, timeout: s.timeout, retries: s.retries, max_body_bytes: g.max_profile_bytes, ..Default::default() },
+        http: HttpOptions {
+            headers: s.headers.clone(),
+            insecure: s.insecure,
+            timeout: s.timeout,
+            retries: s.retries,
+            max_body_bytes: g.max_profile_bytes,
+            ..Default::default()
+        },
         interval: s.interval,
         count: watch::snapshot_count(s.count, s.duration, s.interval, default_count),
         heap,

@@ -168,7 +168,9 @@ pub enum DecodeError {
     #[error("corrupt protobuf profile: {0}")]
     Protobuf(String),
     /// Decoding would allocate more than the cap allows (a small input can describe a huge model).
-    #[error("decoding this profile would take more than {limit} bytes of memory ({what}); pass --max-profile-bytes to raise the cap if the profile is genuine")]
+    #[error(
+        "decoding this profile would take more than {limit} bytes of memory ({what}); pass --max-profile-bytes to raise the cap if the profile is genuine"
+    )]
     Budget { limit: u64, what: String },
     /// A count or value no real profile has.
     #[error("implausible profile: {0}")]

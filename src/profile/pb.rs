@@ -63,7 +63,8 @@ pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
             let f = functions
                 .get(&line.function_id)
                 .ok_or_else(|| DecodeError::Protobuf(format!("location {} names unknown function {}", loc.id, line.function_id)))?;
-            let frame = Frame { function: s(f.name)?.to_string(), file: s(f.filename)?.to_string(), line: line.line, address: loc.address, start_line: f.start_line };
+            let frame =
+                Frame { function: s(f.name)?.to_string(), file: s(f.filename)?.to_string(), line: line.line, address: loc.address, start_line: f.start_line };
             frames.push(intern(&mut interner, frame, &mut budget)?);
         }
         if frames.is_empty() {
