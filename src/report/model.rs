@@ -173,6 +173,13 @@ pub struct LeakReport {
     pub snapshots: Vec<SnapshotDoc>,
     /// `leak`, `suspect` or `clean`.
     pub verdict: String,
+    /// `leak`, `suspect`, `clean`, or `inconclusive`: no leak, and too few snapshots in the
+    /// analysed run for a trend (see `min_snapshots`), so "clean" cannot be said.
+    #[serde(default)]
+    pub outcome: String,
+    /// Snapshots a trend needs (the analysed run must have at least this many for `clean`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_snapshots: Option<usize>,
     pub suspects: Vec<SuspectDoc>,
     #[serde(default)]
     pub errors: Vec<String>,

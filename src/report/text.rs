@@ -166,7 +166,9 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
     let suspects = doc.suspects.len() - leaks;
     let totals: Vec<i64> = doc.snapshots.iter().map(|s| s.goroutines).collect();
     let headline = match (leaks, suspects) {
+        (0, 0) if doc.outcome == "inconclusive" => p.yellow("inconclusive, no leak found"),
         (0, 0) => p.green("no leak found"),
+        (0, _) if doc.outcome == "inconclusive" => p.yellow(&format!("inconclusive, {suspects} suspect{}", plural(suspects))),
         _ => p.red(&format!("{leaks} leak{}, {suspects} suspect{}", plural(leaks), plural(suspects))),
     };
     writeln!(w, "{} {headline} in {} snapshot{} of {}", p.bold("leakhound:"), doc.snapshots.len(), plural(doc.snapshots.len()), doc.target)?;
