@@ -79,7 +79,8 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct RankArgs {
-    /// Drop stacks with a frame whose function matches this regex (repeatable), like goleak's IgnoreAnyFunction.
+    /// Drop stacks with a frame whose function matches this regex (repeatable), like goleak's
+    /// IgnoreAnyFunction [default: none].
     #[arg(long, value_name = "REGEX")]
     pub ignore: Vec<String>,
     /// A stack must grow at least this many goroutines per minute to be listed.

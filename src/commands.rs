@@ -39,6 +39,10 @@ pub fn check_output(output: &OutputArgs, diff: bool) -> Result<()> {
         if path.is_dir() {
             return Err(Error::Input(format!("--output {}: is a folder; give a file name", path.display())));
         }
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            return Err(Error::Input(format!("--output {}: the folder {} does not exist; create it first", path.display(), parent.display())));
+        }
         saved::check_can_create(path, "--output")?;
     }
     Ok(())

@@ -53,7 +53,7 @@ pub fn diff(doc: &DiffReport, w: &mut dyn Write) -> std::io::Result<()> {
         return Ok(());
     }
     // Heap samples are allocation sites: they block on nothing.
-    let goroutines = doc.sample_type == "goroutine";
+    let goroutines = doc.is_goroutine_like();
     if goroutines {
         writeln!(w, "| # | delta | base | new | blocked on | leaf |")?;
         writeln!(w, "|---:|---:|---:|---:|---|---|")?;

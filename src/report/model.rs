@@ -121,6 +121,13 @@ pub struct DiffReport {
     pub warnings: Vec<String>,
 }
 
+impl DiffReport {
+    /// A diff of goroutines (goroutine or goroutineleak profiles), not of heap allocations.
+    pub fn is_goroutine_like(&self) -> bool {
+        self.sample_type == "goroutine" || matches!(self.new.kind.as_str(), "goroutine" | "goroutineleak")
+    }
+}
+
 /// The trend figures behind a verdict.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EvidenceDoc {

@@ -114,7 +114,7 @@ pub fn diff(doc: &DiffReport, style: Style, w: &mut dyn Write) -> std::io::Resul
         return Ok(());
     }
     // Heap samples are allocation sites: they block on nothing.
-    let goroutines = doc.sample_type == "goroutine";
+    let goroutines = doc.is_goroutine_like();
     let blocked = |c: &super::ChangeDoc, width: usize| if goroutines { format!("{}  ", pad(c.group.blocking.as_str(), width)) } else { String::new() };
     let head = if goroutines { format!("{}  LEAF", pad("BLOCKED ON", 23)) } else { "ALLOCATED IN".to_string() };
     writeln!(w, "{}", p.bold(&format!("  {}  {}  {}  {head}", rpad("DELTA", 10), rpad("BASE", 10), rpad("NEW", 10))))?;

@@ -131,6 +131,8 @@ pub enum FetchError {
     Html { url: String },
     #[error("{url}: HTTP {status}{detail}")]
     Status { url: String, status: u16, detail: String },
+    #[error("{url}: the body was cut short: the connection ended before all the bytes the server announced (Content-Length) arrived; the service or a proxy died mid-answer, or announced a wrong length")]
+    CutShort { url: String },
     #[error("{url}: {message}")]
     Other { url: String, message: String },
 }
@@ -139,7 +141,7 @@ impl FetchError {
     /// Worth another try: the service may come back (restart) or answer next time.
     pub fn is_transient(&self) -> bool {
         match self {
-            FetchError::Refused { .. } | FetchError::Timeout { .. } | FetchError::Other { .. } => true,
+            FetchError::Refused { .. } | FetchError::Timeout { .. } | FetchError::CutShort { .. } | FetchError::Other { .. } => true,
             FetchError::Status { status, .. } => *status >= 500 || *status == 429,
             _ => false,
         }
@@ -244,6 +246,9 @@ impl Fetcher {
             return FetchError::Timeout { url, secs: self.timeout.as_secs().max(1) };
         }
         let chain = error_chain(e);
+        if chain.contains("end of file before message length reached") || chain.contains("IncompleteMessage") {
+            return FetchError::CutShort { url };
+        }
         if e.is_connect() && (chain.contains("refused") || chain.contains("Connection refused")) {
             return FetchError::Refused { url };
         }
