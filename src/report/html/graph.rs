@@ -64,8 +64,7 @@ pub fn render(doc: &LeakReport) -> Option<Markup> {
                         rect x=(format!("{:.1}", layout.x[i])) y=(format!("{:.1}", layout.y(i))) width=(format!("{:.1}", layout.w[i])) height=(NODE_H) rx="4" {}
                         text x=(format!("{:.1}", layout.x[i] + 6.0)) y=(format!("{:.1}", layout.y(i) + 14.0)) { (short_label(&node.function)) }
                         text.sub x=(format!("{:.1}", layout.x[i] + 6.0)) y=(format!("{:.1}", layout.y(i) + 27.0)) {
-                            (format!("{:+.1}/min", node.growth))
-                            @if node.suspects.len() > 1 { " · " (node.suspects.len()) " suspects" }
+                            (sub_label(node.growth, node.suspects.len()))
                         }
                     };
                     @if let Some(rank) = node.is_leaf.then(|| leaf_rank(&node.function)).flatten() {
@@ -77,6 +76,14 @@ pub fn render(doc: &LeakReport) -> Option<Markup> {
             }
         }
     })
+}
+
+fn sub_label(growth: f64, suspects: usize) -> String {
+    if suspects > 1 {
+        format!("{growth:+.1}/min · {suspects} suspects")
+    } else {
+        format!("{growth:+.1}/min")
+    }
 }
 
 fn node_class(leaf: bool, root_cause: bool, function: &str) -> String {
@@ -173,7 +180,14 @@ impl Layout {
         for v in 0..n {
             rows[layer[v]].push(v);
         }
-        let w: Vec<f64> = graph.node_indices().map(|v| (short_label(&graph[v].function).chars().count().max(10) as f64) * CHAR_W + 14.0).collect();
+        let w: Vec<f64> = graph
+            .node_indices()
+            .map(|v| {
+                let node = &graph[v];
+                let sub = sub_label(node.growth, node.suspects.len()).chars().count() as f64 * 0.92;
+                (short_label(&node.function).chars().count() as f64).max(sub).max(10.0) * CHAR_W + 14.0
+            })
+            .collect();
         // Barycentre sweeps: order each layer by the mean position of its neighbours in the layer
         // above (going down) or below (going up).
         let mut pos = vec![0f64; n];
@@ -205,17 +219,53 @@ impl Layout {
                 }
             }
         }
-        // Place each layer left to right, centred on the widest.
+        // Place the widest layer left to right; then, sweeping away from it, put each node under
+        // (or over) the mean centre of its neighbours in the layer just placed, pushed apart where
+        // they would overlap.
         let row_width = |row: &Vec<usize>| row.iter().map(|&v| w[v]).sum::<f64>() + NODE_GAP * row.len().saturating_sub(1) as f64;
-        let widest = rows.iter().map(row_width).fold(0.0, f64::max);
+        let widest_row = (0..layers).max_by(|&a, &b| row_width(&rows[a]).total_cmp(&row_width(&rows[b])).then(b.cmp(&a))).unwrap_or(0);
         let mut x = vec![0f64; n];
-        for row in &rows {
-            let mut at = MARGIN + (widest - row_width(row)) / 2.0;
-            for &v in row {
-                x[v] = at;
-                at += w[v] + NODE_GAP;
-            }
+        let mut at = 0.0;
+        for &v in rows.get(widest_row).into_iter().flatten() {
+            x[v] = at;
+            at += w[v] + NODE_GAP;
         }
+        let place = |row: &Vec<usize>, dir: Direction, x: &mut Vec<f64>| {
+            let mut want: Vec<f64> = row
+                .iter()
+                .map(|&v| {
+                    let cs: Vec<f64> = graph.neighbors_directed(NodeIndex::new(v), dir).map(|u| x[u.index()] + w[u.index()] / 2.0).collect();
+                    if cs.is_empty() {
+                        f64::NAN
+                    } else {
+                        cs.iter().sum::<f64>() / cs.len() as f64 - w[v] / 2.0
+                    }
+                })
+                .collect();
+            // Nodes with no placed neighbour go right after the one before them.
+            let mut prev_end = f64::NEG_INFINITY;
+            for (k, &v) in row.iter().enumerate() {
+                if want[k].is_nan() {
+                    want[k] = if prev_end.is_finite() { prev_end } else { 0.0 };
+                }
+                let start = want[k].max(prev_end);
+                x[v] = start;
+                prev_end = start + w[v] + NODE_GAP;
+            }
+        };
+        for row in rows.iter().skip(widest_row + 1) {
+            place(row, Direction::Incoming, &mut x);
+        }
+        for row in rows.iter().take(widest_row).rev() {
+            place(row, Direction::Outgoing, &mut x);
+        }
+        // Shift everything right of the margin.
+        let min_x = (0..n).map(|v| x[v]).fold(f64::INFINITY, f64::min);
+        let shift = if min_x.is_finite() { MARGIN - min_x } else { MARGIN };
+        for v in x.iter_mut() {
+            *v += shift;
+        }
+        let widest = (0..n).map(|v| x[v] + w[v]).fold(0.0, f64::max) - MARGIN;
         Layout { layer, x, w, width: widest + 2.0 * MARGIN, height: MARGIN * 2.0 + layers as f64 * (NODE_H + LAYER_GAP) - LAYER_GAP }
     }
 }
