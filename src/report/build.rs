@@ -102,12 +102,20 @@ pub fn leak_report(
     let mut errors: Vec<String> = extra_errors.to_vec();
     errors.extend(series.errors.iter().cloned());
     errors.extend(series.snapshots.iter().filter_map(truncation_warning));
+    // A pass needs a trend; a leak (grown or proven by the runtime) needs none.
+    let min = crate::analysis::rank::thresholds::LEAK_MIN_SNAPSHOTS;
+    let outcome = if verdict != "leak" && range.len() < min { "inconclusive" } else { verdict };
+    if outcome == "inconclusive" {
+        errors.push(inconclusive_note(series.snapshots.len(), range.len()));
+    }
     let mut doc = LeakReport {
         schema: REPORT_SCHEMA.into(),
         tool: Tool::default(),
         target: target.to_string(),
         snapshots: series.snapshots.iter().map(snapshot_doc).collect(),
         verdict: verdict.into(),
+        outcome: outcome.into(),
+        min_snapshots: Some(min),
         suspects: docs,
         errors,
         analysed: (!range.is_empty()).then(|| [range.start, range.end - 1]),
@@ -120,6 +128,18 @@ pub fn leak_report(
     let paths = super::dot::paths(&doc);
     doc.root_causes = CallGraph::build(&paths).root_causes(&paths);
     doc
+}
+
+/// Why a report without a leak is inconclusive.
+pub fn inconclusive_note(taken: usize, analysed: usize) -> String {
+    let min = crate::analysis::rank::thresholds::LEAK_MIN_SNAPSHOTS;
+    let what = if analysed == taken {
+        format!("{taken} snapshot{}", if taken == 1 { "" } else { "s" })
+    } else {
+        format!("{analysed} snapshot{} between restarts (of {taken})", if analysed == 1 { "" } else { "s" })
+    };
+    let trend = if analysed < 2 { "a trend needs two or more, and " } else { "" };
+    format!("inconclusive: {what}; {trend}a leak verdict from growth needs at least {min} in one run, so no leak found does not mean clean. Take more snapshots (--count {min} or more, or a longer --duration)")
 }
 
 fn round3(x: f64) -> f64 {
