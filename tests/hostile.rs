@@ -301,6 +301,41 @@ fn user_headers_follow_a_redirect_within_the_origin() {
     assert!(seen.iter().any(|h| h.starts_with("GET /moved/goroutine") && has_header(h, "X-Api-Key")), "{seen:?}");
 }
 
+#[test]
+fn a_password_in_the_url_is_sent_to_the_target_and_written_nowhere() {
+    let s = profile_server();
+    let url = s.url.replace("http://", "http://ops:s3cret-pw@");
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("s");
+    let (out, _) = run(leakhound().args(["watch", &url, "--count", "2", "--interval", "100ms", "--quiet", "--format", "json"]).arg("--save").arg(&saved));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let seen = s.requests.lock().unwrap().clone();
+    // base64("ops:s3cret-pw")
+    assert!(
+        seen.iter().all(|h| h.contains("authorization: Basic b3BzOnMzY3JldC1wdw==") || h.contains("Authorization: Basic b3BzOnMzY3JldC1wdw==")),
+        "{seen:?}"
+    );
+    let mut written = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    for f in walk(&saved) {
+        written.push_str(&String::from_utf8_lossy(&std::fs::read(f).unwrap()));
+    }
+    assert!(!written.contains("s3cret"), "the password was written: {written}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("***@127.0.0.1"), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 // ---- hostile profiles: real captures with one thing made hostile ----
 
 const EVIL: &str = "main.worker\n\x1b]0;pwned\x07\x1b[2J\rPWNED no leak found | # PWNED <b>x</b> `y` \0 \u{202e}\u{9b}31m";

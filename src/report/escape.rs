@@ -301,7 +301,8 @@ mod tests {
     fn safe_writer_keeps_own_colours_only() {
         let mut out = Vec::new();
         let mut w = SafeWriter::new(&mut out, true);
-        write!(w, "\x1b[31mred\x1b[0m {}\n", "\x1b]0;title\x07\x1b[2J").unwrap();
+        let hostile = "\x1b]0;title\x07\x1b[2J";
+        writeln!(w, "\x1b[31mred\x1b[0m {hostile}").unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text, "\x1b[31mred\x1b[0m \\x1b]0;title\\x07\\x1b[2J\n");
         assert!(is_terminal_safe(&text, true));

@@ -54,7 +54,12 @@ impl Target {
                     if last == "heap" { ", and --heap to fetch the heap too" } else { "" }
                 )));
             }
-            profile_url = Some(parsed.as_str().to_string());
+            // Without its user name and password: they travel as a header (see `url_credentials`),
+            // never inside a URL that is shown, saved or reported.
+            let mut clean = parsed.clone();
+            let _ = clean.set_username("");
+            let _ = clean.set_password(None);
+            profile_url = Some(clean.as_str().to_string());
             dir.to_string()
         } else {
             if parsed.query().is_some() {
@@ -388,8 +393,51 @@ fn read_capped(mut body: impl std::io::Read, cap: u64, deadline: Instant) -> Res
     }
 }
 
+/// The `Authorization: Basic …` header for the user name and password of a URL
+/// (`http://user:pw@host:6060`), which [`Target`] keeps out of every URL it hands out. Like any
+/// `-H` header it goes to the target's own origin only.
+pub fn url_credentials(url: &str) -> Option<String> {
+    use base64::Engine;
+    let written = url.trim();
+    let with_scheme = if written.contains("://") { written.to_string() } else { format!("http://{written}") };
+    let u = reqwest::Url::parse(&with_scheme).ok()?;
+    if u.username().is_empty() && u.password().is_none() {
+        return None;
+    }
+    let pair = format!("{}:{}", percent_decode(u.username()), percent_decode(u.password().unwrap_or("")));
+    Some(format!("Authorization: Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A URL for a message, report or index: user name and password replaced by `***`.
 pub fn redact_url(url: &str) -> String {
+    if !url.contains("://") {
+        // `user:pw@host:port`, as a user may write it.
+        let end = url.find('/').unwrap_or(url.len());
+        return match url[..end].rfind('@') {
+            Some(at) => format!("***{}", &url[at..]),
+            None => url.to_string(),
+        };
+    }
     match reqwest::Url::parse(url) {
         Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
             let _ = u.set_username("***");
@@ -475,6 +523,19 @@ mod tests {
         assert!(Target::parse("http://h:1/?debug=2", None).is_err());
         assert!(Target::parse("ftp://h", None).is_err());
         assert!(Target::parse("not a url", None).is_err());
+    }
+
+    #[test]
+    fn url_passwords_are_kept_out_of_urls() {
+        let t = Target::parse("http://ops:s%40cret@h:1/debug/pprof/goroutine", None).unwrap();
+        assert_eq!(t.goroutine_url(false).unwrap(), "http://h:1/debug/pprof/goroutine");
+        assert_eq!(redact_url("http://ops:s%40cret@h:1/x"), "http://***@h:1/x");
+        // base64("ops:s@cret")
+        assert_eq!(url_credentials("ops:s%40cret@h:1").as_deref(), Some("Authorization: Basic b3BzOnNAY3JldA=="));
+        assert_eq!(url_credentials("http://h:1"), None);
+        assert_eq!(redact_url("ops:pw@h:1"), "***@h:1");
+        assert_eq!(redact_url("h:1"), "h:1");
+        assert_eq!(redact_urls_in("error sending request for url (http://a:b@h:1/x): refused"), "error sending request for url (http://***@h:1/x): refused");
     }
 
     #[test]
