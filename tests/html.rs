@@ -240,6 +240,17 @@ impl Tab {
         for domain in ["Page", "Runtime", "Log", "Network"] {
             self.call(&format!("{domain}.enable"), json!({}));
         }
+        self.load(file);
+    }
+
+    /// The page as a reader without JavaScript sees it.
+    fn open_without_script(&mut self, file: &Path) {
+        self.call("Page.enable", json!({}));
+        self.call("Emulation.setScriptExecutionDisabled", json!({ "value": true }));
+        self.load(file);
+    }
+
+    fn load(&mut self, file: &Path) {
         self.call("Emulation.setDeviceMetricsOverride", json!({ "width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": false }));
         self.events.clear();
         let url = format!("file://{}", file.display());
@@ -263,6 +274,16 @@ impl Tab {
             }
         }
         out
+    }
+
+    /// How many elements each selector matches, read through the DOM domain (no page script).
+    fn count(&mut self, selectors: &[&str]) -> Vec<usize> {
+        let root = self.call("DOM.getDocument", json!({ "depth": 0 }));
+        let id = root["root"]["nodeId"].clone();
+        selectors
+            .iter()
+            .map(|sel| self.call("DOM.querySelectorAll", json!({ "nodeId": id, "selector": sel }))["nodeIds"].as_array().map_or(0, Vec::len))
+            .collect()
     }
 
     fn requests(&self) -> Vec<String> {
@@ -304,6 +325,8 @@ impl Tab {
     }
 
     fn screenshot(&mut self, name: &str) -> PathBuf {
+        // A background tab paints no frames: the capture would wait forever.
+        self.call("Page.bringToFront", json!({}));
         let r = self.call("Page.captureScreenshot", json!({ "format": "png" }));
         let png = base64::engine::general_purpose::STANDARD.decode(r["data"].as_str().expect("screenshot data")).expect("base64 PNG");
         assert!(png.starts_with(b"\x89PNG"), "not a PNG");
@@ -440,6 +463,14 @@ fn demo_page_in_a_browser() {
     tab.screenshot("demo-dark-callgraph");
     eprintln!("screenshot: {}", shot.display());
 
+    // Without JavaScript: every section, chart and the call graph are there.
+    let mut plain = browser.tab();
+    plain.open_without_script(&page);
+    let n = plain.count(&["article.suspect", "svg.count-chart", "#timeline-chart polyline", "#callgraph-svg g.node", "th.sortable-th"]);
+    assert_eq!(&n[..2], [suspects.len(), suspects.len()], "{n:?}");
+    assert!(n[2] >= 1 && n[3] > 10, "{n:?}");
+    assert_eq!(n[4], 0, "the script did not run, so nothing was made sortable: {n:?}");
+
     // The checks above would notice an error or a request: a blocked fetch is logged.
     tab.eval("(() => { const i = new Image(); i.src = 'http://127.0.0.1:9/probe.png'; document.body.appendChild(i); })()");
     tab.drain(Duration::from_millis(500));
@@ -507,6 +538,13 @@ fn heap_diff_page_in_a_browser() {
     flame_search_and_zoom(&mut tab, "retainingLeak", "heap-diff");
     tab.eval("window.scrollTo(0, 0)");
     tab.screenshot("heap-diff");
+    // Without JavaScript the flame graph is still drawn (the static SVG), and the controls that
+    // need the script stay hidden.
+    let mut plain = browser.tab();
+    plain.open_without_script(&page);
+    let n = plain.count(&["#flame g", "#flame-controls[hidden]", "#change-table tbody tr", "#flame g.hit"]);
+    assert!(n[0] > changes.len(), "static flame graph frames: {n:?}");
+    assert_eq!(&n[1..], [1, changes.len(), 0], "{n:?}");
 }
 
 /// Builds `bench/gen` (the benchmark's profile generator) and has it write two profiles of 5,000
