@@ -688,3 +688,14 @@ fn a_folder_turned_read_only_mid_watch_is_named_in_the_report_and_exit_code() {
     let saved = assert_folder_consistent(&save);
     assert!((2..8).contains(&saved), "{saved}");
 }
+
+#[test]
+fn messages_escape_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "hello world\nsecond line\n").unwrap();
+    let out = leakhound().arg("diff").arg(&notes).arg(&notes).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(r#"(it starts with "hello world\nsecond line\n")"#) && !err.contains(r"\\n"), "{err}");
+}
