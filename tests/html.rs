@@ -188,21 +188,25 @@ impl Tab {
     }
 
     fn call(&mut self, method: &str, params: Value) -> Value {
+        self.call_within(method, params, Duration::from_secs(60)).unwrap_or_else(|| panic!("no answer to {method} within 60 s"))
+    }
+
+    fn call_within(&mut self, method: &str, params: Value, wait: Duration) -> Option<Value> {
         let id = self.next_id;
         self.next_id += 1;
         let msg = json!({ "id": id, "method": method, "params": params }).to_string();
         self.ws.send(Message::text(msg)).expect("send to DevTools");
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + wait;
         while let Some(v) = self.read(deadline) {
             if v["id"].as_u64() == Some(id) {
                 if let Some(e) = v.get("error") {
                     panic!("{method} failed: {e}");
                 }
-                return v["result"].clone();
+                return Some(v["result"].clone());
             }
             self.events.push(v);
         }
-        panic!("no answer to {method} within 60 s");
+        None
     }
 
     fn wait_event(&mut self, method: &str) {
@@ -327,7 +331,18 @@ impl Tab {
     fn screenshot(&mut self, name: &str) -> PathBuf {
         // A background tab paints no frames: the capture would wait forever.
         self.call("Page.bringToFront", json!({}));
-        let r = self.call("Page.captureScreenshot", json!({ "format": "png" }));
+        // On a loaded machine a capture can wait long for a frame that never comes; a scroll makes
+        // the page paint again.
+        let mut r = None;
+        for _ in 0..3 {
+            r = self.call_within("Page.captureScreenshot", json!({ "format": "png" }), Duration::from_secs(20));
+            if r.is_some() {
+                break;
+            }
+            eprintln!("screenshot {name}: no frame in 20 s, scrolling and trying again");
+            self.eval("window.scrollBy(0, 1)");
+        }
+        let r = r.unwrap_or_else(|| panic!("screenshot {name}: no answer to Page.captureScreenshot in 60 s"));
         let png = base64::engine::general_purpose::STANDARD.decode(r["data"].as_str().expect("screenshot data")).expect("base64 PNG");
         assert!(png.starts_with(b"\x89PNG"), "not a PNG");
         // A blank 1400x1000 page compresses to a few KiB; a page of charts and tables does not.
