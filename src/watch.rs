@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use crate::analysis::heap::HeapSeries;
 use crate::analysis::series::Series;
 use crate::error::{Error, Result};
-use crate::profile::{self, Profile, ProfileKind};
+use crate::profile::{self, ProfileKind};
 use crate::source::http::{FetchError, Fetcher, HttpOptions, Target};
 use crate::source::saved::{now_nanos, SaveDir};
 use crate::stacks::GroupBy;
@@ -141,11 +141,6 @@ impl Saver {
     }
 }
 
-/// Decodes what a round fetched.
-fn decode(bytes: &[u8], max: u64) -> std::result::Result<Profile, profile::DecodeError> {
-    profile::decode(bytes, max)
-}
-
 pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
     let fetcher = Arc::new(Fetcher::new(&opts.http).map_err(|e| Error::Input(e.to_string()))?);
     let goroutine_url = opts.target.goroutine_url(opts.debug2).map_err(|e| Error::Input(e.to_string()))?;
@@ -176,7 +171,7 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
                 break;
             }
             Ok(Ok(bytes)) => {
-                let decoded = decode(&bytes, opts.max_profile_bytes);
+                let decoded = profile::decode(&bytes, opts.max_profile_bytes);
                 // The first answer decides whether this is a profile at all: fail fast, before a
                 // folder is made, with what came back and what to do.
                 if before == 0 && round == 0 {
@@ -243,7 +238,7 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
                 Ok(bytes) => {
                     let path = saver.save(&mut series, round, "goroutineleak", &leak_url, &bytes, now_nanos());
                     let shown = path.map_or_else(|| leak_url.clone(), |p| p.display().to_string());
-                    match decode(&bytes, opts.max_profile_bytes) {
+                    match profile::decode(&bytes, opts.max_profile_bytes) {
                         Ok(p) if p.kind == ProfileKind::GoroutineLeak => {
                             if let Some(i) = index {
                                 series.attach_proof(i, &p);
@@ -270,7 +265,7 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
                 Ok(Ok(bytes)) => {
                     let path = saver.save(&mut series, round, "heap", &heap_url, &bytes, now_nanos());
                     let shown = path.map_or_else(|| heap_url.clone(), |p| p.display().to_string());
-                    match decode(&bytes, opts.max_profile_bytes) {
+                    match profile::decode(&bytes, opts.max_profile_bytes) {
                         Ok(p) if p.kind == ProfileKind::Heap => {
                             if let Some(i) = index {
                                 heap.attach(&mut series, i, &p);
