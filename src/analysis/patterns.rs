@@ -350,7 +350,7 @@ pub fn distinct_leaves(groups: &[&GroupInfo]) -> Vec<usize> {
         let leaf = name(g, g.leaf);
         let alt = (0..g.frames.len()).find(|&i| {
             let n = name(g, i);
-            n != leaf && !is_plumbing(&n) && !taken.contains(&n) && leaf_count.get(&n).is_none()
+            n != leaf && !is_plumbing(&n) && !taken.contains(&n) && !leaf_count.contains_key(&n)
         });
         if let Some(i) = alt {
             taken.insert(name(g, i));

@@ -19,6 +19,8 @@ pub struct Series {
     /// Per snapshot: goroutines the runtime proved leaked, by group (goroutineleak profile).
     pub proven: Vec<Option<HashMap<GroupId, u64>>>,
     failed_since_last: bool,
+    /// Failed rounds: the index the next snapshot gets, and why the round failed.
+    pub failures: Vec<(usize, String)>,
 }
 
 impl Series {
@@ -30,12 +32,14 @@ impl Series {
             errors: Vec::new(),
             proven: Vec::new(),
             failed_since_last: false,
+            failures: Vec::new(),
         }
     }
 
     /// Records a failed round; a later drop in goroutines then counts as a restart.
     pub fn record_failure(&mut self, message: String) {
         self.failed_since_last = true;
+        self.failures.push((self.snapshots.len(), message.clone()));
         self.errors.push(message);
     }
 

@@ -1,6 +1,6 @@
 //! From analysis results to the report documents.
 
-use super::{EvidenceDoc, GroupDoc, LeakReport, SnapshotDoc, StartedFromDoc, SuspectDoc, ThresholdsDoc, Tool, TruncationDoc, REPORT_SCHEMA};
+use super::{EvidenceDoc, FailedRoundDoc, GroupDoc, LeakReport, SnapshotDoc, StartedFromDoc, SuspectDoc, ThresholdsDoc, Tool, TruncationDoc, REPORT_SCHEMA};
 use crate::analysis::ancestry::{started_from, Missing};
 use crate::analysis::callgraph::CallGraph;
 use crate::analysis::heap::HeapSeries;
@@ -127,6 +127,7 @@ pub fn leak_report(
         thresholds: Some(ThresholdsDoc { min_growth_per_minute: opts.min_growth_per_minute, min_increase: opts.min_increase, max_goroutines }),
         heap_growth,
         root_causes: Vec::new(),
+        failed_rounds: series.failures.iter().map(|(i, m)| FailedRoundDoc { before_snapshot: *i, message: m.clone() }).collect(),
     };
     let paths = super::dot::paths(&doc);
     doc.root_causes = CallGraph::build(&paths).root_causes(&paths);

@@ -217,4 +217,15 @@ pub struct LeakReport {
     /// Functions several suspects share (from the call graph).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub root_causes: Vec<crate::analysis::callgraph::RootCause>,
+    /// Rounds of a watch whose goroutine profile could not be taken (they have no snapshot).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_rounds: Vec<FailedRoundDoc>,
+}
+
+/// A round that failed: where it fell in the series and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FailedRoundDoc {
+    /// The index the next snapshot got (the failure fell just before it).
+    pub before_snapshot: usize,
+    pub message: String,
 }
