@@ -274,7 +274,8 @@ pub struct GroupInfo {
     pub leaf: usize,
     pub created_by: Option<Frame>,
     /// Stacks of the goroutine's ancestors (`GODEBUG=tracebackancestors`), nearest first, each
-    /// innermost first with its own `created by` frame last when it has one.
+    /// innermost first with its own `created by` frame last when it has one. Where the group's
+    /// goroutines came from several ancestries, the one of most goroutines in one dump.
     pub ancestors: Vec<Vec<Frame>>,
     /// Stable text key for deterministic ordering.
     pub sort_key: String,
@@ -321,6 +322,8 @@ struct GroupRecord {
     created_by: Option<u32>,
     /// Ids into [`StackTable::exact`], as [`GroupInfo::ancestors`].
     ancestors: Vec<Vec<u32>>,
+    /// Goroutines that had those ancestors in their dump.
+    ancestors_weight: i64,
     /// From a goroutine (not a heap) profile: decides how the leaf is chosen.
     goroutines: bool,
     info: OnceLock<GroupInfo>,
@@ -451,6 +454,7 @@ impl StackTable {
                         runtime_frames_hidden: hidden,
                         created_by: facts.and_then(|g| g.created_by).map(|i| frame_map[i as usize]),
                         ancestors: facts.map(|g| map_ancestors(&frame_map, &g.ancestors)).unwrap_or_default(),
+                        ancestors_weight: s.values.first().copied().unwrap_or(0),
                         goroutines,
                         info: OnceLock::new(),
                     });
@@ -474,9 +478,12 @@ impl StackTable {
                         }
                     }
                 }
-                // So do the ancestors of a `GODEBUG=tracebackancestors` dump.
-                if record.ancestors.is_empty() && !g.ancestors.is_empty() {
+                // So do the ancestors of a `GODEBUG=tracebackancestors` dump: those of the most
+                // goroutines, where the group's came from several places.
+                let weight = s.values.first().copied().unwrap_or(0);
+                if !g.ancestors.is_empty() && (record.ancestors.is_empty() || weight > record.ancestors_weight) {
                     record.ancestors = map_ancestors(&frame_map, &g.ancestors);
+                    record.ancestors_weight = weight;
                     if let Some(info) = record.info.get_mut() {
                         info.ancestors = record.ancestors.iter().map(|a| a.iter().map(|&i| self.exact[i as usize].clone()).collect()).collect();
                     }

@@ -375,6 +375,12 @@ fn demo_page_in_a_browser() {
     assert!(suspects.len() >= 10, "the demo has ten leaks and more: {}", suspects.len());
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'"), "no strict CSP meta");
+    // check writes the page too, and still fails on the leaks.
+    let checked = out_dir().join("check.html");
+    let out = leakhound().arg("check").arg(&saved).args(["-f", "html", "-o"]).arg(&checked).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "check fails on the demo's leaks: {}", String::from_utf8_lossy(&out.stderr));
+    let check_page = std::fs::read_to_string(&checked).unwrap();
+    assert_eq!(check_page.matches("<article class=\"suspect\"").count(), suspects.len(), "check's page shows every suspect");
     assert!(html.len() < 300_000, "demo page is {} bytes", html.len());
 
     let browser = Browser::start();

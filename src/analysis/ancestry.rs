@@ -18,6 +18,8 @@ pub enum Via {
     CreatedBy,
     /// The stack of the n-th ancestor (1: the goroutine that started this one).
     Ancestor(usize),
+    /// The function whose closure the goroutine runs (a callback such as time.AfterFunc's).
+    Enclosing,
 }
 
 impl Via {
@@ -27,6 +29,7 @@ impl Via {
             Via::CreatedBy => "created by".into(),
             Via::Ancestor(1) => "stack of the goroutine that started it (tracebackancestors)".into(),
             Via::Ancestor(n) => format!("stack of its ancestor {n} goroutines up (tracebackancestors)"),
+            Via::Enclosing => "the function its closure is defined in".into(),
         }
     }
 }
@@ -77,7 +80,34 @@ pub fn started_from(info: &GroupInfo) -> Result<StartedFrom, Missing> {
             return Ok(StartedFrom { frame: f.clone(), via: Via::Ancestor(n + 1) });
         }
     }
+    // A closure of the program's own started by library code (a callback): its enclosing function.
+    if library.is_none() && is_program_frame(leaf) {
+        if let Some(enclosing) = enclosing_function(leaf) {
+            let f = info.leaf_frame();
+            return Ok(StartedFrom {
+                frame: Frame { function: enclosing.to_string(), file: f.file.clone(), line: 0, address: 0, start_line: 0 },
+                via: Via::Enclosing,
+            });
+        }
+    }
     Err(if info.created_by.is_none() { Missing::CreationSite } else { Missing::Ancestors })
+}
+
+/// `main.scheduleCallback` of the closure `main.scheduleCallback.func1` (or `.func1.2`).
+fn enclosing_function(function: &str) -> Option<&str> {
+    let pkg_len = package_of(function).len();
+    let mut end = function.len();
+    let mut cut = false;
+    while let Some(dot) = function[..end].rfind('.').filter(|&d| d > pkg_len) {
+        let part = &function[dot + 1..end];
+        if part.starts_with("func") && part[4..].chars().all(|c| c.is_ascii_digit()) || (!part.is_empty() && part.chars().all(|c| c.is_ascii_digit())) {
+            end = dot;
+            cut = true;
+        } else {
+            break;
+        }
+    }
+    cut.then(|| &function[..end])
 }
 
 #[cfg(test)]
@@ -146,6 +176,16 @@ mod tests {
         let g = group(&["runtime.gopark", "runtime.selectgo", "github.com/x/lib.(*Queue).Wait", "github.com/x/lib/internal/q.wait", "main.worker"], None, &[]);
         let s = started_from(&g).unwrap();
         assert_eq!((s.frame.function.as_str(), s.via), ("main.worker", Via::Stack));
+    }
+
+    #[test]
+    fn callbacks_are_traced_to_their_enclosing_function() {
+        assert_eq!(enclosing_function("main.scheduleCallback.func1"), Some("main.scheduleCallback"));
+        assert_eq!(enclosing_function("main.(*T).run.func1.2"), Some("main.(*T).run"));
+        assert_eq!(enclosing_function("main.handler"), None);
+        let g = group(&["runtime.gopark", "runtime.chansend1", "main.scheduleCallback.func1", "runtime.goexit"], Some("time.goFunc"), &[]);
+        let s = started_from(&g).unwrap();
+        assert_eq!((s.frame.function.as_str(), s.via), ("main.scheduleCallback", Via::Enclosing));
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub struct Series {
     pub restarts: Vec<usize>,
     /// Problems that did not stop the series: failed fetches, gaps, restarts.
     pub errors: Vec<String>,
+    /// Saved inputs that could not be read or decoded (`check` refuses them, `analyze` warns).
+    pub unreadable: Vec<String>,
     /// Per snapshot: goroutines the runtime proved leaked, by group (goroutineleak profile).
     pub proven: Vec<Option<HashMap<GroupId, u64>>>,
     failed_since_last: bool,
@@ -30,6 +32,7 @@ impl Series {
             snapshots: Vec::new(),
             restarts: Vec::new(),
             errors: Vec::new(),
+            unreadable: Vec::new(),
             proven: Vec::new(),
             failed_since_last: false,
             failures: Vec::new(),

@@ -114,12 +114,20 @@ pub fn leak_report(
     let mut errors: Vec<String> = extra_errors.to_vec();
     errors.extend(series.errors.iter().cloned());
     errors.extend(series.snapshots.iter().filter_map(truncation_warning));
+    // A pass needs a trend; a leak (grown or proven by the runtime) needs none.
+    let min = crate::analysis::rank::thresholds::LEAK_MIN_SNAPSHOTS;
+    let outcome = if verdict != "leak" && range.len() < min { "inconclusive" } else { verdict };
+    if outcome == "inconclusive" {
+        errors.push(inconclusive_note(series.snapshots.len(), range.len()));
+    }
     let mut doc = LeakReport {
         schema: REPORT_SCHEMA.into(),
         tool: Tool::default(),
         target: target.to_string(),
         snapshots: series.snapshots.iter().map(snapshot_doc).collect(),
         verdict: verdict.into(),
+        outcome: outcome.into(),
+        min_snapshots: Some(min),
         suspects: docs,
         errors,
         analysed: (!range.is_empty()).then(|| [range.start, range.end - 1]),
@@ -138,11 +146,23 @@ pub fn leak_report(
 fn missing_note(m: Missing, info: &GroupInfo) -> String {
     match (m, &info.created_by) {
         (Missing::Ancestors, Some(c)) => format!(
-            "created by {} (not the program's own code) and no ancestor stacks: run the service with GODEBUG=tracebackancestors=5 and take a debug=2 dump (watch --debug2) to see the code that called it",
+            "created by {} (not the program's own code) and no ancestor stacks name the program: run the service with GODEBUG=tracebackancestors=5 and take a debug=2 dump (watch does in its last round, or --debug2) to see the code that called it",
             c.function
         ),
         _ => "no creation site in these profiles (only debug=2 dumps have them): watch with --debug2, or run the service with GODEBUG=tracebackancestors=5 to see through library code".into(),
     }
+}
+
+/// Why a report without a leak is inconclusive.
+pub fn inconclusive_note(taken: usize, analysed: usize) -> String {
+    let min = crate::analysis::rank::thresholds::LEAK_MIN_SNAPSHOTS;
+    let what = if analysed == taken {
+        format!("{taken} snapshot{}", if taken == 1 { "" } else { "s" })
+    } else {
+        format!("{analysed} snapshot{} between restarts (of {taken})", if analysed == 1 { "" } else { "s" })
+    };
+    let trend = if analysed < 2 { "a trend needs two or more, and " } else { "" };
+    format!("inconclusive: {what}; {trend}a leak verdict from growth needs at least {min} in one run, so no leak found does not mean clean. Take more snapshots (--count {min} or more, or a longer --duration)")
 }
 
 fn round3(x: f64) -> f64 {

@@ -143,6 +143,13 @@ pub struct DiffReport {
     pub warnings: Vec<String>,
 }
 
+impl DiffReport {
+    /// A diff of goroutines (goroutine or goroutineleak profiles), not of heap allocations.
+    pub fn is_goroutine_like(&self) -> bool {
+        self.sample_type == "goroutine" || matches!(self.new.kind.as_str(), "goroutine" | "goroutineleak")
+    }
+}
+
 /// The trend figures behind a verdict.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EvidenceDoc {
@@ -201,6 +208,13 @@ pub struct LeakReport {
     pub snapshots: Vec<SnapshotDoc>,
     /// `leak`, `suspect` or `clean`.
     pub verdict: String,
+    /// `leak`, `suspect`, `clean`, or `inconclusive`: no leak, and too few snapshots in the
+    /// analysed run for a trend (see `min_snapshots`), so "clean" cannot be said.
+    #[serde(default)]
+    pub outcome: String,
+    /// Snapshots a trend needs (the analysed run must have at least this many for `clean`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_snapshots: Option<usize>,
     pub suspects: Vec<SuspectDoc>,
     #[serde(default)]
     pub errors: Vec<String>,

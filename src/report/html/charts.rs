@@ -55,6 +55,17 @@ fn nice_ceiling(v: i64) -> i64 {
     v
 }
 
+/// A round byte count at or above `v` in its unit (38.4 MiB → 40 MiB), so the heap axis reads.
+fn nice_bytes(v: i64) -> i64 {
+    let mut unit = 1i64;
+    while v / unit >= 1024 && unit <= i64::MAX / 1024 / 1024 {
+        unit *= 1024;
+    }
+    let v = v.max(1);
+    let n = v / unit + i64::from(v % unit != 0);
+    nice_ceiling(n).saturating_mul(unit)
+}
+
 fn points(f: &Frame, values: &[(usize, i64)], n: usize, max: i64) -> String {
     values.iter().map(|&(i, v)| format!("{:.1},{:.1}", f.x(i, n), f.y(v, max))).collect::<Vec<_>>().join(" ")
 }
@@ -72,8 +83,7 @@ pub fn timeline(doc: &LeakReport) -> Markup {
     let totals: Vec<(usize, i64)> = doc.snapshots.iter().enumerate().map(|(i, s)| (i, s.goroutines)).collect();
     let heap: Vec<(usize, i64)> = doc.snapshots.iter().enumerate().filter_map(|(i, s)| s.heap_inuse_bytes.map(|b| (i, b))).collect();
     let gmax = nice_ceiling(totals.iter().map(|&(_, v)| v).max().unwrap_or(1));
-    let hmax = heap.iter().map(|&(_, v)| v).max().unwrap_or(1).max(1);
-    let hmax = if hmax > 1 { hmax + hmax / 10 } else { hmax };
+    let hmax = nice_bytes(heap.iter().map(|&(_, v)| v).max().unwrap_or(1));
     let base_y = f.h - f.bottom;
     let every = label_every(n);
     let failed = &doc.failed_rounds;
@@ -178,7 +188,7 @@ pub fn spark(values: &[i64]) -> Markup {
 
 #[cfg(test)]
 mod tests {
-    use super::nice_ceiling;
+    use super::{nice_bytes, nice_ceiling};
 
     #[test]
     fn axes_end_on_round_numbers() {
@@ -188,5 +198,8 @@ mod tests {
         assert_eq!(nice_ceiling(100), 100);
         assert_eq!(nice_ceiling(150), 200);
         assert_eq!(nice_ceiling(i64::MAX), i64::MAX);
+        assert_eq!(nice_bytes(40_265_318), 40 << 20);
+        assert_eq!(nice_bytes(900), 1000);
+        assert!(nice_bytes(i64::MAX) > 0);
     }
 }
