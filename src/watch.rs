@@ -221,7 +221,11 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
         let index = (series.snapshots.len() > before).then(|| series.snapshots.len() - 1);
         let last_round = round + 1 == opts.count;
         if last_round && opts.creation_dump && !opts.debug2 {
-            creation_dump(opts, &fetcher, &mut saver, &mut series, round);
+            if let Err(why) = creation_dump(opts, &fetcher, &mut saver, &mut series, round, stop, deadline) {
+                stopped = Some(why);
+                bar.inc(1);
+                break 'rounds;
+            }
         }
         if leak_profile && (leak_every_round || last_round) {
             let asked = Instant::now();
@@ -342,20 +346,29 @@ pub fn time_left(count: usize, interval: Duration, deadline: Option<Duration>, e
 /// One `debug=2` dump of the last round, when the service is small enough for it to be cheap: it
 /// names each group's creator (and, under `GODEBUG=tracebackancestors`, its ancestors) without
 /// becoming a snapshot of its own.
-fn creation_dump(opts: &WatchOptions, fetcher: &Fetcher, saver: &mut Saver, series: &mut Series, round: usize) {
-    let Some(total) = series.snapshots.last().map(|s| s.total) else { return };
+/// Like every fetch, it gives way at once to a signal or the `--duration` deadline.
+fn creation_dump(
+    opts: &WatchOptions,
+    fetcher: &Arc<Fetcher>,
+    saver: &mut Saver,
+    series: &mut Series,
+    round: usize,
+    stop: &AtomicBool,
+    deadline: Option<Instant>,
+) -> std::result::Result<(), Stop> {
+    let Some(total) = series.snapshots.last().map(|s| s.total) else { return Ok(()) };
     if total > CREATION_DUMP_MAX_GOROUTINES {
         series.errors.push(format!(
             "no debug=2 dump taken for creation sites: {total} goroutines (more than {CREATION_DUMP_MAX_GOROUTINES}, where it would pause the service); pass --debug2 to take them anyway"
         ));
-        return;
+        return Ok(());
     }
     let url = opts.target.url("goroutine", "debug=2");
-    match fetcher.get(&url) {
+    match fetch(fetcher, &url, stop, deadline)? {
         Ok(bytes) => {
             let path = saver.save(series, round, crate::source::saved::CREATION_DUMP, &url, &bytes, now_nanos());
             let shown = path.map_or_else(|| url.clone(), |p| p.display().to_string());
-            match decode(&bytes, opts.max_profile_bytes) {
+            match profile::decode(&bytes, opts.max_profile_bytes) {
                 Ok(p) if p.kind == ProfileKind::Goroutine => {
                     series.table.group_profile(&p, 0);
                 }
@@ -364,6 +377,7 @@ fn creation_dump(opts: &WatchOptions, fetcher: &Fetcher, saver: &mut Saver, seri
         }
         Err(e) => series.errors.push(format!("round {round}: the debug=2 dump for creation sites failed: {e}")),
     }
+    Ok(())
 }
 
 fn progress_bar(opts: &WatchOptions) -> ProgressBar {
