@@ -256,6 +256,7 @@ fn watch_options(url: &str, s: &SampleArgs, g: &GroupArgs, heap: bool, default_c
         heap,
         leak_profile: true,
         debug2: s.debug2,
+        creation_dump: true,
         save_dir: s.save.clone().unwrap_or_else(saved::default_dir),
         progress: !s.quiet,
         max_profile_bytes: g.max_profile_bytes,
@@ -319,7 +320,7 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
             if p.is_dir() {
                 return Err(Error::Input(format!("{} is a folder: give one folder written by watch, or profile files", p.display())));
             }
-            files.push(saved::SavedFile { path: p.clone(), fetched_at_nanos: None, round: None });
+            files.push(saved::SavedFile { path: p.clone(), fetched_at_nanos: None, round: None, kind: None });
         }
     }
     let mut others = Vec::new();
@@ -336,6 +337,10 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
         };
         let when = p.time_nanos.or(f.fetched_at_nanos);
         match &p.kind {
+            // Creation sites and ancestors for the groups, not a snapshot (see `watch`).
+            ProfileKind::Goroutine if f.kind.as_deref() == Some(saved::CREATION_DUMP) => {
+                series.table.group_profile(&p, 0);
+            }
             ProfileKind::Goroutine => {
                 series.push(&p, f.path.display().to_string(), f.fetched_at_nanos);
             }
@@ -545,6 +550,7 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         heap: true,
         leak_profile: true,
         debug2: false,
+        creation_dump: false,
         save_dir: save_dir.clone(),
         progress: !args.quiet,
         max_profile_bytes: crate::profile::DEFAULT_MAX_PROFILE_BYTES,

@@ -375,6 +375,11 @@ fn suspect_article(doc: &LeakReport, s: &SuspectDoc) -> Markup {
                         }
                     }
                     @if let Some(m) = s.max_wait_minutes { dt { "Longest wait" } dd { (m) " minutes" } }
+                    @if let Some(sf) = &s.started_from {
+                        dt { "Started from" } dd { code { (sf.function) } @if !sf.file.is_empty() { " " (short_file(&sf.file)) ":" (sf.line) } " (" (sf.via) ")" }
+                    } @else if let Some(m) = &s.started_from_missing {
+                        dt { "Started from" } dd { "unknown: " (m) }
+                    }
                     @if let Some(l) = &s.group.label { dt { "Label" } dd { code { (l) } } }
                     dt { "Evidence" } dd.mono {
                         "increase " (s.evidence.increase) ", τ " (s.evidence.tau) ", rising steps " (s.evidence.rising_steps)
