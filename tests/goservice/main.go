@@ -18,6 +18,7 @@
 //	          and one main.auditOrder (two kinds, one creation site), plus benign kinds
 //	demo      leaky + heap + shared at once, plus benign kinds (what `leakhound demo` replays)
 //	none      only the pprof endpoints
+//	patterns  the leaks of patterns.go (standard library and client library), plus benign kinds
 //
 // Leak patterns (every goroutine stays parked forever):
 //
@@ -605,7 +606,7 @@ func main() {
 		rate = maxRate
 	}
 	switch *flagScenario {
-	case "leaky", "benign", "slowleak", "heap", "shared", "demo", "none":
+	case "leaky", "benign", "slowleak", "heap", "shared", "demo", "none", "patterns":
 	default:
 		fmt.Fprintf(os.Stderr, "leaksvc: unknown -scenario %q (leaky, benign, slowleak, heap, shared, demo, none)\n", *flagScenario)
 		os.Exit(2)
@@ -639,6 +640,9 @@ func main() {
 		startBenign(base)
 	case "shared":
 		go leakLoop("", every(rate), 2, 0, spawnHandleOrder)
+		startBenign(base)
+	case "patterns": // patterns.go: leaks inside the standard library and a client library
+		startPatterns(rate)
 		startBenign(base)
 	case "demo": // what `leakhound demo` replays: every kind of leak at once
 		startLeaky(rate)
