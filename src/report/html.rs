@@ -26,6 +26,8 @@ const JS: &str = include_str!("html/page.js");
 const MAX_TABLE_ROWS: usize = 1000;
 /// ... and shows the whole stack of this many.
 const MAX_STACKS: usize = 100;
+/// A leak report lists every suspect in its table, and details this many.
+const MAX_SUSPECT_DETAILS: usize = 300;
 
 pub fn leak(doc: &LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
     let outcome = if doc.outcome.is_empty() { &doc.verdict } else { &doc.outcome };
@@ -259,7 +261,9 @@ fn leak_body(doc: &LeakReport) -> Markup {
                     tbody {
                         @for s in &doc.suspects {
                             tr data-leaf=(s.group.leaf) {
-                                td.n data-v=(s.rank) { a href=(format!("#s{}", s.rank)) { (s.rank) } }
+                                td.n data-v=(s.rank) {
+                                    @if s.rank <= MAX_SUSPECT_DETAILS { a href=(format!("#s{}", s.rank)) { (s.rank) } } @else { (s.rank) }
+                                }
                                 td { span class=(format!("verdict v-{}", verdict_word(s.verdict))) { (verdict_word(s.verdict)) } }
                                 td.n data-v=(s.score) { (format!("{:.2}", s.score)) }
                                 td.n data-v=(s.growth_per_minute) { (format!("{:+.1}", s.growth_per_minute)) }
@@ -300,7 +304,10 @@ fn leak_body(doc: &LeakReport) -> Markup {
         @if !doc.suspects.is_empty() {
             section #details {
                 h2 { "Stacks and fixes" }
-                @for s in &doc.suspects { (suspect_article(doc, s)) }
+                @if doc.suspects.len() > MAX_SUSPECT_DETAILS {
+                    p.legend { "The " (MAX_SUSPECT_DETAILS) " best of " (doc.suspects.len()) " suspects; " code { "--format json" } " has all of them." }
+                }
+                @for s in doc.suspects.iter().take(MAX_SUSPECT_DETAILS) { (suspect_article(doc, s)) }
             }
         }
         @if !doc.heap_growth.is_empty() {
