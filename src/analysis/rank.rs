@@ -34,6 +34,9 @@ impl Default for RankOptions {
 
 /// Thresholds of the verdicts (documented in the README).
 pub mod thresholds {
+    /// Leak (from growth): at least this many snapshots in the analysed run. Fewer show a
+    /// difference, not a trend, so a clean result on fewer is inconclusive.
+    pub const LEAK_MIN_SNAPSHOTS: usize = 4;
     /// Leak: the Mann–Kendall z of a monotone rise at least this (a rise this consistent comes by
     /// chance in about 1 series of 700) ...
     pub const LEAK_Z: f64 = 3.0;
@@ -171,7 +174,7 @@ fn judge(t: &Trend, growth: f64, n: usize, proven: u64, opts: &RankOptions) -> O
         return None;
     }
     let perfect = perfect_z(n);
-    let leak = n >= 4
+    let leak = n >= LEAK_MIN_SNAPSHOTS
         && t.mann_kendall_z >= LEAK_Z.min(LEAK_Z_SHARE_OF_PERFECT * perfect)
         && t.tau >= LEAK_TAU
         && t.nondecreasing_share >= LEAK_NONDECREASING
