@@ -39,6 +39,12 @@ pub fn check_output(output: &OutputArgs, diff: bool) -> Result<()> {
         if path.is_dir() {
             return Err(Error::Input(format!("--output {}: is a folder; give a file name", path.display())));
         }
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            // A device or a pipe (`--output /dev/stdout`): written straight to, nothing to check.
+            return Ok(());
+        }
+        // Through a symbolic link the file is written where the link points.
+        let path = &std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !parent.is_dir() {
             return Err(Error::Input(format!("--output {}: the folder {} does not exist; create it first", path.display(), parent.display())));
@@ -56,7 +62,14 @@ pub fn emit(output: &OutputArgs, write: impl Fn(&mut dyn Write, Style) -> std::i
             let shown = path.display().to_string();
             let mut text = Vec::with_capacity(64 * 1024);
             write(&mut text, Style { color: false }).map_err(|source| Error::Output { what: shown.clone(), source })?;
-            saved::write_file_atomically(path, &text).map_err(|source| Error::Output { what: shown, source })
+            let written = if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+                // A device or a pipe (`--output /dev/stdout`) cannot be replaced by a rename.
+                std::fs::OpenOptions::new().write(true).open(path).and_then(|mut f| f.write_all(&text))
+            } else {
+                // Through a symbolic link, the file it points to is replaced, not the link.
+                saved::write_file_atomically(&std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()), &text)
+            };
+            written.map_err(|source| Error::Output { what: shown, source })
         }
         None => {
             let stdout = std::io::stdout();
@@ -180,20 +193,50 @@ pub fn diff(args: &DiffArgs) -> Result<()> {
     emit(&args.output, |w, style| report::write_diff(&doc, format, style, w))
 }
 
-/// Set by Ctrl-C or SIGTERM: sampling stops at once (a fetch in flight is abandoned) and the
-/// report is still written. A second signal exits at once.
+/// Set by Ctrl-C or SIGTERM (and SIGHUP): sampling stops at once (a fetch in flight is abandoned)
+/// and the report is still written. A second signal exits at once.
 static STOP: AtomicBool = AtomicBool::new(false);
 
 fn install_signal_handler() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
+        let hangup_ignored = sighup_ignored();
         let _ = ctrlc::set_handler(|| {
             if STOP.swap(true, Ordering::SeqCst) {
                 std::process::exit(exit::INTERRUPTED.into());
             }
         });
+        // Under `nohup` a hang-up is meant to be ignored: keep it so, and keep sampling.
+        if hangup_ignored {
+            ignore_sighup();
+        }
     });
 }
+
+#[cfg(unix)]
+fn sighup_ignored() -> bool {
+    // SAFETY: sigaction with a null new action only reads the current disposition into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGHUP, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+#[cfg(unix)]
+fn ignore_sighup() {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code.
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
+}
+
+#[cfg(not(unix))]
+fn sighup_ignored() -> bool {
+    false
+}
+
+#[cfg(not(unix))]
+fn ignore_sighup() {}
 
 fn rank_options(r: &RankArgs) -> Result<RankOptions> {
     let ignore =
@@ -213,6 +256,7 @@ fn watch_options(url: &str, s: &SampleArgs, g: &GroupArgs, heap: bool, default_c
         heap,
         leak_profile: true,
         debug2: s.debug2,
+        creation_dump: true,
         save_dir: s.save.clone().unwrap_or_else(saved::default_dir),
         progress: !s.quiet,
         max_profile_bytes: g.max_profile_bytes,
@@ -276,7 +320,7 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
             if p.is_dir() {
                 return Err(Error::Input(format!("{} is a folder: give one folder written by watch, or profile files", p.display())));
             }
-            files.push(saved::SavedFile { path: p.clone(), fetched_at_nanos: None, round: None });
+            files.push(saved::SavedFile { path: p.clone(), fetched_at_nanos: None, round: None, kind: None });
         }
     }
     let mut others = Vec::new();
@@ -293,6 +337,10 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
         };
         let when = p.time_nanos.or(f.fetched_at_nanos);
         match &p.kind {
+            // Creation sites and ancestors for the groups, not a snapshot (see `watch`).
+            ProfileKind::Goroutine if f.kind.as_deref() == Some(saved::CREATION_DUMP) => {
+                series.table.group_profile(&p, 0);
+            }
             ProfileKind::Goroutine => {
                 series.push(&p, f.path.display().to_string(), f.fetched_at_nanos);
             }
@@ -502,6 +550,7 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         heap: true,
         leak_profile: true,
         debug2: false,
+        creation_dump: false,
         save_dir: save_dir.clone(),
         progress: !args.quiet,
         max_profile_bytes: crate::profile::DEFAULT_MAX_PROFILE_BYTES,

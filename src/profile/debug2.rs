@@ -299,7 +299,30 @@ impl Parser {
         Ok(())
     }
 
+    /// A location line (tabs may have become spaces in a terminal copy).
+    fn location(&mut self, line: &[u8]) -> Result<(), DecodeError> {
+        if let Some(pending) = self.pending.take() {
+            let function = std::mem::take(&mut self.pending_name);
+            let id = self.frame(&function, trim(line));
+            self.pending_name = function;
+            let id = id?;
+            match pending {
+                Pending::Creator => match self.part {
+                    Part::Own => self.created_by = Some(id),
+                    Part::Ancestor => self.push_frame(id)?,
+                },
+                Pending::Frame => self.push_frame(id)?,
+            }
+        }
+        // Else `\tgoroutine running on other thread; stack unavailable`.
+        Ok(())
+    }
+
     fn line(&mut self, raw: &[u8]) -> Result<(), DecodeError> {
+        // The common case first: a location line of an unindented block.
+        if self.in_block && self.indent == 0 && raw.len() > 1 && raw[0] == b'\t' && raw[1] != b'\t' && raw[1] != b' ' {
+            return self.location(raw);
+        }
         // Blank (or whitespace-only, as indented test output has) ends a block.
         if raw.iter().all(|b| b.is_ascii_whitespace()) {
             self.finish_block()?;
@@ -329,22 +352,7 @@ impl Parser {
         }
         let line = &raw[indent..];
         if line[0] == b'\t' || line[0] == b' ' {
-            // A location line (tabs may have become spaces in a terminal copy).
-            if let Some(pending) = self.pending.take() {
-                let function = std::mem::take(&mut self.pending_name);
-                let id = self.frame(&function, trim(line));
-                self.pending_name = function;
-                let id = id?;
-                match pending {
-                    Pending::Creator => match self.part {
-                        Part::Own => self.created_by = Some(id),
-                        Part::Ancestor => self.push_frame(id)?,
-                    },
-                    Pending::Frame => self.push_frame(id)?,
-                }
-            }
-            // Else `\tgoroutine running on other thread; stack unavailable`.
-            return Ok(());
+            return self.location(line);
         }
         if self.pending.take().is_some() {
             // A function line without its location line: it was not a frame but what follows the
@@ -376,7 +384,7 @@ impl Parser {
         // `main.(*T).m(0xc000, {0x1, 0x2})`, `main.f(...)`, `panic({0x5853, 0x5994})`: the name is
         // all before the `(` that opens the last argument list.
         let name = match (line.last(), memchr::memrchr(b'(', line)) {
-            (Some(b')'), Some(i)) if i > 0 && memchr::memchr(b' ', &line[..i]).is_none() => &line[..i],
+            (Some(b')'), Some(i)) if i > 0 => &line[..i],
             _ => {
                 // Not a frame: registers after a crash dump, `exit status 2`, `FAIL pkg 2.0s`.
                 self.finish_block()?;
@@ -495,7 +503,7 @@ pub fn parse<R: BufRead>(mut reader: R, max_bytes: u64) -> Result<Profile, Decod
     let mut p = Parser::new();
     let mut buf = Vec::with_capacity(256);
     let mut bytes_read: u64 = 0;
-    let mut last_line_whole = true;
+    let mut last_line_whole;
     loop {
         buf.clear();
         let (n, end) = read_line_capped(&mut reader, &mut buf, MAX_LINE_BYTES).map_err(|e| DecodeError::Gzip(e.to_string()))?;
@@ -530,14 +538,16 @@ pub fn parse<R: BufRead>(mut reader: R, max_bytes: u64) -> Result<Profile, Decod
         if let Some(l) = line.strip_suffix(b"\r") {
             line = l;
         }
-        if !last_line_whole && p.pending.is_some() && !has_line_number(line) {
-            break; // the input stops inside a location line: keep the goroutine, not that frame
+        if !last_line_whole && (bytes_read == GO_DEBUG2_CUTOFF || p.pending.is_some() && !has_line_number(line)) {
+            // The input stops mid-line: at Go's cut (the goroutine is dropped below), or inside a
+            // location line (the goroutine is kept, not that frame).
+            break;
         }
         p.line(line)?;
     }
     // Go cuts a served dump at exactly 64 MiB, wherever that falls: its last goroutine is partial.
-    // Anywhere else an unfinished last line is a paste without its final newline, and is read.
-    let cut = bytes_read == GO_DEBUG2_CUTOFF || (!last_line_whole && bytes_read.abs_diff(GO_DEBUG2_CUTOFF) < 4096);
+    // Any other unfinished last line is a paste without its final newline, and is read.
+    let cut = bytes_read == GO_DEBUG2_CUTOFF;
     if cut {
         p.in_block = false; // drop the partial goroutine
     }

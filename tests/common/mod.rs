@@ -346,7 +346,12 @@ impl Service {
     /// Starts the service with `args` (e.g. `["-scenario", "leaky"]`) on a
     /// free port chosen by the service itself.
     pub fn start(args: &[&str]) -> Service {
-        Self::spawn(args).unwrap_or_else(|e| panic!("{e}"))
+        Self::spawn_with_env(args, &[]).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Service::start`], with extra environment variables (e.g. `GODEBUG`).
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Service {
+        Self::spawn_with_env(args, env).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Starts the service on a given port (e.g. the port of a service just
@@ -369,6 +374,10 @@ impl Service {
     }
 
     fn spawn(args: &[&str]) -> Result<Service, String> {
+        Self::spawn_with_env(args, &[])
+    }
+
+    fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<Service, String> {
         let bin = service_binary();
         let dir = tempfile::tempdir().expect("tempdir");
         let stderr_path = dir.path().join("stderr.txt");
@@ -378,6 +387,7 @@ impl Service {
             // cannot outlive a test process that dies without Drop.
             .arg("-exit-on-stdin-eof")
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr_file))

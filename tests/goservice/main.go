@@ -18,6 +18,7 @@
 //	          and one main.auditOrder (two kinds, one creation site), plus benign kinds
 //	demo      leaky + heap + shared at once, plus benign kinds (what `leakhound demo` replays)
 //	none      only the pprof endpoints
+//	patterns  the leaks of patterns.go (standard library and client library), plus benign kinds
 //
 // Leak patterns (every goroutine stays parked forever):
 //
@@ -76,7 +77,7 @@ const (
 
 var (
 	flagAddr       = flag.String("addr", "127.0.0.1:0", "listen address")
-	flagScenario   = flag.String("scenario", "leaky", "leaky | benign | slowleak | heap | shared | demo | none | slowtrend | churn | warmup")
+	flagScenario   = flag.String("scenario", "leaky", "leaky | benign | slowleak | heap | shared | demo | none | patterns | slowtrend | churn | warmup")
 	flagRate       = flag.Float64("rate", 5, "leaked goroutines per second per pattern (capped at 1000)")
 	flagSlowEvery  = flag.Duration("slow-every", 3*time.Second, "slowleak: one main.forgottenSender every this long")
 	flagToken      = flag.String("token", "", "if set, pprof endpoints require 'Authorization: Bearer TOKEN'")
@@ -614,10 +615,10 @@ func main() {
 		rate = maxRate
 	}
 	switch *flagScenario {
-	case "leaky", "benign", "slowleak", "heap", "shared", "demo", "none":
+	case "leaky", "benign", "slowleak", "heap", "shared", "demo", "none", "patterns":
 	case "slowtrend", "churn", "warmup":
 	default:
-		fmt.Fprintf(os.Stderr, "leaksvc: unknown -scenario %q (leaky, benign, slowleak, heap, shared, demo, none, slowtrend, churn, warmup)\n", *flagScenario)
+		fmt.Fprintf(os.Stderr, "leaksvc: unknown -scenario %q (leaky, benign, slowleak, heap, shared, demo, none, patterns, slowtrend, churn, warmup)\n", *flagScenario)
 		os.Exit(2)
 	}
 	if *flagMemRate >= 0 {
@@ -649,6 +650,9 @@ func main() {
 		startBenign(base)
 	case "shared":
 		go leakLoop("", every(rate), 2, 0, spawnHandleOrder)
+		startBenign(base)
+	case "patterns": // patterns.go: leaks inside the standard library and a client library
+		startPatterns(rate)
 		startBenign(base)
 	case "demo": // what `leakhound demo` replays: every kind of leak at once
 		startLeaky(rate)
