@@ -186,7 +186,16 @@ pub fn diff(args: &DiffArgs) -> Result<()> {
         unit: new.sample_type.unit.clone(),
         base_total: base.total,
         new_total: new.total,
-        changes: changes.iter().map(|c| ChangeDoc { group: GroupDoc::from(table.group(c.group)), base: c.base, new: c.new, delta: c.delta }).collect(),
+        changes: {
+            // Labels distinct among the changes shown, as in the leak report.
+            let infos: Vec<&crate::stacks::GroupInfo> = changes.iter().map(|c| table.group(c.group)).collect();
+            let leaves = crate::analysis::patterns::distinct_leaves(&infos);
+            changes
+                .iter()
+                .zip(infos.iter().zip(leaves))
+                .map(|(c, (g, l))| ChangeDoc { group: GroupDoc::with_leaf(g, l), base: c.base, new: c.new, delta: c.delta })
+                .collect()
+        },
         warnings,
     };
     let format = args.output.format;
