@@ -839,3 +839,21 @@ fn two_runs_started_at_once_never_share_a_folder() {
     }
     assert_eq!(assert_folder_consistent(&save), 4, "the folder holds one run");
 }
+
+#[test]
+fn a_report_file_that_cannot_be_written_goes_to_stdout() {
+    let fs = Tmpfs::mount(64 * 1024);
+    // Fill the disk.
+    let _ = std::fs::write(fs.path().join("filler"), vec![0u8; 128 * 1024]);
+    let out = leakhound()
+        .args(["diff", "--output"])
+        .arg(fs.path().join("diff.txt"))
+        .arg(fixture("goroutine-before.pb.gz"))
+        .arg(fixture("goroutine-after.pb.gz"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("No space left on device") && stderr(&out).contains("standard output instead"), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("leakhound diff: goroutines 156 → 203"));
+    assert_eq!(listing(fs.path()), ["filler"], "no partial report, no temporary file");
+}
