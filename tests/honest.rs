@@ -858,3 +858,32 @@ fn a_report_file_that_cannot_be_written_goes_to_stdout() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("leakhound diff: goroutines 156 → 203"));
     assert_eq!(listing(fs.path()), ["filler"], "no partial report, no temporary file");
 }
+
+#[test]
+fn a_stalled_first_fetch_ends_at_the_signal_or_the_deadline_and_leaves_nothing() {
+    let (url, _l) = stalling_url();
+    let cwd = tempfile::tempdir().unwrap();
+    // SIGTERM before the first snapshot: nothing to report, exit 130, nothing left behind.
+    let child = leakhound()
+        .current_dir(cwd.path())
+        .args(["watch", &url, "--count", "4", "--timeout", "60s", "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert!(sent.elapsed() < Duration::from_secs(3), "took {:?}", sent.elapsed());
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted before the first snapshot"), "{}", stderr(&out));
+    // The deadline before the first answer: the target could not be sampled in time (exit 3).
+    let started = Instant::now();
+    let out =
+        leakhound().current_dir(cwd.path()).args(["check", &url, "--duration", "2s", "--interval", "500ms", "--timeout", "60s", "--quiet"]).output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no answer before the --duration 2s deadline"), "{}", stderr(&out));
+    assert!(listing(cwd.path()).is_empty(), "{:?}", listing(cwd.path()));
+}
