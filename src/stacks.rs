@@ -463,10 +463,10 @@ impl StackTable {
                 }
             };
             let stats = out.entry(id).or_default();
-            stats.value += s.values.get(value_index).copied().unwrap_or(0);
+            stats.value = stats.value.saturating_add(s.values.get(value_index).copied().unwrap_or(0));
             if let Some(g) = facts {
                 stats.max_wait_minutes = stats.max_wait_minutes.max(g.max_wait_minutes);
-                stats.leaked += g.leaked;
+                stats.leaked = stats.leaked.saturating_add(g.leaked);
                 // A created_by seen later fills a group first met in a form without one.
                 let record = &mut self.groups[id.0 as usize];
                 if record.created_by.is_none() {

@@ -37,7 +37,7 @@ impl Snapshot {
     /// Groups `profile` into `table`, keeping the value column `value_index`.
     pub fn from_profile(table: &mut StackTable, profile: &Profile, source: String, index: usize, value_index: usize) -> Snapshot {
         let groups = table.group_profile(profile, value_index);
-        let total = groups.values().map(|g| g.value).sum();
+        let total = groups.values().fold(0i64, |t, g| t.saturating_add(g.value));
         Snapshot {
             index,
             source,

@@ -111,7 +111,7 @@ impl Series {
             .iter()
             .enumerate()
             .map(|(i, s)| match (all_timed, first, s.time_nanos) {
-                (true, Some(f), Some(t)) => (t - f) as f64 / 60e9,
+                (true, Some(f), Some(t)) => t.saturating_sub(f) as f64 / 60e9,
                 _ => i as f64,
             })
             .collect()
@@ -142,10 +142,10 @@ fn restart_between(prev: &Snapshot, next: &Snapshot, failed_between: bool, befor
     if failed_between && next.total < prev.total {
         return Some(format!("unreachable, then goroutines {} → {}", prev.total, next.total));
     }
-    let fallen: i64 = prev.groups.iter().map(|(id, g)| (g.value - next.value(*id)).max(0)).sum();
+    let fallen: i64 = prev.groups.iter().map(|(id, g)| g.value.saturating_sub(next.value(*id)).max(0)).fold(0i64, i64::saturating_add);
     let established = |id: GroupId| !volatile.contains(&id) && before_prev.is_none_or(|b| b.value(id) >= 4);
-    let groups_halved = prev.groups.iter().filter(|(id, g)| g.value >= 4 && next.value(**id) * 2 < g.value && established(**id)).count();
-    if prev.total >= 20 && fallen * 2 > prev.total && groups_halved >= 3 {
+    let groups_halved = prev.groups.iter().filter(|(id, g)| g.value >= 4 && next.value(**id).saturating_mul(2) < g.value && established(**id)).count();
+    if prev.total >= 20 && fallen.saturating_mul(2) > prev.total && groups_halved >= 3 {
         return Some(format!("goroutines {} → {}, {groups_halved} stacks emptied", prev.total, next.total));
     }
     None

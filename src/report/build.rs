@@ -42,11 +42,16 @@ pub fn snapshot_doc(s: &Snapshot) -> SnapshotDoc {
 
 /// A warning for a profile its producer cut short.
 pub fn truncation_warning(s: &Snapshot) -> Option<String> {
-    s.truncated.as_ref().map(|t| {
-        format!(
+    s.truncated.as_ref().map(|t| match t.declared_total {
+        // debug=1: its header says how many goroutines the whole text holds.
+        Some(declared) => format!(
+            "{} declares {declared} goroutines but holds {} in {} bytes: the text was cut short; counts from it are partial. Fetch the profile again.",
+            s.source, t.goroutines_read, t.bytes_read
+        ),
+        None => format!(
             "{} was cut off by its producer (Go stops ?debug=2 output at 64 MiB): read {} goroutines in {} bytes; counts from it are partial. Fetch the protobuf form (no ?debug) for whole counts.",
             s.source, t.goroutines_read, t.bytes_read
-        )
+        ),
     })
 }
 
