@@ -78,7 +78,14 @@ pub const CATALOGUE: &[Signature] = &[
     sig(
         "http-no-response-timeout",
         "Requests wait forever for a backend that never answers: the http.Client has no Timeout and its Transport no ResponseHeaderTimeout (a ReverseProxy uses http.DefaultTransport, which has none). Set http.Client.Timeout, or Transport.ResponseHeaderTimeout, and pass a request context with a deadline (http.NewRequestWithContext).",
-        &["net/http.(*persistConn).roundTrip", "net/http.(*http2ClientConn).RoundTrip", "net/http.(*http2clientStream).waitOnHeaders"],
+        // HTTP/2: bundled into net/http before Go 1.27, net/http/internal/http2 since.
+        &[
+            "net/http.(*persistConn).roundTrip",
+            "net/http.(*http2ClientConn).RoundTrip",
+            "net/http.(*http2ClientConn).roundTrip",
+            "net/http/internal/http2.(*ClientConn).RoundTrip",
+            "net/http/internal/http2.(*ClientConn).roundTrip",
+        ],
         &[],
         "net/http: Client.Timeout, Transport.ResponseHeaderTimeout",
     ),
