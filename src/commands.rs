@@ -134,8 +134,9 @@ fn value_index(p: &Profile, path: &Path, sample_type: &str) -> Result<usize> {
     }
 }
 
-/// `leakhound diff BASE NEW`.
-pub fn diff(args: &DiffArgs) -> Result<()> {
+/// `leakhound diff BASE NEW`: exit 0, or 5 when the report file could not be written (the report
+/// then went to stdout).
+pub fn diff(args: &DiffArgs) -> Result<ExitCode> {
     check_output(&args.output, true)?;
     let base_p = read_profile(&args.base, args.group.max_profile_bytes)?;
     let new_p = read_profile(&args.new, args.group.max_profile_bytes)?;
@@ -199,7 +200,8 @@ pub fn diff(args: &DiffArgs) -> Result<()> {
         warnings,
     };
     let format = args.output.format;
-    emit(&args.output, |w, style| report::write_diff(&doc, format, style, w))
+    let lost = emit_final(&args.output, |w, style| report::write_diff(&doc, format, style, w))?;
+    Ok(if lost.is_some() { ExitCode::from(exit::OUTPUT_LOST) } else { ExitCode::SUCCESS })
 }
 
 /// Set by Ctrl-C or SIGTERM (and SIGHUP): sampling stops at once (a fetch in flight is abandoned)

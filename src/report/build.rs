@@ -154,7 +154,7 @@ pub fn leak_report(
 fn missing_note(m: Missing, info: &GroupInfo) -> String {
     match (m, &info.created_by) {
         (Missing::Ancestors, Some(c)) => format!(
-            "created by {} (not the program's own code) and no ancestor stacks name the program: run the service with GODEBUG=tracebackancestors=5 and take a debug=2 dump (watch does in its last round, or --debug2) to see the code that called it",
+            "created by {}, not the program's own code, and no ancestor stack names the program: run the service with GODEBUG=tracebackancestors=5 (watch then reads the ancestors from the debug=2 dump of its last round)",
             c.function
         ),
         _ => "no creation site in these profiles (only debug=2 dumps have them): watch with --debug2, or run the service with GODEBUG=tracebackancestors=5 to see through library code".into(),
