@@ -169,7 +169,7 @@ pub fn diff(args: &DiffArgs) -> Result<ExitCode> {
     let mut warnings: Vec<String> = [truncation_warning(&base), truncation_warning(&new)].into_iter().flatten().collect();
     if changes.is_empty() && args.min_delta > 1 {
         let all = diff_snapshots(&table, &base, &new, &DiffOptions { top: None, min_delta: 1 });
-        if let Some(largest) = all.iter().map(|c| c.delta.abs()).max() {
+        if let Some(largest) = all.iter().map(|c| c.delta.unsigned_abs()).max() {
             warnings.push(format!(
                 "--min-delta {} hides every change: {} stack group(s) changed, the largest by {largest}; lower --min-delta to see them",
                 args.min_delta,
@@ -383,7 +383,7 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
 /// have times, else the one of the same round, else the last one read before it.
 fn nearest_snapshot(series: &Series, when: Option<i64>, round: Option<usize>, before: Option<usize>) -> usize {
     if let Some(t) = when {
-        if let Some((i, _)) = series.snapshots.iter().enumerate().filter_map(|(i, s)| s.time_nanos.map(|st| (i, (st - t).abs()))).min_by_key(|&(_, d)| d) {
+        if let Some((i, _)) = series.snapshots.iter().enumerate().filter_map(|(i, s)| s.time_nanos.map(|st| (i, st.abs_diff(t)))).min_by_key(|&(_, d)| d) {
             return i;
         }
     }
