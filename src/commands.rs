@@ -55,6 +55,44 @@ fn value_index(p: &Profile, path: &Path, sample_type: &str) -> Result<usize> {
     }
 }
 
+/// Makes two goroutine snapshots of different forms comparable, and says what it did: a served
+/// profile holds the goroutines of the request that fetched it, which a SIGQUIT or panic dump does
+/// not, so when only one side has them they are left out of it; and the runtime's own goroutines,
+/// which only a SIGQUIT or GOTRACEBACK=system dump shows, are never counted.
+fn comparable_forms(table: &StackTable, base: &mut Snapshot, new: &mut Snapshot) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !base.kind.is_goroutine_like() {
+        return notes;
+    }
+    if let (Some(b), Some(n)) = (base.time_nanos, new.time_nanos) {
+        if n < b {
+            notes.push(format!("{} was taken before {}: the changes read from the newer to the older", new.source, base.source));
+        }
+    }
+    // The writer's own stack differs from form to form, and a dump taken without a request has none.
+    let (rb, rn) = (base.request_goroutines(table), new.request_goroutines(table));
+    if (rb > 0) != (rn > 0) || (base.format != new.format && rb + rn > 0) {
+        for side in [&mut *base, &mut *new] {
+            let n = side.leave_out_request_goroutines(table);
+            if n > 0 {
+                notes.push(format!(
+                    "left out {n} goroutine(s) of {}: the request that fetched it (its writer and its connection's reader), which a dump of another form or taken without a request does not have alike",
+                    side.source
+                ));
+            }
+        }
+    }
+    for s in [&*base, &*new] {
+        if s.runtime_goroutines > 0 {
+            notes.push(format!(
+                "{}: {} goroutine(s) of the runtime itself (GOTRACEBACK=system or SIGQUIT shows them) are not counted, as the goroutine profile does not count them",
+                s.source, s.runtime_goroutines
+            ));
+        }
+    }
+    notes
+}
+
 /// `leakhound diff BASE NEW`.
 pub fn diff(args: &DiffArgs) -> Result<()> {
     let base_p = read_profile(&args.base, args.group.max_profile_bytes)?;
@@ -72,11 +110,12 @@ pub fn diff(args: &DiffArgs) -> Result<()> {
     let bi = value_index(&base_p, &args.base, &args.sample_type)?;
     let ni = value_index(&new_p, &args.new, &args.sample_type)?;
     let mut table = StackTable::new(args.group.group_by, args.group.label.clone());
-    let base = Snapshot::from_profile(&mut table, &base_p, args.base.display().to_string(), 0, bi);
-    let new = Snapshot::from_profile(&mut table, &new_p, args.new.display().to_string(), 1, ni);
+    let mut base = Snapshot::from_profile(&mut table, &base_p, args.base.display().to_string(), 0, bi);
+    let mut new = Snapshot::from_profile(&mut table, &new_p, args.new.display().to_string(), 1, ni);
     drop((base_p, new_p));
+    let mut warnings: Vec<String> = [truncation_warning(&base), truncation_warning(&new)].into_iter().flatten().collect();
+    warnings.extend(comparable_forms(&table, &mut base, &mut new));
     let changes = diff_snapshots(&table, &base, &new, &DiffOptions { top: args.top, min_delta: args.min_delta });
-    let warnings = [truncation_warning(&base), truncation_warning(&new)].into_iter().flatten().collect();
     let doc = DiffReport {
         schema: report::DIFF_SCHEMA.into(),
         tool: Tool::default(),
@@ -101,7 +140,7 @@ use regex::Regex;
 
 use crate::analysis::heap::HeapSeries;
 use crate::analysis::rank::{RankOptions, Verdict};
-use crate::analysis::series::Series;
+use crate::analysis::series::{Input as SeriesInput, Reading, Series};
 use crate::cli::{AnalyzeArgs, CheckArgs, DemoArgs, FailOn, GroupArgs, RankArgs, SampleArgs, WatchArgs};
 use crate::report::{LeakReport, SuspectDoc};
 use crate::source::http::{HttpOptions, Target};
@@ -164,25 +203,15 @@ fn sample(opts: &WatchOptions, rank: &RankOptions, max_goroutines: Option<i64>) 
     Ok(doc)
 }
 
-/// Reads saved snapshots: one folder written by `watch`, or profile files in the order given. Each
-/// file is recognised by its content; heap and goroutineleak profiles are paired with the
-/// goroutine snapshot nearest in time.
+/// Reads saved snapshots: folders written by `watch` and profile files, in any order and any
+/// form. Each file is recognised by its content and placed by its own time (see
+/// [`Series::assemble`]): heap and goroutineleak profiles, and other forms of the same moment,
+/// add to the goroutine snapshot they were taken with.
 pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Series, HeapSeries)> {
-    let mut files = Vec::new();
     let mut series = Series::new(g.group_by, g.label.clone());
-    if inputs.len() == 1 && inputs[0].is_dir() {
-        let (f, errors) = saved::list_folder(&inputs[0])?;
-        files = f;
-        series.errors.extend(errors);
-    } else {
-        for p in inputs {
-            if p.is_dir() {
-                return Err(Error::Input(format!("{} is a folder: give one folder written by watch, or profile files", p.display())));
-            }
-            files.push(saved::SavedFile { path: p.clone(), fetched_at_nanos: None, round: None });
-        }
-    }
-    let mut others = Vec::new();
+    let (files, errors) = crate::source::files::expand_inputs(inputs)?;
+    series.errors.extend(errors);
+    let mut read = Vec::new();
     let mut first_error = None;
     for f in &files {
         let p = match read_profile(&f.path, g.max_profile_bytes) {
@@ -193,45 +222,35 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
                 continue;
             }
         };
-        let when = p.time_nanos.or(f.fetched_at_nanos);
-        match &p.kind {
-            ProfileKind::Goroutine => {
-                series.push(&p, f.path.display().to_string(), f.fetched_at_nanos);
+        let source = f.path.display().to_string();
+        let reading = match &p.kind {
+            ProfileKind::Goroutine => Reading::Goroutine(Snapshot::from_profile(&mut series.table, &p, source.clone(), 0, 0)),
+            ProfileKind::GoroutineLeak => Reading::Proof(series.proof_of(&p)),
+            ProfileKind::Heap => Reading::Heap(crate::analysis::heap::reduce(&p, 0)),
+            ProfileKind::Other(t) => {
+                series.errors.push(format!("{source}: a profile of {t}, left out"));
+                continue;
             }
-            ProfileKind::GoroutineLeak | ProfileKind::Heap => others.push((p, when, series.snapshots.len().checked_sub(1), f.round)),
-            ProfileKind::Other(t) => series.errors.push(format!("{}: a profile of {t}, left out", f.path.display())),
-        }
+        };
+        read.push(SeriesInput { reading, source, when: p.time_nanos.or(f.fetched_at_nanos), round: f.round });
     }
-    if series.snapshots.is_empty() {
+    if !read.iter().any(|i| matches!(i.reading, Reading::Goroutine(_))) {
         return Err(first_error.unwrap_or_else(|| {
             Error::Input("no goroutine profile among the inputs: give goroutine profiles (heap and goroutineleak ones only go with them)".into())
         }));
     }
     let mut heap = HeapSeries::default();
-    for (p, when, before, round) in others {
-        let index = nearest_snapshot(&series, when, round, before);
-        match p.kind {
-            ProfileKind::Heap => heap.attach(&mut series, index, &p),
-            _ => series.attach_proof(index, &p),
-        }
-    }
+    series.assemble(&mut heap, read);
     Ok((series, heap))
 }
 
-/// The goroutine snapshot a heap or goroutineleak profile belongs with: nearest in time when both
-/// have times, else the one of the same round, else the last one read before it.
-fn nearest_snapshot(series: &Series, when: Option<i64>, round: Option<usize>, before: Option<usize>) -> usize {
-    if let Some(t) = when {
-        if let Some((i, _)) = series.snapshots.iter().enumerate().filter_map(|(i, s)| s.time_nanos.map(|st| (i, (st - t).abs()))).min_by_key(|&(_, d)| d) {
-            return i;
-        }
+/// The inputs as a report names them: all of a few, the first and last of many (a shell glob).
+fn inputs_named(inputs: &[std::path::PathBuf]) -> String {
+    let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    match names.as_slice() {
+        [first, .., last] if names.len() > 4 => format!("{first} … {last} ({} inputs)", names.len()),
+        _ => names.join(" "),
     }
-    if let Some(r) = round {
-        if let Some(i) = series.snapshots.iter().position(|s| s.source.contains(&format!("{r:03}-goroutine"))) {
-            return i;
-        }
-    }
-    before.unwrap_or(0)
 }
 
 fn write_leak(doc: &LeakReport, output: &OutputArgs) -> Result<()> {
@@ -253,7 +272,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
     let rank = rank_options(&args.rank)?;
     let (series, heap) = load_saved(&args.inputs, &args.group)?;
     let suspects = series.rank(&rank);
-    let target = args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ");
+    let target = inputs_named(&args.inputs);
     let doc = report::build::leak_report(&target, &series, &heap, &suspects, &rank, None, &[]);
     write_leak(&doc, &args.output)?;
     Ok(ExitCode::SUCCESS)
@@ -282,7 +301,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
         let inputs: Vec<std::path::PathBuf> = args.targets.iter().map(std::path::PathBuf::from).collect();
         let (series, heap) = load_saved(&inputs, &args.group)?;
         let suspects = series.rank(&rank);
-        report::build::leak_report(&args.targets.join(" "), &series, &heap, &suspects, &rank, max_goroutines, &[])
+        report::build::leak_report(&inputs_named(&inputs), &series, &heap, &suspects, &rank, max_goroutines, &[])
     };
     let baseline = match &args.baseline {
         Some(path) => {

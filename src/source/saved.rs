@@ -123,18 +123,37 @@ pub struct SavedFile {
     pub round: Option<usize>,
 }
 
+/// A folder's index, when it has one.
+pub fn read_index(dir: &Path) -> Result<Option<Index>> {
+    let index_path = dir.join(INDEX_FILE);
+    if !index_path.is_file() {
+        return Ok(None);
+    }
+    let text = fs::read(&index_path).map_err(|source| Error::Read { path: index_path.display().to_string(), source })?;
+    let index: Index = serde_json::from_slice(&text).map_err(|e| Error::Input(format!("{}: not a leakhound index ({e})", index_path.display())))?;
+    Ok(Some(index))
+}
+
+/// What a folder's index says of one of its files named on its own (`analyze DIR/*.pb.gz`): its
+/// round and when it was fetched.
+pub fn entry_for(index: &Index, path: &Path) -> Option<(usize, i64)> {
+    let name = path.file_name()?.to_str()?;
+    index.entries.iter().find(|e| e.file.as_deref() == Some(name)).map(|e| (e.round, e.fetched_at_unix_nanos))
+}
+
 /// The profiles of a folder in the order they were taken: by its index when it has one, else every
 /// file by name (hidden files and `index.json` left out).
 pub fn list_folder(dir: &Path) -> Result<(Vec<SavedFile>, Vec<String>)> {
-    let index_path = dir.join(INDEX_FILE);
     let mut errors = Vec::new();
-    if index_path.exists() {
-        let text = fs::read(&index_path).map_err(|source| Error::Read { path: index_path.display().to_string(), source })?;
-        let index: Index = serde_json::from_slice(&text).map_err(|e| Error::Input(format!("{}: not a leakhound index ({e})", index_path.display())))?;
+    if let Some(index) = read_index(dir)? {
         let mut files = Vec::new();
         for e in index.entries {
             match (e.file, e.error) {
-                (Some(f), _) => files.push(SavedFile { path: dir.join(f), fetched_at_nanos: Some(e.fetched_at_unix_nanos), round: Some(e.round) }),
+                // A name from the index is a plain file name inside the folder, never a path.
+                (Some(f), _) if is_plain_name(&f) => {
+                    files.push(SavedFile { path: dir.join(f), fetched_at_nanos: Some(e.fetched_at_unix_nanos), round: Some(e.round) })
+                }
+                (Some(f), _) => errors.push(format!("{}: index entry {f:?} is not a plain file name; left out", dir.display())),
                 (None, Some(err)) => errors.push(format!("round {} ({}): {err}", e.round, e.kind)),
                 _ => {}
             }
@@ -151,4 +170,8 @@ pub fn list_folder(dir: &Path) -> Result<(Vec<SavedFile>, Vec<String>)> {
         return Err(Error::Input(format!("{} holds no profiles", dir.display())));
     }
     Ok((paths.into_iter().map(|path| SavedFile { path, fetched_at_nanos: None, round: None }).collect(), errors))
+}
+
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
 }

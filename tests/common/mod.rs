@@ -348,6 +348,11 @@ impl Service {
         Self::spawn(args).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Like [`Service::start`], with extra environment (e.g. `GOTRACEBACK=all`).
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Service {
+        Self::spawn_with_env(args, env).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// Starts the service on a given port (e.g. the port of a service just
     /// killed, to simulate a restart). Retries for up to 10 s while the port
     /// is still in use.
@@ -368,6 +373,10 @@ impl Service {
     }
 
     fn spawn(args: &[&str]) -> Result<Service, String> {
+        Self::spawn_with_env(args, &[])
+    }
+
+    fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<Service, String> {
         let bin = service_binary();
         let dir = tempfile::tempdir().expect("tempdir");
         let stderr_path = dir.path().join("stderr.txt");
@@ -377,6 +386,7 @@ impl Service {
             // cannot outlive a test process that dies without Drop.
             .arg("-exit-on-stdin-eof")
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr_file))
@@ -463,6 +473,20 @@ impl Service {
                 }
             }
         }
+    }
+
+    /// Sends SIGQUIT (through `kill`), as a user would to get a goroutine dump, waits up to 10 s
+    /// for the process to exit and returns everything it wrote to stderr (the dump).
+    pub fn quit(&mut self) -> String {
+        let Some(mut child) = self.child.take() else { return self.stderr() };
+        let _ = Command::new("kill").args(["-QUIT", &child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        self.stderr()
     }
 
     /// Kills the process (SIGKILL) and waits for it. Idempotent.
