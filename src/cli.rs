@@ -10,7 +10,9 @@ use crate::stacks::GroupBy;
 
 #[derive(Debug, Parser)]
 #[command(name = "leakhound", version, about = "Find goroutine leaks in running Go services from their pprof profiles")]
-#[command(after_help = "Exit codes: 0 clean, 1 check found what --fail-on names, 2 usage or input error, 3 target could not be sampled.")]
+#[command(
+    after_help = "Exit codes: 0 clean, 1 check found what --fail-on names, 2 usage or input error (found before sampling where it can be), 3 target could not be sampled, 4 check inconclusive (too few snapshots for a trend, no leak), 5 output not written in full (disk full, read-only folder: the report says what was lost), 130 interrupted before the first snapshot."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -35,7 +37,7 @@ pub struct GroupArgs {
     /// How stacks are grouped: by function+file+line, by function name only, or by address.
     #[arg(long, value_enum, default_value_t = GroupBy::Line)]
     pub group_by: GroupBy,
-    /// Split groups by the value of this pprof label.
+    /// Split groups by the value of this pprof label [default: none].
     #[arg(long, value_name = "KEY")]
     pub label: Option<String>,
     /// Largest decompressed profile accepted, in bytes (guards against gzip bombs).
@@ -48,7 +50,8 @@ pub struct OutputArgs {
     /// Report format.
     #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
-    /// Write the report to this file instead of standard output.
+    /// Write the report to this file (complete, or not at all: written beside it, then renamed)
+    /// [default: standard output].
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -59,7 +62,7 @@ pub struct DiffArgs {
     pub base: PathBuf,
     /// The later profile.
     pub new: PathBuf,
-    /// Show only the N largest changes.
+    /// Show only the N largest changes [default: all].
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
     /// Hide changes smaller than N (goroutines, or the heap sample type's unit).
@@ -76,7 +79,8 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct RankArgs {
-    /// Drop stacks with a frame whose function matches this regex (repeatable), like goleak's IgnoreAnyFunction.
+    /// Drop stacks with a frame whose function matches this regex (repeatable), like goleak's
+    /// IgnoreAnyFunction [default: none].
     #[arg(long, value_name = "REGEX")]
     pub ignore: Vec<String>,
     /// A stack must grow at least this many goroutines per minute to be listed.
@@ -88,7 +92,7 @@ pub struct RankArgs {
     /// Treat any snapshot with more goroutines than this as a failure of `check` (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_goroutines: i64,
-    /// Show only the N best suspects.
+    /// Show only the N best suspects [default: all].
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
 }
@@ -98,31 +102,33 @@ pub struct SampleArgs {
     /// Time between snapshots (e.g. 10s, 500ms, 1m).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     pub interval: Duration,
-    /// Number of snapshots to take.
+    /// Number of snapshots to take [default: 12 for watch, 6 for check].
     #[arg(long, value_name = "N", conflicts_with = "duration")]
     pub count: Option<usize>,
-    /// Sample for this long instead of --count snapshots.
+    /// Sample for this long instead of --count: a snapshot at once and one every --interval before
+    /// it ends; the whole run, fetches and retries included, ends by then [default: none, --count].
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
-    /// Where pprof is mounted on the service.
-    #[arg(long, default_value = "/debug/pprof")]
-    pub path: String,
+    /// Where pprof is mounted on the service, when the URL does not say [default: /debug/pprof].
+    #[arg(long)]
+    pub path: Option<String>,
     /// Also fetch /debug/pprof/heap each round.
     #[arg(long)]
     pub heap: bool,
     /// Fetch the debug=2 dump (wait reasons and minutes) instead of the protobuf form. It stops the world longer on big services.
     #[arg(long)]
     pub debug2: bool,
-    /// Folder to save every profile in as fetched (default: a new timestamped folder here).
+    /// Folder to save every profile in as fetched: new or empty, made when the first profile
+    /// arrives [default: a new folder leakhound-snapshots-YYYYMMDD-HHMMSS here].
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
-    /// Extra request header, `Name: value` (repeatable), e.g. a bearer token.
+    /// Extra request header, `Name: value` (repeatable), e.g. a bearer token [default: none].
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
     /// Accept invalid TLS certificates.
     #[arg(long)]
     pub insecure: bool,
-    /// Timeout of one fetch.
+    /// Timeout of one fetch (connecting: at most 5 s of it).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
     pub timeout: Duration,
     /// Retries of a failed fetch before it counts as a gap.
@@ -135,7 +141,8 @@ pub struct SampleArgs {
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Base URL of the service (http://host:port) or the full URL of its goroutine profile.
+    /// Base URL of the service (http://host:port, or host:port) or the full URL of its goroutine
+    /// profile, taken as written (query included).
     pub url: String,
     #[command(flatten)]
     pub sample: SampleArgs,
@@ -168,13 +175,14 @@ pub enum FailOn {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// A service URL to sample, or a saved folder / profile files to read.
+    /// A service URL to sample (http://host:port, or host:port), or a saved folder / profile files to read.
     #[arg(required = true)]
     pub targets: Vec<String>,
     /// Fail (exit 1) on leaks only, or on suspects too.
     #[arg(long, value_enum, default_value_t = FailOn::Leak)]
     pub fail_on: FailOn,
-    /// An earlier JSON report: fail only on suspects that are new or grow faster than in it.
+    /// An earlier JSON report: fail only on suspects that are new or grow faster than in it
+    /// [default: none].
     #[arg(long, value_name = "REPORT.json")]
     pub baseline: Option<PathBuf>,
     /// Do not fetch the heap profile (fetched by default for check).
@@ -195,7 +203,7 @@ pub struct DemoArgs {
     /// Time between snapshots of the replayed service.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "200ms")]
     pub interval: Duration,
-    /// Folder to save the fetched profiles in (default: a temporary folder, removed afterwards).
+    /// Folder to save the fetched profiles in [default: a temporary folder, removed afterwards].
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
     /// No progress bar.

@@ -1,29 +1,62 @@
 //! Each command as a library call: arguments in, report written, exit status out. `main.rs` only
 //! parses the command line and turns errors into messages.
+//!
+//! Every check that can fail before sampling runs before sampling (the report's file, the
+//! baseline, the snapshot folder, the plan's number of snapshots), so a run never samples for
+//! minutes only to fail on its output; the report's file is written whole or not at all.
 
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use regex::Regex;
 
 use crate::analysis::diff::{diff as diff_snapshots, DiffOptions};
+use crate::analysis::heap::HeapSeries;
+use crate::analysis::rank::{thresholds::LEAK_MIN_SNAPSHOTS, RankOptions, Verdict};
+use crate::analysis::series::{Input as SeriesInput, Reading, Series};
 use crate::analysis::Snapshot;
-use crate::cli::{DiffArgs, OutputArgs};
-use crate::error::{Error, Result};
+use crate::cli::{AnalyzeArgs, CheckArgs, DemoArgs, DiffArgs, FailOn, GroupArgs, OutputArgs, RankArgs, SampleArgs, WatchArgs};
+use crate::error::{exit, Error, Result};
 use crate::profile::{Profile, ProfileKind};
 use crate::report::build::{snapshot_doc, truncation_warning};
-use crate::report::{self, ChangeDoc, DiffReport, GroupDoc, Style, Tool};
+use crate::report::{self, ChangeDoc, DiffReport, GroupDoc, LeakReport, OutputFormat, Style, SuspectDoc, Tool};
 use crate::source::files::read_profile;
-use crate::stacks::StackTable;
+use crate::source::http::{HttpOptions, Target};
+use crate::source::saved;
+use crate::stacks::{GroupId, StackTable};
+use crate::watch::{self, WatchOptions};
+
+/// Checks, before any work, that the report can go where `--output` says: the format fits the
+/// command and a file can be created there. Nothing is created.
+pub fn check_output(output: &OutputArgs, diff: bool) -> Result<()> {
+    if diff && output.format == OutputFormat::Dot {
+        return Err(Error::Input("--format dot draws the call graph of a leak report (watch, analyze, check); diff writes text, json or markdown".into()));
+    }
+    if let Some(path) = &output.output {
+        if path.is_dir() {
+            return Err(Error::Input(format!("--output {}: is a folder; give a file name", path.display())));
+        }
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            return Err(Error::Input(format!("--output {}: the folder {} does not exist; create it first", path.display(), parent.display())));
+        }
+        saved::check_can_create(path, "--output")?;
+    }
+    Ok(())
+}
 
 /// Writes a report where `--output` says, with colour only on a terminal and never with NO_COLOR.
-pub fn emit(output: &OutputArgs, write: impl FnOnce(&mut dyn Write, Style) -> std::io::Result<()>) -> Result<()> {
+/// A file is written whole beside its final name and then renamed, so it is complete or absent.
+pub fn emit(output: &OutputArgs, write: impl Fn(&mut dyn Write, Style) -> std::io::Result<()>) -> Result<()> {
     match &output.output {
         Some(path) => {
             let shown = path.display().to_string();
-            let file = std::fs::File::create(path).map_err(|source| Error::Output { what: shown.clone(), source })?;
-            // Reports are written in many small pieces: buffer them instead of a syscall each.
-            let mut file = std::io::BufWriter::with_capacity(64 * 1024, file);
-            write(&mut file, Style { color: false }).map_err(|source| Error::Output { what: shown.clone(), source })?;
-            file.flush().map_err(|source| Error::Output { what: shown, source })
+            let mut text = Vec::with_capacity(64 * 1024);
+            write(&mut text, Style { color: false }).map_err(|source| Error::Output { what: shown.clone(), source })?;
+            saved::write_file_atomically(path, &text).map_err(|source| Error::Output { what: shown, source })
         }
         None => {
             let stdout = std::io::stdout();
@@ -37,6 +70,39 @@ pub fn emit(output: &OutputArgs, write: impl FnOnce(&mut dyn Write, Style) -> st
                 Err(source) => Err(Error::Output { what: "the report".into(), source }),
             }
         }
+    }
+}
+
+/// Writes the report of a run. When its file cannot be written (disk full, read-only), the report
+/// goes to standard output instead, so the run is not lost; returns what failed.
+fn emit_final(output: &OutputArgs, write: impl Fn(&mut dyn Write, Style) -> std::io::Result<()>) -> Result<Option<String>> {
+    match emit(output, &write) {
+        Ok(()) => Ok(None),
+        Err(e @ Error::Output { .. }) if output.output.is_some() => {
+            eprintln!("leakhound: {e}; the report follows on standard output instead");
+            emit(&OutputArgs { format: output.format, output: None }, &write)?;
+            Ok(Some(e.to_string()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A warning when `--label KEY` was given and no sample of these groups carries that label.
+fn label_warning(table: &StackTable, ids: impl Iterator<Item = GroupId>, key: Option<&str>) -> Option<String> {
+    let key = key?;
+    let mut ids = ids.peekable();
+    ids.peek()?;
+    let carried = ids.into_iter().any(|id| table.group(id).label.as_deref().is_some_and(|v| !v.is_empty()));
+    (!carried).then(|| {
+        format!("no sample carries the label {key}: the groups are the same as without --label (labels come from pprof.Do or pprof.SetGoroutineLabels in the service)")
+    })
+}
+
+/// The inputs for a report's header: a long list is summarised.
+fn summarise_inputs(inputs: &[String]) -> String {
+    match inputs {
+        [first, .., last] if inputs.len() > 3 => format!("{first} … {last} ({} files)", inputs.len()),
+        _ => inputs.join(" "),
     }
 }
 
@@ -95,12 +161,22 @@ fn comparable_forms(table: &StackTable, base: &mut Snapshot, new: &mut Snapshot)
 
 /// `leakhound diff BASE NEW`.
 pub fn diff(args: &DiffArgs) -> Result<()> {
+    check_output(&args.output, true)?;
     let base_p = read_profile(&args.base, args.group.max_profile_bytes)?;
     let new_p = read_profile(&args.new, args.group.max_profile_bytes)?;
     let (bk, nk) = (&base_p.kind, &new_p.kind);
     if bk.is_goroutine_like() != nk.is_goroutine_like() || (*bk == ProfileKind::Heap) != (*nk == ProfileKind::Heap) {
         return Err(Error::Input(format!(
             "{} is a {} profile but {} is a {} profile: diff compares two goroutine profiles or two heap profiles",
+            args.base.display(),
+            bk.name(),
+            args.new.display(),
+            nk.name()
+        )));
+    }
+    if bk.is_goroutine_like() && bk != nk {
+        return Err(Error::Input(format!(
+            "{} is a {} profile but {} is a {} profile: a goroutineleak profile holds only the goroutines the runtime proved leaked, so against all goroutines every other stack would look gone. Diff two goroutine profiles, or two goroutineleak profiles",
             args.base.display(),
             bk.name(),
             args.new.display(),
@@ -116,6 +192,17 @@ pub fn diff(args: &DiffArgs) -> Result<()> {
     let mut warnings: Vec<String> = [truncation_warning(&base), truncation_warning(&new)].into_iter().flatten().collect();
     warnings.extend(comparable_forms(&table, &mut base, &mut new));
     let changes = diff_snapshots(&table, &base, &new, &DiffOptions { top: args.top, min_delta: args.min_delta });
+    if changes.is_empty() && args.min_delta > 1 {
+        let all = diff_snapshots(&table, &base, &new, &DiffOptions { top: None, min_delta: 1 });
+        if let Some(largest) = all.iter().map(|c| c.delta.abs()).max() {
+            warnings.push(format!(
+                "--min-delta {} hides every change: {} stack group(s) changed, the largest by {largest}; lower --min-delta to see them",
+                args.min_delta,
+                all.len()
+            ));
+        }
+    }
+    warnings.extend(label_warning(&table, base.groups.keys().chain(new.groups.keys()).copied(), args.group.label.as_deref()));
     let doc = DiffReport {
         schema: report::DIFF_SCHEMA.into(),
         tool: Tool::default(),
@@ -132,30 +219,16 @@ pub fn diff(args: &DiffArgs) -> Result<()> {
     emit(&args.output, |w, style| report::write_diff(&doc, format, style, w))
 }
 
-use std::collections::HashSet;
-use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use regex::Regex;
-
-use crate::analysis::heap::HeapSeries;
-use crate::analysis::rank::{RankOptions, Verdict};
-use crate::analysis::series::{Input as SeriesInput, Reading, Series};
-use crate::cli::{AnalyzeArgs, CheckArgs, DemoArgs, FailOn, GroupArgs, RankArgs, SampleArgs, WatchArgs};
-use crate::report::{LeakReport, SuspectDoc};
-use crate::source::http::{HttpOptions, Target};
-use crate::source::saved;
-use crate::watch::{self, WatchOptions};
-
-/// Set by Ctrl-C: sampling stops and the report is still written. A second Ctrl-C exits at once.
+/// Set by Ctrl-C or SIGTERM: sampling stops at once (a fetch in flight is abandoned) and the
+/// report is still written. A second signal exits at once.
 static STOP: AtomicBool = AtomicBool::new(false);
 
-fn install_ctrl_c() {
+fn install_signal_handler() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
         let _ = ctrlc::set_handler(|| {
             if STOP.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
+                std::process::exit(exit::INTERRUPTED.into());
             }
         });
     });
@@ -163,18 +236,19 @@ fn install_ctrl_c() {
 
 fn rank_options(r: &RankArgs) -> Result<RankOptions> {
     let ignore =
-        r.ignore.iter().map(|s| Regex::new(s).map_err(|e| Error::Input(format!("--ignore {s:?}: not a valid regex: {e}")))).collect::<Result<Vec<_>>>()?;
+        r.ignore.iter().map(|s| Regex::new(s).map_err(|e| Error::Input(format!("--ignore '{s}': not a valid regex: {e}")))).collect::<Result<Vec<_>>>()?;
     Ok(RankOptions { ignore, min_growth_per_minute: r.min_growth_per_minute, min_increase: r.min_increase, top: r.top })
 }
 
 fn watch_options(url: &str, s: &SampleArgs, g: &GroupArgs, heap: bool, default_count: usize) -> Result<WatchOptions> {
-    let target = Target::parse(url, &s.path).map_err(|e| Error::Input(e.to_string()))?;
+    let target = Target::parse(url, s.path.as_deref()).map_err(|e| Error::Input(e.to_string()))?;
     Ok(WatchOptions {
         target,
         target_text: url.to_string(),
         http: HttpOptions { headers: s.headers.clone(), insecure: s.insecure, timeout: s.timeout, retries: s.retries, ..Default::default() },
         interval: s.interval,
         count: watch::snapshot_count(s.count, s.duration, s.interval, default_count),
+        deadline: s.duration,
         heap,
         leak_profile: true,
         debug2: s.debug2,
@@ -186,21 +260,44 @@ fn watch_options(url: &str, s: &SampleArgs, g: &GroupArgs, heap: bool, default_c
     })
 }
 
-/// Samples a live service and builds its report.
-fn sample(opts: &WatchOptions, rank: &RankOptions, max_goroutines: Option<i64>) -> Result<LeakReport> {
-    install_ctrl_c();
+/// `check` refuses, before sampling, a plan that cannot give the snapshots a pass needs.
+fn refuse_short_plan(opts: &WatchOptions, s: &SampleArgs) -> Result<()> {
+    let min = LEAK_MIN_SNAPSHOTS;
+    if opts.count >= min {
+        return Ok(());
+    }
+    let fmt = |d: std::time::Duration| humantime::format_duration(d).to_string();
+    let (plan, fix) = match (s.count, s.duration) {
+        (Some(c), _) => (format!("--count {c}"), format!("pass --count {min} or more")),
+        (None, Some(d)) => (
+            format!("--duration {} at --interval {}", fmt(d), fmt(s.interval)),
+            format!(
+                "pass --duration {} or more, or --interval {} or less, or --count {min}",
+                fmt(s.interval * min as u32),
+                fmt(std::time::Duration::from_millis((d.as_millis() / min as u128).max(1) as u64))
+            ),
+        ),
+        (None, None) => (String::from("the default"), format!("pass --count {min} or more")),
+    };
+    Err(Error::Input(format!("check needs at least {min} snapshots to pass (no leak is only clear from a trend), but {plan} gives {}: {fix}", opts.count)))
+}
+
+/// Samples a live service and builds its report; also says why saving stopped, if it did.
+fn sample(opts: &WatchOptions, rank: &RankOptions, max_goroutines: Option<i64>) -> Result<(LeakReport, Option<String>)> {
+    install_signal_handler();
     let outcome = watch::run(opts, &STOP)?;
     let suspects = outcome.series.rank(rank);
-    let note = format!("snapshots saved in {}", outcome.saved_to.display());
-    if !opts.progress || outcome.interrupted {
-        // nothing: the folder is named in the report's errors only when something went wrong
-    }
     let mut doc = crate::report::build::leak_report(&opts.target_text, &outcome.series, &outcome.heap, &suspects, rank, max_goroutines, &[]);
+    doc.errors.extend(label_warning(&outcome.series.table, outcome.series.snapshots.iter().flat_map(|s| s.groups.keys().copied()), opts.label.as_deref()));
+    let note = match &outcome.saved_to {
+        Some(dir) => format!("snapshots saved in {}", dir.display()),
+        None => "no snapshot was saved".to_string(),
+    };
     eprintln!("leakhound: {note}");
     if outcome.interrupted {
         doc.errors.push(note);
     }
-    Ok(doc)
+    Ok((doc, outcome.unsaved))
 }
 
 /// Reads saved snapshots: folders written by `watch` and profile files, in any order and any
@@ -218,6 +315,7 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
             Ok(p) => p,
             Err(e) => {
                 series.errors.push(e.to_string());
+                series.unreadable.push(e.to_string());
                 first_error.get_or_insert(e);
                 continue;
             }
@@ -244,42 +342,50 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
     Ok((series, heap))
 }
 
-/// The inputs as a report names them: all of a few, the first and last of many (a shell glob).
-fn inputs_named(inputs: &[std::path::PathBuf]) -> String {
-    let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
-    match names.as_slice() {
-        [first, .., last] if names.len() > 4 => format!("{first} … {last} ({} inputs)", names.len()),
-        _ => names.join(" "),
-    }
-}
-
-fn write_leak(doc: &LeakReport, output: &OutputArgs) -> Result<()> {
-    let format = output.format;
-    emit(output, |w, style| report::write_leak(doc, format, style, w))
-}
-
-/// `leakhound watch URL`.
+/// `leakhound watch URL`: exit 0, or 5 when snapshots or the report could not be written in full.
 pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
     let rank = rank_options(&args.rank)?;
+    check_output(&args.output, false)?;
     let opts = watch_options(&args.url, &args.sample, &args.group, args.sample.heap, 12)?;
-    let doc = sample(&opts, &rank, None)?;
-    write_leak(&doc, &args.output)?;
-    Ok(ExitCode::SUCCESS)
+    if opts.count < LEAK_MIN_SNAPSHOTS {
+        eprintln!(
+            "leakhound: warning: {} snapshot(s) cannot show a trend (a leak from growth needs {LEAK_MIN_SNAPSHOTS}); only leaks the runtime proves can be found",
+            opts.count
+        );
+    }
+    let (doc, unsaved) = sample(&opts, &rank, None)?;
+    let format = args.output.format;
+    let lost = emit_final(&args.output, |w, style| report::write_leak(&doc, format, style, w))?;
+    Ok(if unsaved.is_some() || lost.is_some() { ExitCode::from(exit::OUTPUT_LOST) } else { ExitCode::SUCCESS })
 }
 
-/// `leakhound analyze PATH...`.
+/// `leakhound analyze PATH...`: inputs that cannot be read are left out with a warning.
 pub fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
     let rank = rank_options(&args.rank)?;
+    check_output(&args.output, false)?;
     let (series, heap) = load_saved(&args.inputs, &args.group)?;
+    for e in &series.unreadable {
+        eprintln!("leakhound: warning: left out: {e}");
+    }
     let suspects = series.rank(&rank);
-    let target = inputs_named(&args.inputs);
-    let doc = report::build::leak_report(&target, &series, &heap, &suspects, &rank, None, &[]);
-    write_leak(&doc, &args.output)?;
-    Ok(ExitCode::SUCCESS)
+    let inputs: Vec<String> = args.inputs.iter().map(|p| p.display().to_string()).collect();
+    let mut doc = report::build::leak_report(&summarise_inputs(&inputs), &series, &heap, &suspects, &rank, None, &[]);
+    doc.errors.extend(label_warning(&series.table, series.snapshots.iter().flat_map(|s| s.groups.keys().copied()), args.group.label.as_deref()));
+    let format = args.output.format;
+    let lost = emit_final(&args.output, |w, style| report::write_leak(&doc, format, style, w))?;
+    Ok(if lost.is_some() { ExitCode::from(exit::OUTPUT_LOST) } else { ExitCode::SUCCESS })
 }
 
-fn is_url(s: &str) -> bool {
-    s.starts_with("http://") || s.starts_with("https://")
+/// A URL to sample rather than a saved file: `http(s)://…`, or `host:port` that names no file here.
+fn looks_like_url(s: &str) -> bool {
+    if s.contains("://") {
+        return true;
+    }
+    if Path::new(s).exists() {
+        return false;
+    }
+    static HOST_PORT: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    HOST_PORT.get_or_init(|| Regex::new(r"^([A-Za-z0-9][A-Za-z0-9.\-]*|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}(/.*)?$").expect("static regex")).is_match(s)
 }
 
 /// The stack a baseline and a new report share, by function names (line numbers move between builds).
@@ -287,29 +393,45 @@ fn stack_identity(s: &SuspectDoc) -> Vec<String> {
     s.group.stack.iter().map(|f| f.function.clone()).collect()
 }
 
-/// `leakhound check TARGET...`: exit 0 clean, 1 failed, 2 input error, 3 target not sampled.
+/// Reads a `--baseline` report, before any sampling.
+fn read_baseline(path: &Path) -> Result<LeakReport> {
+    let text = std::fs::read(path).map_err(|source| Error::Read { path: format!("--baseline {}", path.display()), source })?;
+    serde_json::from_slice(&text).map_err(|e| {
+        Error::Input(format!(
+            "--baseline {}: not a leakhound JSON report ({e}); write one with `leakhound check … --format json --output FILE`",
+            path.display()
+        ))
+    })
+}
+
+/// `leakhound check TARGET...`: exit 0 clean, 1 failed, 2 input error, 3 target not sampled,
+/// 4 inconclusive, 5 output not written in full.
 pub fn check(args: &CheckArgs) -> Result<ExitCode> {
     let rank = rank_options(&args.rank)?;
+    check_output(&args.output, false)?;
+    let baseline = args.baseline.as_deref().map(read_baseline).transpose()?;
     let max_goroutines = (args.rank.max_goroutines > 0).then_some(args.rank.max_goroutines);
-    let mut doc = if is_url(&args.targets[0]) {
+    let (mut doc, unsaved) = if looks_like_url(&args.targets[0]) {
         if args.targets.len() > 1 {
             return Err(Error::Input("check samples one URL at a time".into()));
         }
         let opts = watch_options(&args.targets[0], &args.sample, &args.group, !args.no_heap, 6)?;
+        refuse_short_plan(&opts, &args.sample)?;
         sample(&opts, &rank, max_goroutines)?
     } else {
-        let inputs: Vec<std::path::PathBuf> = args.targets.iter().map(std::path::PathBuf::from).collect();
+        let inputs: Vec<PathBuf> = args.targets.iter().map(PathBuf::from).collect();
         let (series, heap) = load_saved(&inputs, &args.group)?;
-        let suspects = series.rank(&rank);
-        report::build::leak_report(&inputs_named(&inputs), &series, &heap, &suspects, &rank, max_goroutines, &[])
-    };
-    let baseline = match &args.baseline {
-        Some(path) => {
-            let text = std::fs::read(path).map_err(|source| Error::Read { path: path.display().to_string(), source })?;
-            let b: LeakReport = serde_json::from_slice(&text).map_err(|e| Error::Input(format!("{}: not a leakhound JSON report ({e})", path.display())))?;
-            Some(b)
+        if !series.unreadable.is_empty() {
+            return Err(Error::Input(format!(
+                "{} of the inputs cannot be read, and check judges all of them or none: {}. Remove or replace it (analyze leaves such files out with a warning)",
+                series.unreadable.len(),
+                series.unreadable.join("; ")
+            )));
         }
-        None => None,
+        let suspects = series.rank(&rank);
+        let mut doc = report::build::leak_report(&summarise_inputs(&args.targets), &series, &heap, &suspects, &rank, max_goroutines, &[]);
+        doc.errors.extend(label_warning(&series.table, series.snapshots.iter().flat_map(|s| s.groups.keys().copied()), args.group.label.as_deref()));
+        (doc, None)
     };
     let fails_on = |v: Verdict| match args.fail_on {
         FailOn::Leak => v == Verdict::Leak,
@@ -348,33 +470,45 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
             doc.errors.push(format!("{accepted} suspect(s) are in the baseline and did not grow faster: not failing on them"));
         }
     }
-    write_leak(&doc, &args.output)?;
-    if failing.is_empty() {
-        eprintln!("leakhound check: passed ({})", doc.verdict);
-        Ok(ExitCode::SUCCESS)
-    } else {
+    let format = args.output.format;
+    let lost = emit_final(&args.output, |w, style| report::write_leak(&doc, format, style, w))?;
+    if !failing.is_empty() {
         eprintln!("leakhound check: FAILED");
         for f in &failing {
             eprintln!("  {f}");
         }
-        Ok(ExitCode::from(1))
+        return Ok(ExitCode::from(exit::FAILED));
     }
+    if let Some(why) = unsaved.or(lost) {
+        eprintln!("leakhound check: output not written in full ({why}); no leak found otherwise");
+        return Ok(ExitCode::from(exit::OUTPUT_LOST));
+    }
+    if doc.outcome == "inconclusive" {
+        let taken = doc.snapshots.len();
+        let analysed = doc.analysed.map_or(0, |[a, b]| b + 1 - a);
+        eprintln!("leakhound check: INCONCLUSIVE: {}", report::build::inconclusive_note(taken, analysed));
+        return Ok(ExitCode::from(exit::INCONCLUSIVE));
+    }
+    eprintln!("leakhound check: passed ({})", doc.outcome);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `leakhound demo`: the full watch pipeline, over real HTTP, against a server replaying bundled
 /// profiles of the project's own leaking Go service.
 pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
+    check_output(&args.output, false)?;
     let server = crate::source::demo::DemoServer::start().map_err(|e| Error::Target(format!("starting the demo server on 127.0.0.1: {e}")))?;
     let (save_dir, temporary) = match &args.save {
         Some(d) => (d.clone(), false),
         None => (std::env::temp_dir().join(format!("leakhound-demo-{}", std::process::id())), true),
     };
     let opts = WatchOptions {
-        target: Target::parse(&server.url(), "/debug/pprof").map_err(|e| Error::Input(e.to_string()))?,
+        target: Target::parse(&server.url(), None).map_err(|e| Error::Input(e.to_string()))?,
         target_text: server.url(),
         http: HttpOptions::default(),
         interval: args.interval,
         count: server.snapshots(),
+        deadline: None,
         heap: true,
         leak_profile: true,
         debug2: false,
@@ -385,13 +519,14 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         label: None,
     };
     let rank = RankOptions::default();
-    install_ctrl_c();
+    install_signal_handler();
     let outcome = watch::run(&opts, &STOP)?;
     let suspects = outcome.series.rank(&rank);
     let doc = report::build::leak_report("leakhound demo (replayed leaksvc)", &outcome.series, &outcome.heap, &suspects, &rank, None, &[]);
     if temporary {
         let _ = std::fs::remove_dir_all(&save_dir);
     }
-    write_leak(&doc, &args.output)?;
-    Ok(ExitCode::SUCCESS)
+    let format = args.output.format;
+    let lost = emit_final(&args.output, |w, style| report::write_leak(&doc, format, style, w))?;
+    Ok(if outcome.unsaved.is_some() || lost.is_some() { ExitCode::from(exit::OUTPUT_LOST) } else { ExitCode::SUCCESS })
 }

@@ -1,7 +1,26 @@
-//! The library's errors. Each maps to a documented exit code (see the README): input and usage
-//! problems are 2, a target that could not be sampled is 3.
+//! The library's errors. Each maps to a documented exit code (see the README's table, and
+//! [`exit`]): input and usage problems are 2, a target that could not be sampled is 3.
 
 use crate::profile::DecodeError;
+
+/// The exit codes, part of the interface (README: "exit codes").
+pub mod exit {
+    /// Clean: nothing that `--fail-on` names, on enough snapshots for a trend.
+    pub const CLEAN: u8 = 0;
+    /// `check` found what `--fail-on` names, or a snapshot over `--max-goroutines`.
+    pub const FAILED: u8 = 1;
+    /// Usage or input error, found before sampling where it can be.
+    pub const USAGE: u8 = 2;
+    /// The target could not be sampled.
+    pub const TARGET: u8 = 3;
+    /// `check` could not reach a verdict: too few snapshots for a trend and no proven leak.
+    pub const INCONCLUSIVE: u8 = 4;
+    /// The run finished but part of its output could not be written (snapshot folder or report
+    /// file: disk full, read-only); the report says what was lost.
+    pub const OUTPUT_LOST: u8 = 5;
+    /// Interrupted (Ctrl-C, SIGTERM) before anything could be reported.
+    pub const INTERRUPTED: u8 = 130;
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -17,13 +36,17 @@ pub enum Error {
     Target(String),
     #[error("writing {what}: {source}")]
     Output { what: String, source: std::io::Error },
+    /// Stopped by a signal before the first snapshot.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Target(_) => 3,
-            _ => 2,
+            Error::Target(_) => exit::TARGET,
+            Error::Interrupted(_) => exit::INTERRUPTED,
+            _ => exit::USAGE,
         }
     }
 }

@@ -234,11 +234,12 @@ pub fn is_std_function(function: &str) -> bool {
 
 /// The schema's leaf: the innermost frame outside the standard library; if every frame is standard
 /// library, the innermost outside package `runtime`.
+/// `panic` is how a traceback names `runtime.gopanic`: runtime plumbing, never the leaf.
 pub fn leaf_index(frames: &[&Frame]) -> usize {
-    if let Some(i) = frames.iter().position(|f| !is_std_function(&f.function)) {
+    if let Some(i) = frames.iter().position(|f| !is_std_function(&f.function) && f.function != "panic") {
         return i;
     }
-    frames.iter().position(|f| package_of(&f.function) != "runtime").unwrap_or(0)
+    frames.iter().position(|f| package_of(&f.function) != "runtime" && f.function != "panic").unwrap_or(0)
 }
 
 /// Identifies a stack group in a [`StackTable`], the same in every snapshot.

@@ -1,17 +1,23 @@
 //! The sampling loop: fetch on a schedule, save every profile as fetched, keep per-group counts,
-//! show progress, stop cleanly on Ctrl-C. Nothing already fetched is lost: each profile is on disk
-//! before it is decoded, and the index is rewritten after every fetch.
+//! show progress, stop cleanly on Ctrl-C or SIGTERM, and end by the `--duration` deadline.
+//!
+//! Nothing already fetched is lost: each profile and the index are written in full and then
+//! renamed into place, so an interrupted watch, a full disk or a read-only folder never leaves half
+//! a file under a final name, and the index always matches the files. Every fetch runs on a worker
+//! thread that the loop waits on, so a signal or the deadline takes effect at once even while a
+//! server stalls.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::analysis::heap::HeapSeries;
 use crate::analysis::series::Series;
 use crate::error::{Error, Result};
-use crate::profile::{self, ProfileKind};
+use crate::profile::{self, Profile, ProfileKind};
 use crate::source::http::{FetchError, Fetcher, HttpOptions, Target};
 use crate::source::saved::{now_nanos, SaveDir};
 use crate::stacks::GroupBy;
@@ -24,6 +30,8 @@ pub struct WatchOptions {
     pub http: HttpOptions,
     pub interval: Duration,
     pub count: usize,
+    /// `--duration`: the whole run, fetches and retries included, ends by then.
+    pub deadline: Option<Duration>,
     pub heap: bool,
     /// Fetch `/debug/pprof/goroutineleak` each round while the service serves it.
     pub leak_profile: bool,
@@ -39,60 +47,170 @@ pub struct WatchOptions {
 pub struct Outcome {
     pub series: Series,
     pub heap: HeapSeries,
-    pub saved_to: PathBuf,
+    /// The snapshot folder, when anything was saved in it.
+    pub saved_to: Option<PathBuf>,
+    /// Stopped by Ctrl-C or SIGTERM.
     pub interrupted: bool,
+    /// Why saving stopped (disk full, read-only folder, ...), when it did.
+    pub unsaved: Option<String>,
 }
 
-/// Number of snapshots for `--count` or `--duration` (the first is taken at once).
+/// Number of snapshots for `--count` or `--duration`: with a duration, one at once and one every
+/// interval strictly before the deadline, so that the last fetch has time to finish by then.
 pub fn snapshot_count(count: Option<usize>, duration: Option<Duration>, interval: Duration, default: usize) -> usize {
     match (count, duration) {
         (Some(c), _) => c.max(1),
-        (None, Some(d)) => (d.as_secs_f64() / interval.as_secs_f64().max(1e-3)).floor() as usize + 1,
+        (None, Some(d)) => ((d.as_secs_f64() / interval.as_secs_f64().max(1e-3)).ceil() as usize).max(1),
         (None, None) => default,
     }
 }
 
+/// Why a fetch ended without an answer.
+enum Stop {
+    Signal,
+    Deadline,
+}
+
+/// Fetches `url` on a worker thread and waits for it, for a signal or for the deadline, whichever
+/// comes first. An abandoned fetch finishes (or times out) on its own thread, unobserved.
+fn fetch(
+    fetcher: &Arc<Fetcher>,
+    url: &str,
+    stop: &AtomicBool,
+    deadline: Option<Instant>,
+) -> std::result::Result<std::result::Result<Vec<u8>, FetchError>, Stop> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = fetcher.clone();
+    let owned = url.to_string();
+    std::thread::spawn(move || {
+        let _ = tx.send(worker.get(&owned));
+    });
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Err(Stop::Signal);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Stop::Deadline);
+        }
+        match rx.recv_timeout(Duration::from_millis(10)) {
+            Ok(result) => return Ok(result),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Ok(Err(FetchError::Other { url: url.to_string(), message: "the fetch ended without an answer".into() }))
+            }
+        }
+    }
+}
+
+/// The snapshot folder, and what happened to it: saving stops at the first write that fails, and
+/// the rest of the watch goes on in memory.
+struct Saver {
+    dir: SaveDir,
+    failed: Option<String>,
+    saved: usize,
+}
+
+impl Saver {
+    /// Saves a fetched profile; its path, or `None` when saving has stopped.
+    fn save(&mut self, series: &mut Series, round: usize, kind: &str, url: &str, bytes: &[u8], at: i64) -> Option<PathBuf> {
+        if self.failed.is_some() {
+            return None;
+        }
+        match self.dir.save(round, kind, url, bytes, at) {
+            Ok(path) => {
+                self.saved += 1;
+                Some(path)
+            }
+            Err(e) => {
+                series.errors.push(format!(
+                    "saving stopped in round {round}: {e}. The {} profile(s) saved before stay valid in {} and its index.json lists exactly them; sampling went on without saving",
+                    self.saved,
+                    self.dir.dir.display()
+                ));
+                self.failed = Some(e.to_string());
+                None
+            }
+        }
+    }
+
+    fn record_error(&mut self, round: usize, kind: &str, url: &str, error: &str, at: i64) {
+        if self.failed.is_none() {
+            // A failure to note a failure is not worth stopping for; the report has it anyway.
+            let _ = self.dir.record_error(round, kind, url, error, at);
+        }
+    }
+}
+
+/// Decodes what a round fetched.
+fn decode(bytes: &[u8], max: u64) -> std::result::Result<Profile, profile::DecodeError> {
+    profile::decode(bytes, max)
+}
+
 pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
-    let fetcher = Fetcher::new(&opts.http).map_err(|e| Error::Input(e.to_string()))?;
-    let mut save = SaveDir::create(&opts.save_dir, &opts.target_text)?;
+    let fetcher = Arc::new(Fetcher::new(&opts.http).map_err(|e| Error::Input(e.to_string()))?);
+    let goroutine_url = opts.target.goroutine_url(opts.debug2).map_err(|e| Error::Input(e.to_string()))?;
+    let mut saver = Saver { dir: SaveDir::plan(&opts.save_dir, &opts.target_text)?, failed: None, saved: 0 };
     let mut series = Series::new(opts.group_by, opts.label.clone());
     let mut heap = HeapSeries::default();
     let bar = progress_bar(opts);
-    let goroutine_url = opts.target.url("goroutine", if opts.debug2 { "debug=2" } else { "" });
     let leak_url = opts.target.url("goroutineleak", "");
     let heap_url = opts.target.url("heap", "");
-    let mut leak_profile = opts.leak_profile;
+    let mut leak_profile = opts.leak_profile && !goroutine_url.contains("/goroutineleak");
     let mut leak_every_round = true;
     let start = Instant::now();
-    let mut interrupted = false;
+    let deadline = opts.deadline.map(|d| start + d);
+    let deadline_text = opts.deadline.map(|d| humantime::format_duration(d).to_string()).unwrap_or_default();
+    let mut stopped: Option<Stop> = None;
     let mut first_error: Option<FetchError> = None;
 
-    for round in 0..opts.count {
+    'rounds: for round in 0..opts.count {
         if stop.load(Ordering::SeqCst) {
-            interrupted = true;
+            stopped = Some(Stop::Signal);
             break;
         }
         let at = now_nanos();
         let before = series.snapshots.len();
-        match fetcher.get(&goroutine_url) {
-            Ok(bytes) => {
-                let path = save.save(round, "goroutine", &goroutine_url, &bytes, at)?;
-                match profile::decode(&bytes, opts.max_profile_bytes) {
+        match fetch(&fetcher, &goroutine_url, stop, deadline) {
+            Err(why) => {
+                stopped = Some(why);
+                break;
+            }
+            Ok(Ok(bytes)) => {
+                let decoded = decode(&bytes, opts.max_profile_bytes);
+                // The first answer decides whether this is a profile at all: fail fast, before a
+                // folder is made, with what came back and what to do.
+                if before == 0 && round == 0 {
+                    let problem = match &decoded {
+                        Ok(p) if p.kind.is_goroutine_like() => None,
+                        Ok(p) => Some(format!(
+                            "{goroutine_url} answered with a {} profile, not goroutines: give the service's base URL or its /debug/pprof/goroutine URL",
+                            p.kind.name()
+                        )),
+                        Err(e) => Some(format!("{goroutine_url} answered, but not with a goroutine profile: {e}")),
+                    };
+                    if let Some(problem) = problem {
+                        bar.finish_and_clear();
+                        return Err(Error::Target(problem));
+                    }
+                }
+                let path = saver.save(&mut series, round, "goroutine", &goroutine_url, &bytes, at);
+                let source = path.map_or_else(|| format!("{goroutine_url} (round {round}, not saved)"), |p| p.display().to_string());
+                match decoded {
                     Ok(p) if p.kind.is_goroutine_like() => {
-                        let snap = series.push(&p, path.display().to_string(), Some(at));
+                        let snap = series.push(&p, source, Some(at));
                         bar.set_message(format!("{} goroutines", snap.total));
                     }
                     Ok(p) => series.record_failure(format!("round {round}: {goroutine_url} served a {} profile, not goroutines", p.kind.name())),
                     Err(e) => series.record_failure(format!("round {round}: {goroutine_url}: {e}")),
                 }
             }
-            Err(e) => {
-                save.record_error(round, "goroutine", &goroutine_url, &e.to_string(), at)?;
+            Ok(Err(e)) => {
                 // The very first fetch failed even after retries: the target cannot be sampled (exit 3).
                 if round == 0 {
                     bar.finish_and_clear();
                     return Err(Error::Target(e.to_string()));
                 }
+                saver.record_error(round, "goroutine", &goroutine_url, &e.to_string(), at);
                 first_error.get_or_insert(e.clone());
                 series.record_failure(format!("round {round}: {e}"));
             }
@@ -101,7 +219,14 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
         let last_round = round + 1 == opts.count;
         if leak_profile && (leak_every_round || last_round) {
             let asked = Instant::now();
-            let fetched = fetcher.get(&leak_url);
+            let fetched = match fetch(&fetcher, &leak_url, stop, deadline) {
+                Ok(f) => f,
+                Err(why) => {
+                    stopped = Some(why);
+                    bar.inc(1);
+                    break 'rounds;
+                }
+            };
             // The runtime runs a special collection for this profile; on a service with 200k
             // goroutines it takes tens of seconds and stalls the service meanwhile. When it takes
             // longer than the interval, take it again only in the last round.
@@ -116,14 +241,16 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
             }
             match fetched {
                 Ok(bytes) => {
-                    let path = save.save(round, "goroutineleak", &leak_url, &bytes, now_nanos())?;
-                    match profile::decode(&bytes, opts.max_profile_bytes) {
+                    let path = saver.save(&mut series, round, "goroutineleak", &leak_url, &bytes, now_nanos());
+                    let shown = path.map_or_else(|| leak_url.clone(), |p| p.display().to_string());
+                    match decode(&bytes, opts.max_profile_bytes) {
                         Ok(p) if p.kind == ProfileKind::GoroutineLeak => {
                             if let Some(i) = index {
                                 series.attach_proof(i, &p);
                             }
                         }
-                        Ok(_) | Err(_) => series.errors.push(format!("round {round}: {} is not a goroutineleak profile", path.display())),
+                        Ok(p) => series.errors.push(format!("round {round}: {shown} is a {} profile, not a goroutineleak profile", p.kind.name())),
+                        Err(e) => series.errors.push(format!("round {round}: {shown}: {e}")),
                     }
                 }
                 Err(FetchError::NotFound { .. }) => {
@@ -134,46 +261,76 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
             }
         }
         if opts.heap {
-            match fetcher.get(&heap_url) {
-                Ok(bytes) => {
-                    let path = save.save(round, "heap", &heap_url, &bytes, now_nanos())?;
-                    match profile::decode(&bytes, opts.max_profile_bytes) {
+            match fetch(&fetcher, &heap_url, stop, deadline) {
+                Err(why) => {
+                    stopped = Some(why);
+                    bar.inc(1);
+                    break 'rounds;
+                }
+                Ok(Ok(bytes)) => {
+                    let path = saver.save(&mut series, round, "heap", &heap_url, &bytes, now_nanos());
+                    let shown = path.map_or_else(|| heap_url.clone(), |p| p.display().to_string());
+                    match decode(&bytes, opts.max_profile_bytes) {
                         Ok(p) if p.kind == ProfileKind::Heap => {
                             if let Some(i) = index {
                                 heap.attach(&mut series, i, &p);
                             }
                         }
-                        Ok(_) => series.errors.push(format!("round {round}: {} is not a heap profile", path.display())),
-                        Err(e) => series.errors.push(format!("round {round}: {}: {e}", path.display())),
+                        Ok(p) => series.errors.push(format!("round {round}: {shown} is a {} profile, not a heap profile", p.kind.name())),
+                        Err(e) => series.errors.push(format!("round {round}: {shown}: {e}")),
                     }
                 }
-                Err(e) => series.errors.push(format!("round {round}: {e}")),
+                Ok(Err(e)) => series.errors.push(format!("round {round}: {e}")),
             }
         }
         bar.inc(1);
-        if round + 1 == opts.count {
+        if last_round {
             break;
         }
         let next = opts.interval * (round as u32 + 1);
         while start.elapsed() < next {
             if stop.load(Ordering::SeqCst) {
-                break;
+                stopped = Some(Stop::Signal);
+                break 'rounds;
             }
-            std::thread::sleep(Duration::from_millis(20).min(next.saturating_sub(start.elapsed())));
+            std::thread::sleep(Duration::from_millis(10).min(next.saturating_sub(start.elapsed())));
         }
     }
-    if stop.load(Ordering::SeqCst) {
-        interrupted = true;
-    }
     bar.finish_and_clear();
-    if interrupted {
-        series.errors.push(format!("interrupted: sampling stopped after {} snapshot(s)", series.snapshots.len()));
+    let interrupted = matches!(stopped, Some(Stop::Signal));
+    let taken = series.snapshots.len();
+    match stopped {
+        Some(Stop::Signal) => series.errors.push(format!("interrupted: sampling stopped after {taken} snapshot(s)")),
+        Some(Stop::Deadline) => {
+            series.errors.push(format!("the --duration {deadline_text} deadline came while a fetch was still waiting: sampling ended with {taken} snapshot(s)"))
+        }
+        None => {}
     }
     if series.snapshots.is_empty() {
-        let why = first_error.map_or_else(|| "no snapshot was taken".to_string(), |e| e.to_string());
+        let why = match stopped {
+            Some(Stop::Signal) => {
+                return Err(Error::Interrupted(format!("interrupted before the first snapshot of {goroutine_url} was taken; nothing was saved")))
+            }
+            Some(Stop::Deadline) => {
+                format!("{goroutine_url}: no answer before the --duration {deadline_text} deadline; raise --duration, or check that the service answers")
+            }
+            None => first_error.map_or_else(|| format!("{goroutine_url}: no goroutine snapshot could be read (see the errors above)"), |e| e.to_string()),
+        };
+        for e in &series.errors {
+            eprintln!("leakhound: {e}");
+        }
         return Err(Error::Target(why));
     }
-    Ok(Outcome { series, heap, saved_to: save.dir, interrupted })
+    let saved_to = saver.dir.created().then(|| saver.dir.dir.clone());
+    Ok(Outcome { series, heap, saved_to, interrupted, unsaved: saver.failed })
+}
+
+/// Time left in the planned run: the rounds still to come at the interval (or the deadline),
+/// right from the first snapshot instead of a rate estimated from the snapshots so far.
+pub fn time_left(count: usize, interval: Duration, deadline: Option<Duration>, elapsed: Duration) -> Duration {
+    let planned = interval.saturating_mul(count.saturating_sub(1) as u32);
+    let end = deadline.unwrap_or(planned);
+    end.saturating_sub(elapsed)
 }
 
 fn progress_bar(opts: &WatchOptions) -> ProgressBar {
@@ -182,12 +339,45 @@ fn progress_bar(opts: &WatchOptions) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(opts.count as u64), ProgressDrawTarget::stderr());
+    let (count, interval, deadline) = (opts.count, opts.interval, opts.deadline);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} snapshots, {msg}, {eta} left")
+        ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} snapshots, {msg}, {left} left")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key("left", move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let left = time_left(count, interval, deadline, state.elapsed());
+                let _ = write!(w, "{}", humantime::format_duration(Duration::from_secs(left.as_secs())));
+            })
             .progress_chars("=> "),
     );
     bar.set_prefix(opts.target_text.clone());
+    bar.set_message("starting");
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duration_counts_the_snapshots_that_fit_before_the_deadline() {
+        let s = Duration::from_secs;
+        assert_eq!(snapshot_count(None, Some(s(5)), s(10), 6), 1);
+        assert_eq!(snapshot_count(None, Some(s(40)), s(10), 6), 4);
+        assert_eq!(snapshot_count(None, Some(s(41)), s(10), 6), 5);
+        assert_eq!(snapshot_count(None, Some(s(600)), s(15), 6), 40);
+        assert_eq!(snapshot_count(Some(0), None, s(1), 6), 1);
+        assert_eq!(snapshot_count(None, None, s(1), 12), 12);
+    }
+
+    #[test]
+    fn time_left_is_known_from_the_first_snapshot() {
+        let s = Duration::from_secs;
+        // 12 snapshots 10 s apart: 110 s from the first, whatever the rate so far.
+        assert_eq!(time_left(12, s(10), None, s(0)), s(110));
+        assert_eq!(time_left(12, s(10), None, s(1)), s(109));
+        assert_eq!(time_left(12, s(10), None, s(200)), s(0));
+        // With --duration the deadline is the end.
+        assert_eq!(time_left(4, s(10), Some(s(40)), s(5)), s(35));
+    }
 }

@@ -250,25 +250,25 @@ fn group_by_modes_and_labels() {
 fn sigquit_dump_and_cut_dump() {
     let dump = fixture("go127/sigquit.txt");
     let text = std::fs::read_to_string(&dump).unwrap();
-    let headers = text.lines().filter(|l| l.starts_with("goroutine ") && l.ends_with("]:")).count() as i64;
+    // `goroutine 0` is the signalled M's own stack, not a goroutine.
+    let headers = text.lines().filter(|l| l.starts_with("goroutine ") && !l.starts_with("goroutine 0 ") && l.ends_with("]:")).count() as i64;
     let doc = diff_json(&fixture("go127/goroutine-after.debug2.txt"), &dump, &[]);
     // Every goroutine is read; the runtime's own ones (shown by SIGQUIT only) are not counted.
     let runtime = doc["new"]["runtime_goroutines"].as_i64().unwrap_or(0);
     assert!(runtime > 0, "{doc:#}");
     assert_eq!(doc["new_total"].as_i64().unwrap() + runtime, headers);
-    // Cut mid-line, as Go does at 64 MiB: detected, and the partial goroutine is not counted.
+    // Cut mid-line far from Go's 64 MiB cut (a paste that lost its end): read as it is, the cut
+    // goroutine counted with the frames it has, and no "cut off" warning (tests/dumps.rs has the
+    // real 64 MiB case).
     let dir = tempfile::tempdir().unwrap();
     let full = std::fs::read_to_string(fixture("go127/goroutine-after.debug2.txt")).unwrap();
     let cut_at = full.len() * 2 / 3;
     let cut_at = (cut_at..full.len()).find(|&i| full.is_char_boundary(i) && full.as_bytes()[i] == b'\t').unwrap() + 3;
     let cut = dir.path().join("cut.txt");
     std::fs::write(&cut, &full[..cut_at]).unwrap();
-    // Blocks before the cut one: the first has no blank line before it, the cut one is dropped.
-    let complete = full[..cut_at].matches("\n\ngoroutine ").count() as u64;
+    let started = full[..cut_at].lines().filter(|l| l.starts_with("goroutine ") && l.ends_with("]:")).count() as i64;
     let doc = diff_json(&fixture("go127/goroutine-before.debug2.txt"), &cut, &[]);
-    let t = &doc["new"]["truncated"];
-    assert_eq!(t["goroutines_read"].as_u64().unwrap(), complete, "{doc:#}");
-    assert!(doc["warnings"][0].as_str().unwrap().contains("cut off"));
-    let out = leakhound().arg("diff").arg(fixture("go127/goroutine-before.debug2.txt")).arg(&cut).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("warning:"));
+    assert!(doc["new"]["truncated"].is_null(), "{doc:#}");
+    assert_eq!(doc["new_total"].as_i64().unwrap(), started);
+    assert!(doc["warnings"].as_array().is_none_or(|w| w.is_empty()), "{doc:#}");
 }

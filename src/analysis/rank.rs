@@ -34,6 +34,9 @@ impl Default for RankOptions {
 
 /// Thresholds of the verdicts (documented in the README).
 pub mod thresholds {
+    /// Leak (from growth): at least this many snapshots in the analysed run. Fewer show a
+    /// difference, not a trend, so a clean result on fewer is inconclusive.
+    pub const LEAK_MIN_SNAPSHOTS: usize = 4;
     /// Leak: Kendall's tau at least this (later snapshots consistently larger).
     pub const LEAK_TAU: f64 = 0.6;
     /// Leak: at least this share of steps did not go down.
@@ -144,7 +147,7 @@ fn judge(t: &Trend, growth: f64, n: usize, proven: u64, opts: &RankOptions) -> O
         // Two snapshots show a difference, not a trend.
         return Some((Verdict::Suspect, score.min(0.6)));
     }
-    let leak = n >= 4
+    let leak = n >= LEAK_MIN_SNAPSHOTS
         && t.tau >= LEAK_TAU
         && t.nondecreasing_share >= LEAK_NONDECREASING
         && t.rising_steps >= LEAK_RISING_STEPS

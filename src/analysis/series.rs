@@ -17,9 +17,13 @@ pub struct Series {
     pub restarts: Vec<usize>,
     /// Problems that did not stop the series: failed fetches, gaps, restarts.
     pub errors: Vec<String>,
+    /// Saved inputs that could not be read or decoded (`check` refuses them, `analyze` warns).
+    pub unreadable: Vec<String>,
     /// Per snapshot: goroutines the runtime proved leaked, by group (goroutineleak profile).
     pub proven: Vec<Option<HashMap<GroupId, u64>>>,
     failed_since_last: bool,
+    /// Failed rounds: the index the next snapshot gets, and why the round failed.
+    pub failures: Vec<(usize, String)>,
 }
 
 impl Series {
@@ -29,14 +33,17 @@ impl Series {
             snapshots: Vec::new(),
             restarts: Vec::new(),
             errors: Vec::new(),
+            unreadable: Vec::new(),
             proven: Vec::new(),
             failed_since_last: false,
+            failures: Vec::new(),
         }
     }
 
     /// Records a failed round; a later drop in goroutines then counts as a restart.
     pub fn record_failure(&mut self, message: String) {
         self.failed_since_last = true;
+        self.failures.push((self.snapshots.len(), message.clone()));
         self.errors.push(message);
     }
 

@@ -7,7 +7,18 @@
 //! #  0x4a5d24  main.forgottenSender+0x24  /src/main.go:20     (tab-separated)
 //! ```
 
-use super::{DecodeError, Format, Frame, FrameInterner, Profile, ProfileKind, Sample, SampleType};
+use super::{DecodeError, Format, Frame, FrameInterner, Profile, ProfileKind, Sample, SampleType, MAX_DISTINCT_FRAMES};
+
+/// Most program counters on one `N @ …` line: Go records at most 1024 (`GODEBUG=profstackdepth`'s
+/// ceiling). Checked while the line is split, so a line of millions of addresses fails at once.
+pub const MAX_ADDRESSES: usize = 1024;
+
+/// Most `#` frame lines under one record (inlining expands one address into several frames).
+pub const MAX_FRAME_LINES: usize = 4 * MAX_ADDRESSES;
+
+/// Largest goroutine count one record, or the whole profile, may claim: far above any real process
+/// (each goroutine needs at least a 2 KiB stack), far below overflow.
+pub const MAX_COUNT: u64 = 1 << 40;
 
 pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
     let text = String::from_utf8_lossy(bytes);
@@ -49,8 +60,15 @@ pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
         }
         pending.clear();
     };
+    let mut read: u64 = 0;
     for (n, line) in lines {
         let lineno = n + 1;
+        if interner.frames.len() > MAX_DISTINCT_FRAMES {
+            return Err(DecodeError::Text {
+                line: lineno,
+                message: format!("more than {MAX_DISTINCT_FRAMES} distinct frames: this is not a real goroutine profile"),
+            });
+        }
         if line.trim().is_empty() {
             flush(&mut current, &mut pending_addresses, &mut interner, &mut samples);
             continue;
@@ -63,6 +81,9 @@ pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
             if let Some(labels) = rest.strip_prefix("labels:") {
                 sample.labels = parse_labels(labels.trim());
                 continue;
+            }
+            if sample.stack.len() >= MAX_FRAME_LINES {
+                return Err(DecodeError::Text { line: lineno, message: format!("more than {MAX_FRAME_LINES} frames in one record: this is not a Go profile") });
             }
             let mut parts = rest.split('\t').filter(|p| !p.is_empty());
             let Some(addr) = parts.next() else {
@@ -92,16 +113,33 @@ pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
             return Err(DecodeError::Text { line: lineno, message: format!("expected `COUNT @ 0x...`, found {line:?}") });
         };
         flush(&mut current, &mut pending_addresses, &mut interner, &mut samples);
-        let count = count.trim().parse::<i64>().map_err(|_| DecodeError::Text { line: lineno, message: format!("bad count {count:?}") })?;
-        pending_addresses = addrs.split_whitespace().filter_map(parse_hex).collect();
-        current = Some(Sample { stack: Vec::new(), values: vec![count], labels: Vec::new(), goroutine: None });
+        let count = count
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|&c| c <= MAX_COUNT)
+            .ok_or_else(|| DecodeError::Text { line: lineno, message: format!("bad count {count:?}") })?;
+        read = read.checked_add(count).filter(|&r| r <= MAX_COUNT).ok_or_else(|| DecodeError::Text {
+            line: lineno,
+            message: format!("the counts add up to more than {MAX_COUNT} goroutines: this is not a real profile"),
+        })?;
+        for a in addrs.split_whitespace() {
+            if pending_addresses.len() >= MAX_ADDRESSES {
+                return Err(DecodeError::Text {
+                    line: lineno,
+                    message: format!("more than {MAX_ADDRESSES} addresses in one record (Go records at most {MAX_ADDRESSES})"),
+                });
+            }
+            if let Some(a) = parse_hex(a) {
+                pending_addresses.push(a);
+            }
+        }
+        current = Some(Sample { stack: Vec::new(), values: vec![count as i64], labels: Vec::new(), goroutine: None });
     }
     flush(&mut current, &mut pending_addresses, &mut interner, &mut samples);
 
-    let read: i64 = samples.iter().map(|s| s.values[0]).sum();
     // Fewer goroutines than the header declares: the text was cut short.
-    let truncated =
-        (read < declared as i64).then_some(super::Truncation { bytes_read: bytes.len() as u64, goroutines_read: read as u64, declared_total: Some(declared) });
+    let truncated = (read < declared).then_some(super::Truncation { bytes_read: bytes.len() as u64, goroutines_read: read, declared_total: Some(declared) });
     let type_name = kind.name().to_string();
     Ok(Profile {
         kind,
@@ -169,5 +207,26 @@ mod tests {
         assert_eq!(p.frames[p.samples[0].stack[1] as usize].line, 20);
         assert_eq!(p.samples[0].labels, vec![("handler".into(), "orders".into()), ("tenant".into(), "a".into())]);
         assert_eq!(p.goroutine_total(), 6);
+    }
+
+    #[test]
+    fn a_record_with_millions_of_addresses_fails() {
+        let mut text = String::from("goroutine profile: total 1\n1 @");
+        for a in 0..2_000_000u64 {
+            text.push_str(&format!(" 0x{a:x}"));
+        }
+        let err = parse(text.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("more than 1024 addresses"), "{err}");
+    }
+
+    #[test]
+    fn counts_that_overflow_fail() {
+        let text = "goroutine profile: total 1\n9223372036854775807 @ 0x1\n#\t0x1\tm.f+0x1\t/a.go:1\n";
+        assert!(parse(text.as_bytes()).unwrap_err().to_string().contains("bad count"));
+        let one = "1099511627776 @ 0x1\n#\t0x1\tm.f+0x1\t/a.go:1\n\n";
+        let text = format!("goroutine profile: total 1\n{one}{one}");
+        assert!(parse(text.as_bytes()).unwrap_err().to_string().contains("add up to more than"));
+        let text = "goroutine profile: total 99999999999999999999\n1 @ 0x1\n#\t0x1\tm.f+0x1\t/a.go:1\n";
+        assert!(parse(text.as_bytes()).is_err());
     }
 }

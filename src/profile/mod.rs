@@ -177,9 +177,14 @@ pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
 /// held in memory whole.
 pub fn decode_reader<R: Read>(mut reader: R, max_bytes: u64) -> Result<Profile, DecodeError> {
     let mut head = Vec::with_capacity(64 * 1024);
-    (&mut reader).take(64 * 1024).read_to_end(&mut head).map_err(|e| DecodeError::Gzip(e.to_string()))?;
+    (&mut reader).take(DETECT_BYTES as u64).read_to_end(&mut head).map_err(|e| DecodeError::Gzip(e.to_string()))?;
     if head.is_empty() {
         return Err(DecodeError::Empty);
+    }
+    if head[0] == 0 {
+        // No protobuf starts with a zero tag, no gzip or text with a NUL: do not read on (it may be
+        // /dev/zero).
+        return Err(DecodeError::NotAProfile { what: "binary data starting with zero bytes", start: preview(&first_text(&head)) });
     }
     if !gzip::is_gzip(&head) && looks_like_debug2(&head) {
         let chained = std::io::Cursor::new(head).chain(reader);
@@ -214,10 +219,17 @@ fn decode_plain(bytes: &[u8]) -> Result<Profile, DecodeError> {
     }
 }
 
+/// How much of the input form detection looks at: a SIGQUIT or panic dump may follow pages of log.
+const DETECT_BYTES: usize = 1 << 20;
+
 fn looks_like_debug2(bytes: &[u8]) -> bool {
-    // A debug=2 dump starts with `goroutine N [`; a panic or SIGQUIT dump has a preamble first.
-    let text = first_text(bytes);
-    text.lines().take(200).any(debug2::is_header)
+    // A debug=2 dump starts with `goroutine N [`; a panic or SIGQUIT dump has a preamble first, and
+    // a pasted one may be indented.
+    let head = &bytes[..bytes.len().min(DETECT_BYTES)];
+    head.split(|&b| b == b'\n').any(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        memchr::memmem::find(line, b"goroutine ").is_some() && std::str::from_utf8(line).is_ok_and(debug2::is_header)
+    })
 }
 
 fn first_text(bytes: &[u8]) -> String {
@@ -250,6 +262,14 @@ fn preview(text: &str) -> String {
     let s: String = text.chars().take(40).collect();
     s.replace('\n', "\\n")
 }
+
+/// Most distinct frames a text profile may hold. A real goroutine profile has thousands (the call
+/// sites where goroutines wait); each frame costs far more memory downstream than the few bytes of
+/// text that name it, so this bounds what a crafted input can make the later stages allocate.
+pub const MAX_DISTINCT_FRAMES: usize = 1 << 19;
+
+/// Most distinct stacks (groups of identical goroutines) a `debug=2` dump may hold.
+pub const MAX_DISTINCT_STACKS: usize = 1 << 18;
 
 /// Interns frames while a decoder builds a profile.
 #[derive(Default)]

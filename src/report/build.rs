@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::{EvidenceDoc, GroupDoc, LeakReport, SnapshotDoc, SuspectDoc, ThresholdsDoc, Tool, TruncationDoc, REPORT_SCHEMA};
+use super::{EvidenceDoc, FailedRoundDoc, GroupDoc, LeakReport, SnapshotDoc, SuspectDoc, ThresholdsDoc, Tool, TruncationDoc, REPORT_SCHEMA};
 use crate::analysis::callgraph::CallGraph;
 use crate::analysis::heap::{goroutine_function, HeapSeries};
 use crate::analysis::rank::{RankOptions, Suspect, Verdict};
@@ -104,12 +104,20 @@ pub fn leak_report(
     let mut errors: Vec<String> = extra_errors.to_vec();
     errors.extend(series.errors.iter().cloned());
     errors.extend(series.snapshots.iter().filter_map(truncation_warning));
+    // A pass needs a trend; a leak (grown or proven by the runtime) needs none.
+    let min = crate::analysis::rank::thresholds::LEAK_MIN_SNAPSHOTS;
+    let outcome = if verdict != "leak" && range.len() < min { "inconclusive" } else { verdict };
+    if outcome == "inconclusive" {
+        errors.push(inconclusive_note(series.snapshots.len(), range.len()));
+    }
     let mut doc = LeakReport {
         schema: REPORT_SCHEMA.into(),
         tool: Tool::default(),
         target: target.to_string(),
         snapshots: series.snapshots.iter().map(snapshot_doc).collect(),
         verdict: verdict.into(),
+        outcome: outcome.into(),
+        min_snapshots: Some(min),
         suspects: docs,
         errors,
         analysed: (!range.is_empty()).then(|| [range.start, range.end - 1]),
@@ -117,10 +125,23 @@ pub fn leak_report(
         thresholds: Some(ThresholdsDoc { min_growth_per_minute: opts.min_growth_per_minute, min_increase: opts.min_increase, max_goroutines }),
         heap_growth,
         root_causes: Vec::new(),
+        failed_rounds: series.failures.iter().map(|(i, m)| FailedRoundDoc { before_snapshot: *i, message: m.clone() }).collect(),
     };
     let paths = super::dot::paths(&doc);
     doc.root_causes = CallGraph::build(&paths).root_causes(&paths);
     doc
+}
+
+/// Why a report without a leak is inconclusive.
+pub fn inconclusive_note(taken: usize, analysed: usize) -> String {
+    let min = crate::analysis::rank::thresholds::LEAK_MIN_SNAPSHOTS;
+    let what = if analysed == taken {
+        format!("{taken} snapshot{}", if taken == 1 { "" } else { "s" })
+    } else {
+        format!("{analysed} snapshot{} between restarts (of {taken})", if analysed == 1 { "" } else { "s" })
+    };
+    let trend = if analysed < 2 { "a trend needs two or more, and " } else { "" };
+    format!("inconclusive: {what}; {trend}a leak verdict from growth needs at least {min} in one run, so no leak found does not mean clean. Take more snapshots (--count {min} or more, or a longer --duration)")
 }
 
 fn round3(x: f64) -> f64 {

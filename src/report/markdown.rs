@@ -53,7 +53,7 @@ pub fn diff(doc: &DiffReport, w: &mut dyn Write) -> std::io::Result<()> {
         return Ok(());
     }
     // Heap samples are allocation sites: they block on nothing.
-    let goroutines = doc.sample_type == "goroutine";
+    let goroutines = doc.is_goroutine_like();
     if goroutines {
         writeln!(w, "| # | delta | base | new | blocked on | leaf |")?;
         writeln!(w, "|---:|---:|---:|---:|---|---|")?;
@@ -83,7 +83,7 @@ pub fn diff(doc: &DiffReport, w: &mut dyn Write) -> std::io::Result<()> {
 }
 
 pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(w, "## leakhound: {}\n", doc.verdict)?;
+    writeln!(w, "## leakhound: {}\n", if doc.outcome.is_empty() { &doc.verdict } else { &doc.outcome })?;
     let totals: Vec<i64> = doc.snapshots.iter().map(|s| s.goroutines).collect();
     writeln!(
         w,

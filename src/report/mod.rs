@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod dot;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod model;
@@ -20,6 +21,8 @@ pub enum OutputFormat {
     Markdown,
     /// Graphviz call graph (leak reports only).
     Dot,
+    /// One self-contained page: charts, stacks, call graph; a differential flame graph for diff.
+    Html,
 }
 
 /// Options that only change how a report looks.
@@ -38,6 +41,7 @@ pub fn write_diff(doc: &DiffReport, format: OutputFormat, style: Style, w: &mut 
             std::io::ErrorKind::InvalidInput,
             "--format dot draws the call graph of a leak report; use it with watch, analyze or check",
         )),
+        OutputFormat::Html => html::diff(doc, w),
     }
 }
 
@@ -47,6 +51,7 @@ pub fn write_leak(doc: &LeakReport, format: OutputFormat, style: Style, w: &mut 
         OutputFormat::Json => json::write(doc, w),
         OutputFormat::Markdown => markdown::leak(doc, w),
         OutputFormat::Dot => dot::leak(doc, w),
+        OutputFormat::Html => html::leak(doc, w),
     }
 }
 

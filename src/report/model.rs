@@ -129,6 +129,13 @@ pub struct DiffReport {
     pub warnings: Vec<String>,
 }
 
+impl DiffReport {
+    /// A diff of goroutines (goroutine or goroutineleak profiles), not of heap allocations.
+    pub fn is_goroutine_like(&self) -> bool {
+        self.sample_type == "goroutine" || matches!(self.new.kind.as_str(), "goroutine" | "goroutineleak")
+    }
+}
+
 /// The trend figures behind a verdict.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EvidenceDoc {
@@ -181,6 +188,13 @@ pub struct LeakReport {
     pub snapshots: Vec<SnapshotDoc>,
     /// `leak`, `suspect` or `clean`.
     pub verdict: String,
+    /// `leak`, `suspect`, `clean`, or `inconclusive`: no leak, and too few snapshots in the
+    /// analysed run for a trend (see `min_snapshots`), so "clean" cannot be said.
+    #[serde(default)]
+    pub outcome: String,
+    /// Snapshots a trend needs (the analysed run must have at least this many for `clean`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_snapshots: Option<usize>,
     pub suspects: Vec<SuspectDoc>,
     #[serde(default)]
     pub errors: Vec<String>,
@@ -197,4 +211,15 @@ pub struct LeakReport {
     /// Functions several suspects share (from the call graph).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub root_causes: Vec<crate::analysis::callgraph::RootCause>,
+    /// Rounds of a watch whose goroutine profile could not be taken (they have no snapshot).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_rounds: Vec<FailedRoundDoc>,
+}
+
+/// A round that failed: where it fell in the series and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FailedRoundDoc {
+    /// The index the next snapshot got (the failure fell just before it).
+    pub before_snapshot: usize,
+    pub message: String,
 }

@@ -114,7 +114,7 @@ pub fn diff(doc: &DiffReport, style: Style, w: &mut dyn Write) -> std::io::Resul
         return Ok(());
     }
     // Heap samples are allocation sites: they block on nothing.
-    let goroutines = doc.sample_type == "goroutine";
+    let goroutines = doc.is_goroutine_like();
     let blocked = |c: &super::ChangeDoc, width: usize| if goroutines { format!("{}  ", pad(c.group.blocking.as_str(), width)) } else { String::new() };
     let head = if goroutines { format!("{}  LEAF", pad("BLOCKED ON", 23)) } else { "ALLOCATED IN".to_string() };
     writeln!(w, "{}", p.bold(&format!("  {}  {}  {}  {head}", rpad("DELTA", 10), rpad("BASE", 10), rpad("NEW", 10))))?;
@@ -166,7 +166,9 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
     let suspects = doc.suspects.len() - leaks;
     let totals: Vec<i64> = doc.snapshots.iter().map(|s| s.goroutines).collect();
     let headline = match (leaks, suspects) {
+        (0, 0) if doc.outcome == "inconclusive" => p.yellow("inconclusive, no leak found"),
         (0, 0) => p.green("no leak found"),
+        (0, _) if doc.outcome == "inconclusive" => p.yellow(&format!("inconclusive, {suspects} suspect{}", plural(suspects))),
         _ => p.red(&format!("{leaks} leak{}, {suspects} suspect{}", plural(leaks), plural(suspects))),
     };
     writeln!(w, "{} {headline} in {} snapshot{} of {}", p.bold("leakhound:"), doc.snapshots.len(), plural(doc.snapshots.len()), doc.target)?;

@@ -37,7 +37,11 @@ pub struct Entry {
 pub struct SaveDir {
     pub dir: PathBuf,
     index: Index,
+    created: bool,
 }
+
+/// An index larger than this is not a leakhound index (one entry is about 300 bytes).
+const MAX_INDEX_BYTES: u64 = 16 << 20;
 
 pub fn now_nanos() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
@@ -50,25 +54,136 @@ fn rfc3339(nanos: i64) -> String {
         .unwrap_or_default()
 }
 
-/// `leakhound-snapshots-20261125-061500` in the working directory.
+/// `leakhound-snapshots-20261125-061500` in the working directory (`-2`, `-3`, ... when a folder
+/// of that name already exists: two runs in the same second never share a folder).
 pub fn default_dir() -> PathBuf {
     let now = time::OffsetDateTime::now_utc();
     let fmt = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
-    PathBuf::from(format!("leakhound-snapshots-{}", now.format(&fmt).unwrap_or_else(|_| "now".into())))
+    let base = format!("leakhound-snapshots-{}", now.format(&fmt).unwrap_or_else(|_| "now".into()));
+    let mut dir = PathBuf::from(&base);
+    let mut n = 2;
+    while dir.exists() {
+        dir = PathBuf::from(format!("{base}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+/// Whether `dir` holds a leakhound index (an earlier watch wrote it).
+fn is_leakhound_folder(dir: &Path) -> bool {
+    let Ok(file) = fs::File::open(dir.join(INDEX_FILE)) else { return false };
+    let mut head = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_INDEX_BYTES), &mut head);
+    serde_json::from_slice::<Index>(&head).is_ok_and(|i| i.tool.starts_with("leakhound"))
+}
+
+/// Checks that a file or folder can be created at `path` without creating it: the nearest existing
+/// folder above it must accept a new file (a probe file is made and removed at once). Catches a
+/// missing or read-only folder, a full inode table, and a path under a regular file.
+pub fn check_can_create(path: &Path, what: &str) -> Result<()> {
+    let fail = |source: std::io::Error| Error::Output { what: format!("{what} {}", path.display()), source };
+    let mut parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    if parent.as_os_str().is_empty() {
+        parent = PathBuf::from(".");
+    }
+    while !parent.exists() {
+        match parent.parent() {
+            Some(p) if !p.as_os_str().is_empty() => parent = p.to_path_buf(),
+            _ => {
+                parent = PathBuf::from(".");
+                break;
+            }
+        }
+    }
+    if !parent.is_dir() {
+        return Err(fail(std::io::Error::new(std::io::ErrorKind::NotADirectory, format!("{} is not a folder", parent.display()))));
+    }
+    let probe = parent.join(format!(".leakhound-probe-{}", std::process::id()));
+    fs::OpenOptions::new().write(true).create_new(true).open(&probe).map_err(fail)?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Writes `bytes` to `.NAME.tmp` beside `path` and syncs it; the caller renames it into place, so
+/// no half-written file ever carries a final name. The temporary file is removed on failure.
+fn write_temporary(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let written = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Writes a whole file under its final name only once it is complete (write, then rename).
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = write_temporary(path, bytes)?;
+    fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })
 }
 
 impl SaveDir {
-    pub fn create(dir: &Path, target: &str) -> Result<SaveDir> {
-        fs::create_dir_all(dir).map_err(|source| Error::Output { what: format!("snapshot folder {}", dir.display()), source })?;
-        let s = SaveDir {
+    /// Plans a snapshot folder: checked now (before sampling), created only when the first profile
+    /// is saved, so a run that fetches nothing leaves nothing behind. A folder that exists must be
+    /// empty: an earlier run's folder is never mixed with a new one, and a folder of other files is
+    /// not written into.
+    pub fn plan(dir: &Path, target: &str) -> Result<SaveDir> {
+        if dir.exists() {
+            if !dir.is_dir() {
+                return Err(Error::Input(format!("--save {}: a file of that name exists; give a folder", dir.display())));
+            }
+            let mut entries = fs::read_dir(dir).map_err(|source| Error::Read { path: dir.display().to_string(), source })?;
+            if entries.next().is_some() {
+                if is_leakhound_folder(dir) {
+                    return Err(Error::Input(format!(
+                        "--save {}: holds an earlier leakhound run, which a new run would mix with; give a new folder (e.g. --save {}-2), or analyze that one with `leakhound analyze {}`",
+                        dir.display(),
+                        dir.display().to_string().trim_end_matches('/'),
+                        dir.display()
+                    )));
+                }
+                return Err(Error::Input(format!(
+                    "--save {}: the folder is not empty and is not a leakhound snapshot folder; give a new or empty folder",
+                    dir.display()
+                )));
+            }
+            check_can_create(&dir.join("index.json"), "snapshot folder")?;
+        } else {
+            check_can_create(dir, "snapshot folder")?;
+        }
+        Ok(SaveDir {
             dir: dir.to_path_buf(),
             index: Index { tool: format!("leakhound {}", env!("CARGO_PKG_VERSION")), target: target.to_string(), entries: Vec::new() },
-        };
-        s.write_index()?;
-        Ok(s)
+            created: false,
+        })
     }
 
-    /// Saves one fetched profile and returns its path.
+    /// Whether anything was written (the folder exists because of this run).
+    pub fn created(&self) -> bool {
+        self.created
+    }
+
+    fn ensure_created(&mut self) -> Result<()> {
+        if !self.created {
+            fs::create_dir_all(&self.dir).map_err(|source| Error::Output { what: format!("snapshot folder {}", self.dir.display()), source })?;
+            self.created = true;
+        }
+        Ok(())
+    }
+
+    /// Saves one fetched profile and returns its path. The profile and the index are both written
+    /// in full before either is renamed into place: on a full disk or a read-only folder nothing
+    /// changes on disk, and the folder stays as valid as it was.
     pub fn save(&mut self, round: usize, kind: &str, url: &str, bytes: &[u8], fetched_at: i64) -> Result<PathBuf> {
         let ext = if crate::profile::is_gzip(bytes) {
             "pb.gz"
@@ -79,7 +194,9 @@ impl SaveDir {
         };
         let name = format!("{round:03}-{kind}.{ext}");
         let path = self.dir.join(&name);
-        fs::write(&path, bytes).map_err(|source| Error::Output { what: path.display().to_string(), source })?;
+        self.ensure_created()?;
+        let fail = |source| Error::Output { what: path.display().to_string(), source };
+        let tmp = write_temporary(&path, bytes).map_err(fail)?;
         self.index.entries.push(Entry {
             round,
             kind: kind.into(),
@@ -89,10 +206,20 @@ impl SaveDir {
             fetched_at: rfc3339(fetched_at),
             error: None,
         });
-        self.write_index()?;
+        let index_tmp = match self.index_temporary() {
+            Ok(t) => t,
+            Err(e) => {
+                self.index.entries.pop();
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        fs::rename(&tmp, &path).map_err(fail)?;
+        fs::rename(&index_tmp, self.dir.join(INDEX_FILE)).map_err(|source| Error::Output { what: self.dir.join(INDEX_FILE).display().to_string(), source })?;
         Ok(path)
     }
 
+    /// Notes a failed fetch in the index (written with the next profile when nothing was saved yet).
     pub fn record_error(&mut self, round: usize, kind: &str, url: &str, error: &str, at: i64) -> Result<()> {
         self.index.entries.push(Entry {
             round,
@@ -103,15 +230,18 @@ impl SaveDir {
             fetched_at: rfc3339(at),
             error: Some(error.into()),
         });
-        self.write_index()
+        if !self.created {
+            return Ok(());
+        }
+        let tmp = self.index_temporary()?;
+        fs::rename(&tmp, self.dir.join(INDEX_FILE)).map_err(|source| Error::Output { what: self.dir.join(INDEX_FILE).display().to_string(), source })
     }
 
-    /// Written to a temporary file and renamed, so an interrupted watch never leaves half an index.
-    fn write_index(&self) -> Result<()> {
-        let tmp = self.dir.join(".index.json.tmp");
+    /// The index written in full to a temporary file, to be renamed into place.
+    fn index_temporary(&self) -> Result<PathBuf> {
         let path = self.dir.join(INDEX_FILE);
         let text = serde_json::to_vec_pretty(&self.index).map_err(|e| Error::Output { what: path.display().to_string(), source: e.into() })?;
-        fs::write(&tmp, text).and_then(|_| fs::rename(&tmp, &path)).map_err(|source| Error::Output { what: path.display().to_string(), source })
+        write_temporary(&path, &text).map_err(|source| Error::Output { what: path.display().to_string(), source })
     }
 }
 
@@ -123,13 +253,19 @@ pub struct SavedFile {
     pub round: Option<usize>,
 }
 
-/// A folder's index, when it has one.
+/// A folder's index, when it has one (read with a cap on its size).
 pub fn read_index(dir: &Path) -> Result<Option<Index>> {
     let index_path = dir.join(INDEX_FILE);
     if !index_path.is_file() {
         return Ok(None);
     }
-    let text = fs::read(&index_path).map_err(|source| Error::Read { path: index_path.display().to_string(), source })?;
+    let file = fs::File::open(&index_path).map_err(|source| Error::Read { path: index_path.display().to_string(), source })?;
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_INDEX_BYTES + 1), &mut text)
+        .map_err(|source| Error::Read { path: index_path.display().to_string(), source })?;
+    if text.len() as u64 > MAX_INDEX_BYTES {
+        return Err(Error::Input(format!("{}: larger than {MAX_INDEX_BYTES} bytes, not a leakhound index", index_path.display())));
+    }
     let index: Index = serde_json::from_slice(&text).map_err(|e| Error::Input(format!("{}: not a leakhound index ({e})", index_path.display())))?;
     Ok(Some(index))
 }
@@ -144,16 +280,16 @@ pub fn entry_for(index: &Index, path: &Path) -> Option<(usize, i64)> {
 /// The profiles of a folder in the order they were taken: by its index when it has one, else every
 /// file by name (hidden files and `index.json` left out).
 pub fn list_folder(dir: &Path) -> Result<(Vec<SavedFile>, Vec<String>)> {
+    let index_path = dir.join(INDEX_FILE);
     let mut errors = Vec::new();
     if let Some(index) = read_index(dir)? {
         let mut files = Vec::new();
         for e in index.entries {
             match (e.file, e.error) {
-                // A name from the index is a plain file name inside the folder, never a path.
-                (Some(f), _) if is_plain_name(&f) => {
-                    files.push(SavedFile { path: dir.join(f), fetched_at_nanos: Some(e.fetched_at_unix_nanos), round: Some(e.round) })
-                }
-                (Some(f), _) => errors.push(format!("{}: index entry {f:?} is not a plain file name; left out", dir.display())),
+                (Some(f), _) => match file_in_folder(dir, &f) {
+                    Ok(path) => files.push(SavedFile { path, fetched_at_nanos: Some(e.fetched_at_unix_nanos), round: Some(e.round) }),
+                    Err(why) => errors.push(format!("{}: entry {:?} skipped: {why}", index_path.display(), f)),
+                },
                 (None, Some(err)) => errors.push(format!("round {} ({}): {err}", e.round, e.kind)),
                 _ => {}
             }
@@ -172,6 +308,24 @@ pub fn list_folder(dir: &Path) -> Result<(Vec<SavedFile>, Vec<String>)> {
     Ok((paths.into_iter().map(|path| SavedFile { path, fetched_at_nanos: None, round: None }).collect(), errors))
 }
 
-fn is_plain_name(name: &str) -> bool {
-    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+/// A file an index names, accepted only as a plain file name inside its folder: never a path
+/// (`/etc/shadow`, `../../x`, `sub/x`), and never a symbolic link leading out of the folder.
+pub fn file_in_folder(dir: &Path, name: &str) -> std::result::Result<PathBuf, String> {
+    use std::path::Component;
+    let mut parts = Path::new(name).components();
+    let plain = matches!((parts.next(), parts.next()), (Some(Component::Normal(n)), None) if n == std::ffi::OsStr::new(name));
+    if !plain || name.contains('\\') || name.contains('\0') {
+        return Err("not a plain file name inside the folder".into());
+    }
+    let path = dir.join(name);
+    if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let inside = match (fs::canonicalize(&path), fs::canonicalize(dir)) {
+            (Ok(target), Ok(folder)) => target.parent() == Some(folder.as_path()),
+            _ => false,
+        };
+        if !inside {
+            return Err("a symbolic link leading out of the folder".into());
+        }
+    }
+    Ok(path)
 }

@@ -186,7 +186,8 @@ pub fn service_dir() -> PathBuf {
 
 /// Environment for `go build`/`go tool` that needs no network and writes
 /// only under the target dir.
-fn go_command(go: &Path) -> Command {
+#[allow(dead_code)]
+pub fn go_command(go: &Path) -> Command {
     let t = target_dir();
     let mut c = Command::new(go);
     c.env("GOCACHE", t.join("go-cache"))
