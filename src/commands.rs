@@ -39,6 +39,12 @@ pub fn check_output(output: &OutputArgs, diff: bool) -> Result<()> {
         if path.is_dir() {
             return Err(Error::Input(format!("--output {}: is a folder; give a file name", path.display())));
         }
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            // A device or a pipe (`--output /dev/stdout`): written straight to, nothing to check.
+            return Ok(());
+        }
+        // Through a symbolic link the file is written where the link points.
+        let path = &std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !parent.is_dir() {
             return Err(Error::Input(format!("--output {}: the folder {} does not exist; create it first", path.display(), parent.display())));
@@ -56,7 +62,14 @@ pub fn emit(output: &OutputArgs, write: impl Fn(&mut dyn Write, Style) -> std::i
             let shown = path.display().to_string();
             let mut text = Vec::with_capacity(64 * 1024);
             write(&mut text, Style { color: false }).map_err(|source| Error::Output { what: shown.clone(), source })?;
-            saved::write_file_atomically(path, &text).map_err(|source| Error::Output { what: shown, source })
+            let written = if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+                // A device or a pipe (`--output /dev/stdout`) cannot be replaced by a rename.
+                std::fs::OpenOptions::new().write(true).open(path).and_then(|mut f| f.write_all(&text))
+            } else {
+                // Through a symbolic link, the file it points to is replaced, not the link.
+                saved::write_file_atomically(&std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()), &text)
+            };
+            written.map_err(|source| Error::Output { what: shown, source })
         }
         None => {
             let stdout = std::io::stdout();

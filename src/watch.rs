@@ -339,18 +339,19 @@ fn progress_bar(opts: &WatchOptions) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(opts.count as u64), ProgressDrawTarget::stderr());
+    bar.set_message("starting");
     let (count, interval, deadline) = (opts.count, opts.interval, opts.deadline);
     bar.set_style(
         ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} snapshots, {msg}, {left} left")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .with_key("left", move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
                 let left = time_left(count, interval, deadline, state.elapsed());
-                let _ = write!(w, "{}", humantime::format_duration(Duration::from_secs(left.as_secs())));
+                let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                let _ = write!(w, "{}", humantime::format_duration(Duration::from_secs(secs)));
             })
             .progress_chars("=> "),
     );
     bar.set_prefix(opts.target_text.clone());
-    bar.set_message("starting");
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }

@@ -688,3 +688,94 @@ fn a_folder_turned_read_only_mid_watch_is_named_in_the_report_and_exit_code() {
     let saved = assert_folder_consistent(&save);
     assert!((2..8).contains(&saved), "{saved}");
 }
+
+#[test]
+fn messages_escape_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "hello world\nsecond line\n").unwrap();
+    let out = leakhound().arg("diff").arg(&notes).arg(&notes).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(r#"(it starts with "hello world\nsecond line\n")"#) && !err.contains(r"\\n"), "{err}");
+}
+
+#[test]
+fn progress_shows_the_time_left_from_the_first_snapshot() {
+    // The bar is drawn only on a terminal: run the demo (8 snapshots 500 ms apart, 3.5 s planned)
+    // under `script`, which gives it a pseudo-terminal.
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = format!("{} demo --interval 500ms --format json --output {}", env!("CARGO_BIN_EXE_leakhound"), dir.path().join("r.json").display());
+    let out = Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .output()
+        .unwrap_or_else(|e| panic!("this test needs `script` (Debian package bsdutils, util-linux elsewhere): {e}"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let screen = String::from_utf8_lossy(&out.stdout).replace('\r', "\n");
+    let lefts: Vec<u64> = screen
+        .lines()
+        .filter(|l| l.contains("1/8 snapshots"))
+        .filter_map(|l| l.split(", ").last()?.split_whitespace().next()?.strip_suffix('s')?.parse().ok())
+        .collect();
+    assert!(!lefts.is_empty(), "no progress line after the first snapshot:\n{screen}");
+    // 7 intervals of 500 ms remain after the first snapshot: 3 to 4 s, not a rate-based guess.
+    assert!(lefts.iter().all(|&s| (3..=4).contains(&s)), "time left after the first snapshot: {lefts:?}\n{screen}");
+}
+
+#[test]
+fn a_read_only_folder_is_refused_before_sampling() {
+    let fs = Tmpfs::mount(1 << 20);
+    fs.remount_read_only();
+    let (url, _l) = stalling_url();
+    for (flag, path) in [("--output", fs.path().join("report.json")), ("--save", fs.path().join("snaps"))] {
+        let started = Instant::now();
+        let out = leakhound().args(["check", &url, "--count", "4", "--timeout", "20s", "--quiet", flag]).arg(&path).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
+        assert!(stderr(&out).contains("Read-only file system"), "{flag}: {}", stderr(&out));
+        assert!(started.elapsed() < Duration::from_secs(3), "{flag} refused before sampling");
+    }
+}
+
+#[test]
+fn output_to_a_device_is_written_through_not_replaced() {
+    // `--output /dev/stdout` is a link to a device: the report goes there, the link stays.
+    let out = leakhound()
+        .args(["diff", "--top", "1", "--output", "/dev/stdout"])
+        .arg(fixture("goroutine-before.pb.gz"))
+        .arg(fixture("goroutine-after.pb.gz"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("leakhound diff: goroutines 156 → 203"));
+    assert!(std::fs::symlink_metadata("/dev/stdout").unwrap().file_type().is_symlink(), "/dev/stdout is still a link");
+    // A symbolic link to a report file: the file is replaced, the link kept.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("real.txt"), "old").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("real.txt"), dir.path().join("link.txt")).unwrap();
+    let out = leakhound()
+        .args(["diff", "--output"])
+        .arg(dir.path().join("link.txt"))
+        .arg(fixture("goroutine-before.pb.gz"))
+        .arg(fixture("goroutine-after.pb.gz"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::symlink_metadata(dir.path().join("link.txt")).unwrap().file_type().is_symlink());
+    assert!(std::fs::read_to_string(dir.path().join("real.txt")).unwrap().starts_with("leakhound diff"));
+}
+
+#[test]
+fn check_takes_host_port_as_a_url() {
+    let (url, _s) = serve(replay);
+    let cwd = tempfile::tempdir().unwrap();
+    let out = leakhound()
+        .current_dir(cwd.path())
+        .args(["check", url.trim_start_matches("http://"), "--count", "4", "--interval", "50ms", "--quiet", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "the demo service leaks: {}", stderr(&out));
+    assert_eq!(json(&out)["snapshots"].as_array().unwrap().len(), 4);
+    // Its snapshots went to a new default folder in the working directory.
+    let made = listing(cwd.path());
+    assert!(made.len() == 1 && made[0].starts_with("leakhound-snapshots-"), "{made:?}");
+}

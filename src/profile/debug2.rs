@@ -495,7 +495,7 @@ pub fn parse<R: BufRead>(mut reader: R, max_bytes: u64) -> Result<Profile, Decod
     let mut p = Parser::new();
     let mut buf = Vec::with_capacity(256);
     let mut bytes_read: u64 = 0;
-    let mut last_line_whole = true;
+    let mut last_line_whole;
     loop {
         buf.clear();
         let (n, end) = read_line_capped(&mut reader, &mut buf, MAX_LINE_BYTES).map_err(|e| DecodeError::Gzip(e.to_string()))?;
@@ -530,14 +530,16 @@ pub fn parse<R: BufRead>(mut reader: R, max_bytes: u64) -> Result<Profile, Decod
         if let Some(l) = line.strip_suffix(b"\r") {
             line = l;
         }
-        if !last_line_whole && p.pending.is_some() && !has_line_number(line) {
-            break; // the input stops inside a location line: keep the goroutine, not that frame
+        if !last_line_whole && (bytes_read == GO_DEBUG2_CUTOFF || p.pending.is_some() && !has_line_number(line)) {
+            // The input stops mid-line: at Go's cut (the goroutine is dropped below), or inside a
+            // location line (the goroutine is kept, not that frame).
+            break;
         }
         p.line(line)?;
     }
     // Go cuts a served dump at exactly 64 MiB, wherever that falls: its last goroutine is partial.
-    // Anywhere else an unfinished last line is a paste without its final newline, and is read.
-    let cut = bytes_read == GO_DEBUG2_CUTOFF || (!last_line_whole && bytes_read.abs_diff(GO_DEBUG2_CUTOFF) < 4096);
+    // Any other unfinished last line is a paste without its final newline, and is read.
+    let cut = bytes_read == GO_DEBUG2_CUTOFF;
     if cut {
         p.in_block = false; // drop the partial goroutine
     }

@@ -147,7 +147,7 @@ pub enum DecodeError {
     Gzip(String),
     #[error("decompressed profile is larger than {limit} bytes; pass --max-profile-bytes to raise the cap")]
     TooLarge { limit: u64 },
-    #[error("not a Go profile: it looks like {what} (it starts with {start:?}); fetch /debug/pprof/goroutine from the service, or check the URL")]
+    #[error("not a Go profile: it looks like {what} (it starts with \"{start}\"); fetch /debug/pprof/goroutine from the service, or check the URL")]
     NotAProfile { what: &'static str, start: String },
     #[error("corrupt protobuf profile: {0}")]
     Protobuf(String),
@@ -258,9 +258,10 @@ fn recognise_non_profile(text: &str) -> Option<&'static str> {
     None
 }
 
+/// The first characters of an input for a message, control characters escaped once (`\n`), so
+/// the message shows them as `"hello world\n"`, never doubled and never raw.
 fn preview(text: &str) -> String {
-    let s: String = text.chars().take(40).collect();
-    s.replace('\n', "\\n")
+    text.chars().take(40).flat_map(char::escape_debug).collect()
 }
 
 /// Most distinct frames a text profile may hold. A real goroutine profile has thousands (the call

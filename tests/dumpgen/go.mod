@@ -1,0 +1,3 @@
+module leakhound.test/dumpgen
+
+go 1.21

@@ -1,0 +1,34 @@
+// Package logged has one passing test that logs the goroutine dump of its
+// parked goroutines with t.Log, so `go test -v` shows the dump indented
+// under a `logged_test.go:N:` prefix, as people paste it from test output.
+package logged
+
+import (
+	"bytes"
+	"runtime/pprof"
+	"sync"
+	"testing"
+	"time"
+)
+
+var never = make(chan int)
+
+func waiter(wg *sync.WaitGroup) {
+	wg.Done()
+	<-never
+}
+
+func TestLogDump(t *testing.T) {
+	var wg sync.WaitGroup
+	for i := 0; i < 9; i++ {
+		wg.Add(1)
+		go waiter(&wg)
+	}
+	wg.Wait()
+	time.Sleep(20 * time.Millisecond)
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 2); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(buf.String())
+}
