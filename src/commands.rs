@@ -134,10 +134,10 @@ fn value_index(p: &Profile, path: &Path, sample_type: &str) -> Result<usize> {
     }
 }
 
-/// Makes two goroutine snapshots of different forms comparable, and says what it did: a served
-/// profile holds the goroutines of the request that fetched it, which a SIGQUIT or panic dump does
-/// not, so when only one side has them they are left out of it; and the runtime's own goroutines,
-/// which only a SIGQUIT or GOTRACEBACK=system dump shows, are never counted.
+/// Makes two goroutine snapshots of different forms comparable: a served profile holds the
+/// goroutines of the request that fetched it, which a SIGQUIT or panic dump does not, so when only
+/// one side has them, or the forms differ (the writer's stack differs by form), they are left out
+/// (each snapshot's `request_goroutines` says how many). Warns when NEW is older than BASE.
 fn comparable_forms(table: &StackTable, base: &mut Snapshot, new: &mut Snapshot) -> Vec<String> {
     let mut notes = Vec::new();
     if !base.kind.is_goroutine_like() {
@@ -148,26 +148,12 @@ fn comparable_forms(table: &StackTable, base: &mut Snapshot, new: &mut Snapshot)
             notes.push(format!("{} was taken before {}: the changes read from the newer to the older", new.source, base.source));
         }
     }
-    // The writer's own stack differs from form to form, and a dump taken without a request has none.
+    // The writer's own stack differs from form to form, and a dump taken without a request has
+    // none; the snapshots say how many they left out (and the runtime's own goroutines).
     let (rb, rn) = (base.request_goroutines(table), new.request_goroutines(table));
     if (rb > 0) != (rn > 0) || (base.format != new.format && rb + rn > 0) {
-        for side in [&mut *base, &mut *new] {
-            let n = side.leave_out_request_goroutines(table);
-            if n > 0 {
-                notes.push(format!(
-                    "left out {n} goroutine(s) of {}: the request that fetched it (its writer and its connection's reader), which a dump of another form or taken without a request does not have alike",
-                    side.source
-                ));
-            }
-        }
-    }
-    for s in [&*base, &*new] {
-        if s.runtime_goroutines > 0 {
-            notes.push(format!(
-                "{}: {} goroutine(s) of the runtime itself (GOTRACEBACK=system or SIGQUIT shows them) are not counted, as the goroutine profile does not count them",
-                s.source, s.runtime_goroutines
-            ));
-        }
+        base.leave_out_request_goroutines(table);
+        new.leave_out_request_goroutines(table);
     }
     notes
 }

@@ -34,6 +34,8 @@ pub struct Snapshot {
     pub runtime_goroutines: i64,
     /// Other forms of the same moment whose facts were added to this snapshot (files read).
     pub merged: Vec<String>,
+    /// Goroutines of the profile request left out of `total` to compare with another form.
+    pub request_left_out: i64,
 }
 
 impl Snapshot {
@@ -55,6 +57,7 @@ impl Snapshot {
             heap_inuse_bytes: None,
             runtime_goroutines: grouping.runtime_goroutines,
             merged: Vec::new(),
+            request_left_out: 0,
         }
     }
 
@@ -115,6 +118,7 @@ impl Snapshot {
             }
         }
         self.total -= n;
+        self.request_left_out += n;
         n
     }
 
