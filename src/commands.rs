@@ -218,20 +218,50 @@ pub fn diff(args: &DiffArgs) -> Result<()> {
     emit(&args.output, |w, style| report::write_diff(&doc, format, style, w))
 }
 
-/// Set by Ctrl-C or SIGTERM: sampling stops at once (a fetch in flight is abandoned) and the
-/// report is still written. A second signal exits at once.
+/// Set by Ctrl-C or SIGTERM (and SIGHUP): sampling stops at once (a fetch in flight is abandoned)
+/// and the report is still written. A second signal exits at once.
 static STOP: AtomicBool = AtomicBool::new(false);
 
 fn install_signal_handler() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
+        let hangup_ignored = sighup_ignored();
         let _ = ctrlc::set_handler(|| {
             if STOP.swap(true, Ordering::SeqCst) {
                 std::process::exit(exit::INTERRUPTED.into());
             }
         });
+        // Under `nohup` a hang-up is meant to be ignored: keep it so, and keep sampling.
+        if hangup_ignored {
+            ignore_sighup();
+        }
     });
 }
+
+#[cfg(unix)]
+fn sighup_ignored() -> bool {
+    // SAFETY: sigaction with a null new action only reads the current disposition into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGHUP, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+#[cfg(unix)]
+fn ignore_sighup() {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code.
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
+}
+
+#[cfg(not(unix))]
+fn sighup_ignored() -> bool {
+    false
+}
+
+#[cfg(not(unix))]
+fn ignore_sighup() {}
 
 fn rank_options(r: &RankArgs) -> Result<RankOptions> {
     let ignore =
@@ -251,6 +281,7 @@ fn watch_options(url: &str, s: &SampleArgs, g: &GroupArgs, heap: bool, default_c
         heap,
         leak_profile: true,
         debug2: s.debug2,
+        creation_dump: true,
         save_dir: s.save.clone().unwrap_or_else(saved::default_dir),
         progress: !s.quiet,
         max_profile_bytes: g.max_profile_bytes,
@@ -329,7 +360,9 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
                 continue;
             }
         };
-        read.push(SeriesInput { reading, source, when: p.time_nanos.or(f.fetched_at_nanos), round: f.round });
+        // watch's creation-site dump adds to its round's snapshot and is never one of its own.
+        let facts_only = f.kind.as_deref() == Some(saved::CREATION_DUMP);
+        read.push(SeriesInput { reading, source, when: p.time_nanos.or(f.fetched_at_nanos), round: f.round, facts_only });
     }
     if !read.iter().any(|i| matches!(i.reading, Reading::Goroutine(_))) {
         return Err(first_error.unwrap_or_else(|| {
@@ -511,6 +544,7 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         heap: true,
         leak_profile: true,
         debug2: false,
+        creation_dump: false,
         save_dir: save_dir.clone(),
         progress: !args.quiet,
         max_profile_bytes: crate::profile::DEFAULT_MAX_PROFILE_BYTES,

@@ -36,12 +36,20 @@ pub struct WatchOptions {
     /// Fetch `/debug/pprof/goroutineleak` each round while the service serves it.
     pub leak_profile: bool,
     pub debug2: bool,
+    /// Take one `debug=2` dump in the last round, for creation sites, when it is cheap
+    /// ([`CREATION_DUMP_MAX_GOROUTINES`]).
+    pub creation_dump: bool,
     pub save_dir: PathBuf,
     pub progress: bool,
     pub max_profile_bytes: u64,
     pub group_by: GroupBy,
     pub label: Option<String>,
 }
+
+/// The creation-site dump is taken only up to this many goroutines. A `debug=2` dump stops the
+/// world while every stack is printed: at 5,000 goroutines that is a few MB and some milliseconds,
+/// beyond it the service would pause noticeably for a report nicety.
+pub const CREATION_DUMP_MAX_GOROUTINES: i64 = 5_000;
 
 /// What a watch took.
 pub struct Outcome {
@@ -217,6 +225,9 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
         }
         let index = (series.snapshots.len() > before).then(|| series.snapshots.len() - 1);
         let last_round = round + 1 == opts.count;
+        if last_round && opts.creation_dump && !opts.debug2 {
+            creation_dump(opts, &fetcher, &mut saver, &mut series, round);
+        }
         if leak_profile && (leak_every_round || last_round) {
             let asked = Instant::now();
             let fetched = match fetch(&fetcher, &leak_url, stop, deadline) {
@@ -331,6 +342,33 @@ pub fn time_left(count: usize, interval: Duration, deadline: Option<Duration>, e
     let planned = interval.saturating_mul(count.saturating_sub(1) as u32);
     let end = deadline.unwrap_or(planned);
     end.saturating_sub(elapsed)
+}
+
+/// One `debug=2` dump of the last round, when the service is small enough for it to be cheap: it
+/// names each group's creator (and, under `GODEBUG=tracebackancestors`, its ancestors) without
+/// becoming a snapshot of its own.
+fn creation_dump(opts: &WatchOptions, fetcher: &Fetcher, saver: &mut Saver, series: &mut Series, round: usize) {
+    let Some(total) = series.snapshots.last().map(|s| s.total) else { return };
+    if total > CREATION_DUMP_MAX_GOROUTINES {
+        series.errors.push(format!(
+            "no debug=2 dump taken for creation sites: {total} goroutines (more than {CREATION_DUMP_MAX_GOROUTINES}, where it would pause the service); pass --debug2 to take them anyway"
+        ));
+        return;
+    }
+    let url = opts.target.url("goroutine", "debug=2");
+    match fetcher.get(&url) {
+        Ok(bytes) => {
+            let path = saver.save(series, round, crate::source::saved::CREATION_DUMP, &url, &bytes, now_nanos());
+            let shown = path.map_or_else(|| url.clone(), |p| p.display().to_string());
+            match decode(&bytes, opts.max_profile_bytes) {
+                Ok(p) if p.kind == ProfileKind::Goroutine => {
+                    series.table.group_profile(&p, 0);
+                }
+                Ok(_) | Err(_) => series.errors.push(format!("round {round}: {shown} is not a debug=2 goroutine dump")),
+            }
+        }
+        Err(e) => series.errors.push(format!("round {round}: the debug=2 dump for creation sites failed: {e}")),
+    }
 }
 
 fn progress_bar(opts: &WatchOptions) -> ProgressBar {

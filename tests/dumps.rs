@@ -308,22 +308,25 @@ fn hostile_text_fails_fast() {
     assert_fails_fast(&sparse, "longer than 1 MiB", Duration::from_secs(5));
     // /dev/zero itself.
     assert_fails_fast(Path::new("/dev/zero"), "zero bytes", Duration::from_secs(5));
-    // A FIFO fed from an endless stream of zeros after a header.
-    let fifo = dir.path().join("fifo");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-    let writer_path = fifo.clone();
-    let writer = std::thread::spawn(move || {
-        let mut w = std::fs::OpenOptions::new().write(true).open(writer_path).unwrap();
-        let _ = w.write_all(b"goroutine 1 [running]:\n");
-        let zeros = vec![0u8; 1 << 16];
-        let mut written = 0u64;
-        while w.write_all(&zeros).is_ok() {
-            written += zeros.len() as u64;
-        }
-        written
-    });
-    assert_fails_fast(&fifo, "longer than 1 MiB", Duration::from_secs(5));
-    assert!(writer.join().unwrap() < 64 << 20, "the reader stopped early");
+    // FIFOs fed endlessly: zeros after a header, and text with no newline at all.
+    for (name, head, byte, message) in [("zeros", &b"goroutine 1 [running]:\n"[..], 0u8, "longer than 1 MiB"), ("text", &b""[..], b'a', "neither a debug=1")] {
+        let fifo = dir.path().join(name);
+        assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let writer_path = fifo.clone();
+        let head = head.to_vec();
+        let writer = std::thread::spawn(move || {
+            let mut w = std::fs::OpenOptions::new().write(true).open(writer_path).unwrap();
+            let _ = w.write_all(&head);
+            let chunk = vec![byte; 1 << 16];
+            let mut written = 0u64;
+            while w.write_all(&chunk).is_ok() {
+                written += chunk.len() as u64;
+            }
+            written
+        });
+        assert_fails_fast(&fifo, message, Duration::from_secs(5));
+        assert!(writer.join().unwrap() < 64 << 20, "{name}: the reader stopped early");
+    }
     // debug=1: one record of 2×10⁶ addresses (16 MB).
     let mut d1 = String::from("goroutine profile: total 1\n1 @");
     for a in 0..2_000_000u64 {

@@ -779,3 +779,30 @@ fn check_takes_host_port_as_a_url() {
     let made = listing(cwd.path());
     assert!(made.len() == 1 && made[0].starts_with("leakhound-snapshots-"), "{made:?}");
 }
+
+#[test]
+fn under_nohup_a_hang_up_is_still_ignored() {
+    let (url, _s) = serve(replay);
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("s");
+    let child = Command::new("nohup")
+        .arg(env!("CARGO_BIN_EXE_leakhound"))
+        .args(["watch", &url, "--count", "100", "--interval", "100ms", "--format", "json", "--quiet"])
+        .arg("--save")
+        .arg(&save)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_goroutine_files(&save, 2, Duration::from_secs(20));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(Command::new("kill").args(["-0", &pid]).status().unwrap().success(), "a hang-up under nohup stopped the watch");
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let n = json(&out)["snapshots"].as_array().unwrap().len();
+    assert!(n >= 6, "it went on sampling after the hang-up: {n} snapshots");
+    assert_eq!(assert_folder_consistent(&save), n);
+}

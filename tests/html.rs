@@ -188,21 +188,25 @@ impl Tab {
     }
 
     fn call(&mut self, method: &str, params: Value) -> Value {
+        self.call_within(method, params, Duration::from_secs(60)).unwrap_or_else(|| panic!("no answer to {method} within 60 s"))
+    }
+
+    fn call_within(&mut self, method: &str, params: Value, wait: Duration) -> Option<Value> {
         let id = self.next_id;
         self.next_id += 1;
         let msg = json!({ "id": id, "method": method, "params": params }).to_string();
         self.ws.send(Message::text(msg)).expect("send to DevTools");
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + wait;
         while let Some(v) = self.read(deadline) {
             if v["id"].as_u64() == Some(id) {
                 if let Some(e) = v.get("error") {
                     panic!("{method} failed: {e}");
                 }
-                return v["result"].clone();
+                return Some(v["result"].clone());
             }
             self.events.push(v);
         }
-        panic!("no answer to {method} within 60 s");
+        None
     }
 
     fn wait_event(&mut self, method: &str) {
@@ -240,6 +244,17 @@ impl Tab {
         for domain in ["Page", "Runtime", "Log", "Network"] {
             self.call(&format!("{domain}.enable"), json!({}));
         }
+        self.load(file);
+    }
+
+    /// The page as a reader without JavaScript sees it.
+    fn open_without_script(&mut self, file: &Path) {
+        self.call("Page.enable", json!({}));
+        self.call("Emulation.setScriptExecutionDisabled", json!({ "value": true }));
+        self.load(file);
+    }
+
+    fn load(&mut self, file: &Path) {
         self.call("Emulation.setDeviceMetricsOverride", json!({ "width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": false }));
         self.events.clear();
         let url = format!("file://{}", file.display());
@@ -263,6 +278,16 @@ impl Tab {
             }
         }
         out
+    }
+
+    /// How many elements each selector matches, read through the DOM domain (no page script).
+    fn count(&mut self, selectors: &[&str]) -> Vec<usize> {
+        let root = self.call("DOM.getDocument", json!({ "depth": 0 }));
+        let id = root["root"]["nodeId"].clone();
+        selectors
+            .iter()
+            .map(|sel| self.call("DOM.querySelectorAll", json!({ "nodeId": id, "selector": sel }))["nodeIds"].as_array().map_or(0, Vec::len))
+            .collect()
     }
 
     fn requests(&self) -> Vec<String> {
@@ -304,7 +329,20 @@ impl Tab {
     }
 
     fn screenshot(&mut self, name: &str) -> PathBuf {
-        let r = self.call("Page.captureScreenshot", json!({ "format": "png" }));
+        // A background tab paints no frames: the capture would wait forever.
+        self.call("Page.bringToFront", json!({}));
+        // On a loaded machine a capture can wait long for a frame that never comes; a scroll makes
+        // the page paint again.
+        let mut r = None;
+        for _ in 0..3 {
+            r = self.call_within("Page.captureScreenshot", json!({ "format": "png" }), Duration::from_secs(20));
+            if r.is_some() {
+                break;
+            }
+            eprintln!("screenshot {name}: no frame in 20 s, scrolling and trying again");
+            self.eval("window.scrollBy(0, 1)");
+        }
+        let r = r.unwrap_or_else(|| panic!("screenshot {name}: no answer to Page.captureScreenshot in 60 s"));
         let png = base64::engine::general_purpose::STANDARD.decode(r["data"].as_str().expect("screenshot data")).expect("base64 PNG");
         assert!(png.starts_with(b"\x89PNG"), "not a PNG");
         // A blank 1400x1000 page compresses to a few KiB; a page of charts and tables does not.
@@ -440,6 +478,14 @@ fn demo_page_in_a_browser() {
     tab.screenshot("demo-dark-callgraph");
     eprintln!("screenshot: {}", shot.display());
 
+    // Without JavaScript: every section, chart and the call graph are there.
+    let mut plain = browser.tab();
+    plain.open_without_script(&page);
+    let n = plain.count(&["article.suspect", "svg.count-chart", "#timeline-chart polyline", "#callgraph-svg g.node", "th.sortable-th"]);
+    assert_eq!(&n[..2], [suspects.len(), suspects.len()], "{n:?}");
+    assert!(n[2] >= 1 && n[3] > 10, "{n:?}");
+    assert_eq!(n[4], 0, "the script did not run, so nothing was made sortable: {n:?}");
+
     // The checks above would notice an error or a request: a blocked fetch is logged.
     tab.eval("(() => { const i = new Image(); i.src = 'http://127.0.0.1:9/probe.png'; document.body.appendChild(i); })()");
     tab.drain(Duration::from_millis(500));
@@ -507,6 +553,13 @@ fn heap_diff_page_in_a_browser() {
     flame_search_and_zoom(&mut tab, "retainingLeak", "heap-diff");
     tab.eval("window.scrollTo(0, 0)");
     tab.screenshot("heap-diff");
+    // Without JavaScript the flame graph is still drawn (the static SVG), and the controls that
+    // need the script stay hidden.
+    let mut plain = browser.tab();
+    plain.open_without_script(&page);
+    let n = plain.count(&["#flame g", "#flame-controls[hidden]", "#change-table tbody tr", "#flame g.hit"]);
+    assert!(n[0] > changes.len(), "static flame graph frames: {n:?}");
+    assert_eq!(&n[1..], [1, changes.len(), 0], "{n:?}");
 }
 
 /// Builds `bench/gen` (the benchmark's profile generator) and has it write two profiles of 5,000

@@ -1,15 +1,31 @@
 //! Live heap attributed to goroutine suspects, and heap growth that is not a goroutine leak.
 //!
-//! An allocation belongs to a suspect when its allocation stack runs through the suspect's own
-//! goroutine function (the outermost frame of the goroutine, the function it was started with):
-//! the same figure as `go tool pprof -sample_index=inuse_space -top -cum` gives that function.
+//! An allocation belongs to the suspect whose goroutine stack it shares the longest outer part
+//! with: at least the goroutine's own function (the outermost frame, the function it was started
+//! with), and further down the calls both took. Each allocation belongs to at most one suspect:
+//! two suspects with the same goroutine function (say `net/http.(*conn).serve`) do not both claim
+//! it; on a tie the better-ranked one does. For a suspect alone with its goroutine function this
+//! is the figure `go tool pprof -sample_index=inuse_space -top -cum` gives that function.
+//! Allocations that belong to a suspect are never listed as heap growth of their own.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::series::Series;
 use super::trend::trend;
-use crate::profile::Profile;
-use crate::stacks::{is_std_function, leaf_index, GroupInfo};
+use crate::profile::{Frame, Profile};
+use crate::stacks::{leaf_index, GroupInfo};
+
+/// One heap sample, reduced to what attribution needs.
+#[derive(Debug, Clone, Default)]
+pub struct HeapSample {
+    /// Function ids (into [`HeapSnap::functions`]) outermost first, without `runtime.goexit` and
+    /// the runtime's frames below the goroutine's own function.
+    pub outer_first: Vec<u32>,
+    pub space: i64,
+    pub objects: i64,
+    /// Allocation site: function id of the innermost frame of the program.
+    pub site: u32,
+}
 
 /// One heap profile, reduced to what attribution needs.
 #[derive(Debug, Clone, Default)]
@@ -19,11 +35,10 @@ pub struct HeapSnap {
     pub time_nanos: Option<i64>,
     pub inuse_space: i64,
     pub inuse_objects: i64,
-    /// inuse_space and inuse_objects of the samples whose stack runs through each function.
-    pub cum_by_function: HashMap<String, (i64, i64)>,
-    /// inuse_space by allocation site (innermost frame of the program), with the functions on its stacks.
-    pub by_site: HashMap<String, (i64, String)>,
-    pub site_functions: HashMap<String, HashSet<String>>,
+    pub functions: Vec<String>,
+    pub samples: Vec<HeapSample>,
+    /// `file:line` of each allocation site (by function id).
+    pub site_location: HashMap<u32, String>,
 }
 
 #[derive(Debug, Default)]
@@ -48,41 +63,53 @@ pub fn goroutine_function(info: &GroupInfo) -> Option<&str> {
     info.frames.iter().rev().map(|f| f.function.as_str()).find(|f| *f != "runtime.goexit" && !f.starts_with("runtime."))
 }
 
+/// Function names of a stack (innermost first in `frames`), outermost first, from the goroutine's
+/// own function on.
+fn outer_first<'a>(frames: impl DoubleEndedIterator<Item = &'a Frame>) -> impl Iterator<Item = &'a str> {
+    frames.rev().map(|f| f.function.as_str()).skip_while(|f| f.starts_with("runtime."))
+}
+
 pub fn reduce(profile: &Profile, snapshot: usize) -> HeapSnap {
     let space = profile.sample_type_index("inuse_space");
     let objects = profile.sample_type_index("inuse_objects");
     let mut snap = HeapSnap { snapshot, time_nanos: profile.time_nanos, ..Default::default() };
-    let mut seen = HashSet::new();
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut id_of = |snap: &mut HeapSnap, name: &str| -> u32 {
+        if let Some(&id) = ids.get(name) {
+            return id;
+        }
+        let id = snap.functions.len() as u32;
+        snap.functions.push(name.to_string());
+        ids.insert(name.to_string(), id);
+        id
+    };
     for s in &profile.samples {
         let b = space.and_then(|i| s.values.get(i).copied()).unwrap_or(0);
         let o = objects.and_then(|i| s.values.get(i).copied()).unwrap_or(0);
         snap.inuse_space += b;
         snap.inuse_objects += o;
-        seen.clear();
-        for &fi in &s.stack {
-            let f = &profile.frames[fi as usize].function;
-            if seen.insert(f.as_str()) {
-                let e = snap.cum_by_function.entry(f.clone()).or_default();
-                e.0 += b;
-                e.1 += o;
-            }
-        }
-        let frames: Vec<&crate::profile::Frame> = s.stack.iter().map(|&i| &profile.frames[i as usize]).collect();
+        let frames: Vec<&Frame> = s.stack.iter().filter_map(|&i| profile.frames.get(i as usize)).collect();
         if frames.is_empty() || b == 0 {
             continue;
         }
+        let outer: Vec<u32> = outer_first(frames.iter().copied()).map(|f| id_of(&mut snap, f)).collect();
         // Allocation site: the innermost frame of the program, past the allocator's own frames.
-        let site = &frames[leaf_index(&frames)];
-        let entry = snap.by_site.entry(site.function.clone()).or_insert_with(|| (0, format!("{}:{}", site.file, site.line)));
-        entry.0 += b;
-        let fs = snap.site_functions.entry(site.function.clone()).or_default();
-        for f in &frames {
-            if !is_std_function(&f.function) {
-                fs.insert(f.function.clone());
-            }
-        }
+        let site_frame = frames[leaf_index(&frames)];
+        let site = id_of(&mut snap, &site_frame.function);
+        snap.site_location.entry(site).or_insert_with(|| format!("{}:{}", site_frame.file, site_frame.line));
+        snap.samples.push(HeapSample { outer_first: outer, space: b, objects: o, site });
     }
     snap
+}
+
+/// What the heap profiles say about a list of suspects.
+#[derive(Debug, Default)]
+pub struct Attribution {
+    /// Per suspect (in the order given): live heap in the last heap profile and its change since the
+    /// first; `None` when the range has no heap profile.
+    pub held: Vec<Option<(i64, i64)>>,
+    /// Allocation sites that kept growing in heap that belongs to no suspect.
+    pub growth: Vec<HeapGrowth>,
 }
 
 impl HeapSeries {
@@ -102,53 +129,174 @@ impl HeapSeries {
         v
     }
 
-    /// Live heap held by a group's goroutine function: last value and change first → last.
-    pub fn attribute(&self, info: &GroupInfo, range: &std::ops::Range<usize>) -> Option<(i64, i64)> {
-        let func = goroutine_function(info)?;
+    /// Attributes the heap of `range` to `suspects` (best first) and lists the growth of the rest.
+    pub fn attribute(&self, suspects: &[&GroupInfo], range: &std::ops::Range<usize>, min_growth_bytes: i64) -> Attribution {
         let snaps = self.within(range);
-        let first = snaps.first()?;
-        let last = snaps.last()?;
-        let get = |h: &HeapSnap| h.cum_by_function.get(func).map_or(0, |v| v.0);
-        Some((get(last), get(last) - get(first)))
+        if snaps.is_empty() {
+            return Attribution { held: vec![None; suspects.len()], growth: Vec::new() };
+        }
+        let stacks: Vec<Vec<&str>> = suspects.iter().map(|g| outer_first(g.frames.iter()).collect()).collect();
+        // Per snapshot: bytes owned per suspect, and unowned bytes per site.
+        let per_snap: Vec<(Vec<i64>, HashMap<u32, i64>)> = snaps.iter().map(|h| owners(h, &stacks)).collect();
+        let (first, last) = (&per_snap[0].0, &per_snap[per_snap.len() - 1].0);
+        let held = (0..suspects.len()).map(|k| Some((last[k], last[k] - first[k]))).collect();
+        Attribution { held, growth: growth_outside(&snaps, &per_snap, min_growth_bytes) }
+    }
+}
+
+/// Bytes of one heap snapshot per suspect, and the rest per allocation site.
+fn owners(h: &HeapSnap, stacks: &[Vec<&str>]) -> (Vec<i64>, HashMap<u32, i64>) {
+    let mut owned = vec![0i64; stacks.len()];
+    let mut rest: HashMap<u32, i64> = HashMap::new();
+    for s in &h.samples {
+        let mut best: Option<(usize, usize)> = None;
+        for (k, st) in stacks.iter().enumerate() {
+            let common = st.iter().zip(&s.outer_first).take_while(|(a, &b)| h.functions.get(b as usize).is_some_and(|f| f == *a)).count();
+            if common > 0 && best.is_none_or(|(_, c)| common > c) {
+                best = Some((k, common));
+            }
+        }
+        match best {
+            Some((k, _)) => owned[k] += s.space,
+            None => *rest.entry(s.site).or_default() += s.space,
+        }
+    }
+    (owned, rest)
+}
+
+/// Allocation sites whose unowned live heap keeps growing.
+fn growth_outside(snaps: &[&HeapSnap], per_snap: &[(Vec<i64>, HashMap<u32, i64>)], min_growth_bytes: i64) -> Vec<HeapGrowth> {
+    if snaps.len() < 2 {
+        return Vec::new();
+    }
+    let first_t = snaps[0].time_nanos;
+    let minutes: Vec<f64> = snaps
+        .iter()
+        .enumerate()
+        .map(|(i, h)| match (first_t, h.time_nanos) {
+            (Some(a), Some(b)) => (b - a) as f64 / 60e9,
+            _ => i as f64,
+        })
+        .collect();
+    // Sites are compared by name: function ids are per snapshot.
+    let by_name = |i: usize| -> HashMap<&str, i64> {
+        per_snap[i].1.iter().filter_map(|(&site, &b)| snaps[i].functions.get(site as usize).map(|f| (f.as_str(), b))).fold(HashMap::new(), |mut m, (f, b)| {
+            *m.entry(f).or_default() += b;
+            m
+        })
+    };
+    let series: Vec<HashMap<&str, i64>> = (0..snaps.len()).map(by_name).collect();
+    let last_i = snaps.len() - 1;
+    let last = snaps[last_i];
+    let mut out = Vec::new();
+    for (&site, &last_bytes) in &series[last_i] {
+        let bytes: Vec<i64> = series.iter().map(|m| m.get(site).copied().unwrap_or(0)).collect();
+        let t = trend(&minutes, &bytes);
+        let growth = last_bytes - bytes[0];
+        if growth >= min_growth_bytes && t.tau >= 0.6 && t.drawdown <= 0.1 {
+            let location = last.functions.iter().position(|f| f == site).and_then(|id| last.site_location.get(&(id as u32))).cloned().unwrap_or_default();
+            out.push(HeapGrowth {
+                site: site.to_string(),
+                location,
+                first_bytes: bytes[0],
+                last_bytes,
+                growth_bytes: growth,
+                growth_bytes_per_minute: t.slope_per_minute,
+                bytes,
+            });
+        }
+    }
+    out.sort_by(|a, b| b.growth_bytes.cmp(&a.growth_bytes).then(a.site.cmp(&b.site)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{Format, ProfileKind, Sample, SampleType};
+    use crate::stacks::Blocking;
+
+    fn frame(function: &str) -> Frame {
+        Frame { function: function.into(), file: "/x.go".into(), line: 1, address: 0, start_line: 0 }
     }
 
-    /// Allocation sites whose live heap keeps growing and that belong to none of `suspect_functions`.
-    pub fn growth_outside(&self, suspect_functions: &HashSet<String>, range: &std::ops::Range<usize>, min_growth_bytes: i64) -> Vec<HeapGrowth> {
-        let snaps = self.within(range);
-        if snaps.len() < 2 {
-            return Vec::new();
-        }
-        let first_t = snaps[0].time_nanos;
-        let minutes: Vec<f64> = snaps
-            .iter()
-            .enumerate()
-            .map(|(i, h)| match (first_t, h.time_nanos) {
-                (Some(a), Some(b)) => (b - a) as f64 / 60e9,
-                _ => i as f64,
-            })
-            .collect();
-        let last = snaps[snaps.len() - 1];
+    /// A heap profile whose samples are (stack innermost first, bytes).
+    fn heap(samples: &[(&[&str], i64)], t: i64) -> Profile {
+        let mut frames: Vec<Frame> = Vec::new();
         let mut out = Vec::new();
-        for (site, (_, location)) in &last.by_site {
-            if last.site_functions.get(site).is_some_and(|fs| fs.iter().any(|f| suspect_functions.contains(f))) {
-                continue;
-            }
-            let bytes: Vec<i64> = snaps.iter().map(|h| h.by_site.get(site).map_or(0, |v| v.0)).collect();
-            let t = trend(&minutes, &bytes);
-            let growth = bytes[bytes.len() - 1] - bytes[0];
-            if growth >= min_growth_bytes && t.tau >= 0.6 && t.drawdown <= 0.1 {
-                out.push(HeapGrowth {
-                    site: site.clone(),
-                    location: location.clone(),
-                    first_bytes: bytes[0],
-                    last_bytes: bytes[bytes.len() - 1],
-                    growth_bytes: growth,
-                    growth_bytes_per_minute: t.slope_per_minute,
-                    bytes,
-                });
-            }
+        for (stack, bytes) in samples {
+            let ids = stack
+                .iter()
+                .map(|f| match frames.iter().position(|x| x.function == *f) {
+                    Some(i) => i as u32,
+                    None => {
+                        frames.push(frame(f));
+                        (frames.len() - 1) as u32
+                    }
+                })
+                .collect();
+            out.push(Sample { stack: ids, values: vec![1, *bytes], labels: Vec::new(), goroutine: None });
         }
-        out.sort_by(|a, b| b.growth_bytes.cmp(&a.growth_bytes).then(a.site.cmp(&b.site)));
-        out
+        Profile {
+            kind: ProfileKind::Heap,
+            format: Format::Proto,
+            sample_types: vec![
+                SampleType { name: "inuse_objects".into(), unit: "count".into() },
+                SampleType { name: "inuse_space".into(), unit: "bytes".into() },
+            ],
+            default_sample_type: 1,
+            time_nanos: Some(t),
+            duration_nanos: 0,
+            period_type: None,
+            period: 0,
+            frames,
+            samples: out,
+            declared_total: None,
+            truncated: None,
+        }
+    }
+
+    fn suspect(frames: &[&str]) -> GroupInfo {
+        GroupInfo {
+            frames: frames.iter().map(|f| frame(f)).collect(),
+            label: None,
+            blocking: Blocking::IoWait,
+            leaf: 0,
+            created_by: None,
+            ancestors: Vec::new(),
+            sort_key: String::new(),
+        }
+    }
+
+    #[test]
+    fn each_byte_has_at_most_one_owner_and_owned_growth_is_not_listed() {
+        let serve_alloc: &[&str] = &["runtime.mallocgc", "bufio.NewReaderSize", "net/http.(*conn).serve", "runtime.goexit"];
+        let proxy_alloc: &[&str] =
+            &["runtime.mallocgc", "net/http.(*Transport).roundTrip", "net/http/httputil.(*ReverseProxy).ServeHTTP", "net/http.(*conn).serve", "runtime.goexit"];
+        let cache: &[&str] = &["runtime.mallocgc", "main.(*cache).grow", "main.fill", "runtime.goexit"];
+        let mut hs = HeapSeries::default();
+        for (i, n) in [1i64, 2, 3, 4].into_iter().enumerate() {
+            hs.snaps.push(reduce(&heap(&[(serve_alloc, n << 20), (proxy_alloc, n << 21), (cache, n << 22)], i as i64 * 10_000_000_000), i));
+        }
+        let idle = suspect(&["runtime.gopark", "bufio.(*Reader).Peek", "net/http.(*conn).serve", "runtime.goexit"]);
+        let proxy = suspect(&[
+            "runtime.gopark",
+            "runtime.selectgo",
+            "net/http.(*persistConn).roundTrip",
+            "net/http/httputil.(*ReverseProxy).ServeHTTP",
+            "net/http.(*conn).serve",
+            "runtime.goexit",
+        ]);
+        let a = hs.attribute(&[&idle, &proxy], &(0..4), 1 << 20);
+        // The proxy's allocations share more of its stack; serve's own go to the first suspect only.
+        assert_eq!(a.held, vec![Some((4 << 20, 3 << 20)), Some((8 << 20, 6 << 20))]);
+        let total: i64 = hs.snaps[3].inuse_space;
+        assert!(a.held.iter().flatten().map(|h| h.0).sum::<i64>() <= total);
+        // Only the cache, which no suspect owns, is heap growth of its own.
+        let sites: Vec<&str> = a.growth.iter().map(|g| g.site.as_str()).collect();
+        assert_eq!(sites, ["main.(*cache).grow"]);
+        // With no suspects, the servers' allocations are growth too.
+        let none = hs.attribute(&[], &(0..4), 1 << 20);
+        assert_eq!(none.growth.len(), 3);
     }
 }

@@ -1,8 +1,10 @@
 //! Snapshots (grouped profiles) and what is computed over them: the diff of two, the trend over many.
 
+pub mod ancestry;
 pub mod callgraph;
 pub mod diff;
 pub mod heap;
+pub mod patterns;
 pub mod rank;
 pub mod series;
 pub mod trend;

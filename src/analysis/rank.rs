@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::trend::{trend, Trend};
 use super::Snapshot;
-use crate::stacks::{Blocking, GroupId, GroupInfo, StackTable};
+use crate::stacks::{GroupId, StackTable};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -100,7 +100,7 @@ pub fn rank(table: &StackTable, snapshots: &[&Snapshot], minutes: &[f64], proven
             t.slope_per_minute
         };
         let Some((verdict, score)) = judge(&t, growth, counts.len(), proof, opts) else { continue };
-        let (pattern, hint) = pattern_of(table.group(id));
+        let super::patterns::Pattern { name: pattern, fix: hint } = super::patterns::pattern_of(table.group(id));
         out.push(Suspect {
             group: id,
             verdict,
@@ -123,6 +123,11 @@ pub fn rank(table: &StackTable, snapshots: &[&Snapshot], minutes: &[f64], proven
     });
     if let Some(top) = opts.top {
         out.truncate(top);
+    }
+    let mut names: Vec<super::patterns::Pattern> = out.iter().map(|s| super::patterns::Pattern { name: s.pattern, fix: s.hint }).collect();
+    super::patterns::pair_companions(&mut names);
+    for (s, p) in out.iter_mut().zip(names) {
+        (s.pattern, s.hint) = (p.name, p.fix);
     }
     out
 }
@@ -158,56 +163,6 @@ fn judge(t: &Trend, growth: f64, n: usize, proven: u64, opts: &RankOptions) -> O
     }
     let suspect = t.tau >= SUSPECT_TAU && t.drawdown <= SUSPECT_MAX_DRAWDOWN && t.rising_steps >= 2;
     suspect.then_some((Verdict::Suspect, score.min(0.75)))
-}
-
-/// The named leak pattern of a group and how such leaks are usually fixed.
-pub fn pattern_of(info: &GroupInfo) -> (&'static str, &'static str) {
-    let has = |name: &str| info.frames.iter().any(|f| f.function == name);
-    match info.blocking {
-        Blocking::ChanSend => (
-            "forgotten-sender",
-            "The receiver has gone (returned on a timeout, or took only the first answer). Give the channel a buffer sized to the number of senders, or send inside a select that also waits on ctx.Done().",
-        ),
-        Blocking::ChanReceive if has("runtime.chanrecv2") => (
-            "range-over-unclosed-channel",
-            "A `for range` (or `v, ok := <-ch`) waits for a close that never comes. Close the channel from the sending side when the last value is sent (defer close(ch) in the single sender, or after wg.Wait() for many).",
-        ),
-        Blocking::ChanReceive => (
-            "abandoned-receiver",
-            "Nobody will send on or close this channel. Close it from the sender side when done, or receive in a select that also waits on ctx.Done() and cancel the context.",
-        ),
-        Blocking::Select => (
-            "select-without-quit",
-            "No case of this select will ever fire: the quit channel is never closed or the context never cancelled. Cancel the context (defer cancel()) or close the done channel when the owner stops, and stop tickers with defer t.Stop().",
-        ),
-        Blocking::SelectNoCases => (
-            "empty-select",
-            "`select {}` blocks forever by design; if this goroutine is started per request, it is a leak: wait on a context instead.",
-        ),
-        Blocking::ChanSendNil | Blocking::ChanReceiveNil => (
-            "nil-channel",
-            "An operation on a nil channel blocks forever: the channel was never made (make(chan T)) or was set to nil. Initialise it before the goroutine starts.",
-        ),
-        Blocking::Mutex | Blocking::RwMutex => (
-            "lock-never-released",
-            "A lock was taken and never released, so every later Lock waits forever. Put defer mu.Unlock() right after mu.Lock(), and check early returns and panics between them.",
-        ),
-        Blocking::WaitGroup => (
-            "waitgroup-never-done",
-            "wg.Wait() waits for a Done that never comes. Call wg.Add before `go`, and defer wg.Done() as the first line of each goroutine, on every path.",
-        ),
-        Blocking::Cond => ("cond-never-signalled", "cond.Wait() waits for a Signal or Broadcast that never comes. Broadcast when the condition changes and on shutdown."),
-        Blocking::IoWait => (
-            "blocked-io",
-            "Goroutines wait on the network with no deadline. Set timeouts (http.Client.Timeout, conn.SetDeadline), cancel request contexts, and always close response bodies.",
-        ),
-        Blocking::Sleep | Blocking::Running => (
-            "endless-loop",
-            "A loop with no exit. Give it one: check ctx.Done() (or a quit channel) in every iteration and use a time.Ticker that is stopped instead of sleeping.",
-        ),
-        Blocking::Syscall => ("blocked-syscall", "Goroutines stuck in system calls or cgo. Use deadlines or cancellable APIs; check for blocking reads on pipes and files."),
-        Blocking::Other => ("growing-goroutines", "Goroutines of this stack keep accumulating. Find who starts them (created by) and make sure every one has a way to exit."),
-    }
 }
 
 #[cfg(test)]

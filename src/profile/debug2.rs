@@ -299,7 +299,30 @@ impl Parser {
         Ok(())
     }
 
+    /// A location line (tabs may have become spaces in a terminal copy).
+    fn location(&mut self, line: &[u8]) -> Result<(), DecodeError> {
+        if let Some(pending) = self.pending.take() {
+            let function = std::mem::take(&mut self.pending_name);
+            let id = self.frame(&function, trim(line));
+            self.pending_name = function;
+            let id = id?;
+            match pending {
+                Pending::Creator => match self.part {
+                    Part::Own => self.created_by = Some(id),
+                    Part::Ancestor => self.push_frame(id)?,
+                },
+                Pending::Frame => self.push_frame(id)?,
+            }
+        }
+        // Else `\tgoroutine running on other thread; stack unavailable`.
+        Ok(())
+    }
+
     fn line(&mut self, raw: &[u8]) -> Result<(), DecodeError> {
+        // The common case first: a location line of an unindented block.
+        if self.in_block && self.indent == 0 && raw.len() > 1 && raw[0] == b'\t' && raw[1] != b'\t' && raw[1] != b' ' {
+            return self.location(raw);
+        }
         // Blank (or whitespace-only, as indented test output has) ends a block.
         if raw.iter().all(|b| b.is_ascii_whitespace()) {
             self.finish_block()?;
@@ -329,22 +352,7 @@ impl Parser {
         }
         let line = &raw[indent..];
         if line[0] == b'\t' || line[0] == b' ' {
-            // A location line (tabs may have become spaces in a terminal copy).
-            if let Some(pending) = self.pending.take() {
-                let function = std::mem::take(&mut self.pending_name);
-                let id = self.frame(&function, trim(line));
-                self.pending_name = function;
-                let id = id?;
-                match pending {
-                    Pending::Creator => match self.part {
-                        Part::Own => self.created_by = Some(id),
-                        Part::Ancestor => self.push_frame(id)?,
-                    },
-                    Pending::Frame => self.push_frame(id)?,
-                }
-            }
-            // Else `\tgoroutine running on other thread; stack unavailable`.
-            return Ok(());
+            return self.location(line);
         }
         if self.pending.take().is_some() {
             // A function line without its location line: it was not a frame but what follows the
@@ -376,7 +384,7 @@ impl Parser {
         // `main.(*T).m(0xc000, {0x1, 0x2})`, `main.f(...)`, `panic({0x5853, 0x5994})`: the name is
         // all before the `(` that opens the last argument list.
         let name = match (line.last(), memchr::memrchr(b'(', line)) {
-            (Some(b')'), Some(i)) if i > 0 && memchr::memchr(b' ', &line[..i]).is_none() => &line[..i],
+            (Some(b')'), Some(i)) if i > 0 => &line[..i],
             _ => {
                 // Not a frame: registers after a crash dump, `exit status 2`, `FAIL pkg 2.0s`.
                 self.finish_block()?;

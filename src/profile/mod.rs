@@ -190,6 +190,11 @@ pub fn decode_reader<R: Read>(mut reader: R, max_bytes: u64) -> Result<Profile, 
         let chained = std::io::Cursor::new(head).chain(reader);
         return debug2::parse(std::io::BufReader::with_capacity(1 << 20, chained), max_bytes);
     }
+    if !gzip::is_gzip(&head) && is_mostly_text(&head) && !looks_like_debug1(&first_text(&head)) {
+        // Text, but neither text form: say so from the head instead of reading on (it may be a
+        // line of gigabytes).
+        decode_plain(&head)?;
+    }
     let mut all = head;
     (&mut reader).take(max_bytes.saturating_add(1)).read_to_end(&mut all).map_err(|e| DecodeError::Gzip(e.to_string()))?;
     decode(&all, max_bytes)
@@ -198,7 +203,7 @@ pub fn decode_reader<R: Read>(mut reader: R, max_bytes: u64) -> Result<Profile, 
 fn decode_plain(bytes: &[u8]) -> Result<Profile, DecodeError> {
     let start = first_text(bytes);
     let trimmed = start.trim_start();
-    if trimmed.starts_with("goroutine profile:") || trimmed.starts_with("goroutineleak profile:") || trimmed.contains(" profile: total ") {
+    if looks_like_debug1(&start) {
         return debug1::parse(bytes);
     }
     if looks_like_debug2(bytes) {
@@ -217,6 +222,11 @@ fn decode_plain(bytes: &[u8]) -> Result<Profile, DecodeError> {
             }
         }
     }
+}
+
+fn looks_like_debug1(start: &str) -> bool {
+    let trimmed = start.trim_start();
+    trimmed.starts_with("goroutine profile:") || trimmed.starts_with("goroutineleak profile:") || trimmed.contains(" profile: total ")
 }
 
 /// How much of the input form detection looks at: a SIGQUIT or panic dump may follow pages of log.
@@ -311,6 +321,35 @@ mod tests {
     fn other_text_is_named() {
         let err = decode(b"hello world\nthis is not a profile\n", 1 << 20).unwrap_err();
         assert!(err.to_string().contains("neither a debug=1"), "{err}");
+    }
+
+    /// An endless stream of one byte, counting what was read.
+    struct Endless(u8, u64);
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            buf.fill(self.0);
+            self.1 += buf.len() as u64;
+            Ok(buf.len())
+        }
+    }
+
+    #[test]
+    fn endless_zeros_or_text_fail_from_the_head() {
+        for (byte, message) in [(0u8, "zero bytes"), (b'a', "neither a debug=1")] {
+            let mut input = Endless(byte, 0);
+            let err = decode_reader(&mut input, 1 << 30).unwrap_err();
+            assert!(err.to_string().contains(message), "{err}");
+            assert!(input.1 <= 2 * DETECT_BYTES as u64, "read {} bytes", input.1);
+        }
+    }
+
+    #[test]
+    fn indented_crlf_dump_after_a_long_log_is_detected() {
+        let mut text = "2026/11/28 06:00:00 level=info msg=serving\r\n".repeat(20_000);
+        text.push_str("    goroutine 1 [running]:\r\n    main.main()\r\n    \t/src/main.go:5 +0x1\r\n");
+        let p = decode_reader(text.as_bytes(), 1 << 30).unwrap();
+        assert_eq!(p.format, Format::Debug2);
+        assert_eq!(p.goroutine_total(), 1);
     }
 
     #[test]

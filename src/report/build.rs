@@ -1,14 +1,15 @@
 //! From analysis results to the report documents.
 
-use std::collections::HashSet;
-
-use super::{EvidenceDoc, FailedRoundDoc, GroupDoc, LeakReport, SnapshotDoc, SuspectDoc, ThresholdsDoc, Tool, TruncationDoc, REPORT_SCHEMA};
+use super::{EvidenceDoc, FailedRoundDoc, GroupDoc, LeakReport, SnapshotDoc, StartedFromDoc, SuspectDoc, ThresholdsDoc, Tool, TruncationDoc, REPORT_SCHEMA};
+use crate::analysis::ancestry::{started_from, Missing};
 use crate::analysis::callgraph::CallGraph;
-use crate::analysis::heap::{goroutine_function, HeapSeries};
+use crate::analysis::heap::HeapSeries;
+use crate::analysis::patterns::distinct_leaves;
 use crate::analysis::rank::{RankOptions, Suspect, Verdict};
 use crate::analysis::series::Series;
 use crate::analysis::Snapshot;
 use crate::profile::Format;
+use crate::stacks::GroupInfo;
 
 /// Heap growth below this is not reported on its own.
 pub const MIN_HEAP_GROWTH_BYTES: i64 = 1 << 20;
@@ -62,17 +63,27 @@ pub fn leak_report(
     extra_errors: &[String],
 ) -> LeakReport {
     let range = series.analysed_segment();
+    let infos: Vec<&GroupInfo> = suspects.iter().map(|s| series.table.group(s.group)).collect();
+    let leaves = distinct_leaves(&infos);
+    let heap_of = heap.attribute(&infos, &range, MIN_HEAP_GROWTH_BYTES);
     let docs: Vec<SuspectDoc> = suspects
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let info = series.table.group(s.group);
-            let held = heap.attribute(info, &range);
+            let info = infos[i];
+            let held = heap_of.held[i];
+            let (started_from, started_from_missing) = match started_from(info) {
+                Ok(sf) => (
+                    Some(StartedFromDoc { function: sf.frame.function.clone(), file: sf.frame.file.clone(), line: sf.frame.line, via: sf.via.describe() }),
+                    None,
+                ),
+                Err(m) => (None, Some(missing_note(m, info))),
+            };
             SuspectDoc {
                 rank: i + 1,
                 verdict: s.verdict,
                 score: (s.score * 1000.0).round() / 1000.0,
-                group: GroupDoc::from(info),
+                group: GroupDoc::with_leaf(info, leaves[i]),
                 pattern: s.pattern.to_string(),
                 hint: s.hint.to_string(),
                 counts: s.counts.clone(),
@@ -81,6 +92,8 @@ pub fn leak_report(
                 heap_inuse_bytes: held.map(|h| h.0),
                 heap_growth_bytes: held.map(|h| h.1),
                 max_wait_minutes: (s.max_wait_minutes > 0).then_some(s.max_wait_minutes),
+                started_from,
+                started_from_missing,
                 evidence: EvidenceDoc {
                     increase: s.trend.increase,
                     tau: round3(s.trend.tau),
@@ -100,8 +113,7 @@ pub fn leak_report(
     } else {
         "suspect"
     };
-    let suspect_functions: HashSet<String> = suspects.iter().filter_map(|s| goroutine_function(series.table.group(s.group)).map(String::from)).collect();
-    let heap_growth = heap.growth_outside(&suspect_functions, &range, MIN_HEAP_GROWTH_BYTES);
+    let heap_growth = heap_of.growth;
     let mut errors: Vec<String> = extra_errors.to_vec();
     errors.extend(series.errors.iter().cloned());
     errors.extend(series.snapshots.iter().filter_map(truncation_warning));
@@ -131,6 +143,17 @@ pub fn leak_report(
     let paths = super::dot::paths(&doc);
     doc.root_causes = CallGraph::build(&paths).root_causes(&paths);
     doc
+}
+
+/// What to do when no input names the code responsible for a suspect.
+fn missing_note(m: Missing, info: &GroupInfo) -> String {
+    match (m, &info.created_by) {
+        (Missing::Ancestors, Some(c)) => format!(
+            "created by {} (not the program's own code) and no ancestor stacks name the program: run the service with GODEBUG=tracebackancestors=5 and take a debug=2 dump (watch does in its last round, or --debug2) to see the code that called it",
+            c.function
+        ),
+        _ => "no creation site in these profiles (only debug=2 dumps have them): watch with --debug2, or run the service with GODEBUG=tracebackancestors=5 to see through library code".into(),
+    }
 }
 
 /// Why a report without a leak is inconclusive.

@@ -26,9 +26,12 @@ const JS: &str = include_str!("html/page.js");
 const MAX_TABLE_ROWS: usize = 1000;
 /// ... and shows the whole stack of this many.
 const MAX_STACKS: usize = 100;
+/// A leak report lists every suspect in its table, and details this many.
+const MAX_SUSPECT_DETAILS: usize = 300;
 
 pub fn leak(doc: &LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
-    let title = format!("leakhound: {} — {}", doc.verdict, doc.target);
+    let outcome = if doc.outcome.is_empty() { &doc.verdict } else { &doc.outcome };
+    let title = format!("leakhound: {outcome} — {}", doc.target);
     w.write_all(page(&title, leak_body(doc)).into_string().as_bytes())
 }
 
@@ -184,15 +187,23 @@ fn leak_body(doc: &LeakReport) -> Markup {
     let last = doc.snapshots.last();
     let heap: Vec<i64> = doc.snapshots.iter().filter_map(|s| s.heap_inuse_bytes).collect();
     let graph = graph::render(doc);
+    // `outcome` says "inconclusive" where too few snapshots allow no verdict; older reports lack it.
+    let outcome = if doc.outcome.is_empty() { doc.verdict.as_str() } else { doc.outcome.as_str() };
     html! {
         header {
             h1 {
                 "leakhound: "
-                span class=(format!("verdict v-{}", doc.verdict)) { (doc.verdict) }
+                span class=(format!("verdict v-{outcome}")) { (outcome) }
                 " — " (leaks) (if leaks == 1 { " leak, " } else { " leaks, " }) (suspects) (if suspects == 1 { " suspect" } else { " suspects" })
             }
             dl.facts {
                 dt { "Target" } dd { code { (doc.target) } }
+                @if outcome == "inconclusive" {
+                    dt { "Outcome" } dd {
+                        "inconclusive: no leak seen, but the analysed run has too few snapshots for a trend"
+                        @if let Some(m) = doc.min_snapshots { " (it needs " (m) ")" }
+                    }
+                }
                 dt { "Snapshots" } dd {
                     (doc.snapshots.len())
                     @if let (Some(a), Some(b)) = (first.and_then(|s| s.taken_at.as_deref()), last.and_then(|s| s.taken_at.as_deref())) {
@@ -250,7 +261,9 @@ fn leak_body(doc: &LeakReport) -> Markup {
                     tbody {
                         @for s in &doc.suspects {
                             tr data-leaf=(s.group.leaf) {
-                                td.n data-v=(s.rank) { a href=(format!("#s{}", s.rank)) { (s.rank) } }
+                                td.n data-v=(s.rank) {
+                                    @if s.rank <= MAX_SUSPECT_DETAILS { a href=(format!("#s{}", s.rank)) { (s.rank) } } @else { (s.rank) }
+                                }
                                 td { span class=(format!("verdict v-{}", verdict_word(s.verdict))) { (verdict_word(s.verdict)) } }
                                 td.n data-v=(s.score) { (format!("{:.2}", s.score)) }
                                 td.n data-v=(s.growth_per_minute) { (format!("{:+.1}", s.growth_per_minute)) }
@@ -291,7 +304,10 @@ fn leak_body(doc: &LeakReport) -> Markup {
         @if !doc.suspects.is_empty() {
             section #details {
                 h2 { "Stacks and fixes" }
-                @for s in &doc.suspects { (suspect_article(doc, s)) }
+                @if doc.suspects.len() > MAX_SUSPECT_DETAILS {
+                    p.legend { "The " (MAX_SUSPECT_DETAILS) " best of " (doc.suspects.len()) " suspects; " code { "--format json" } " has all of them." }
+                }
+                @for s in doc.suspects.iter().take(MAX_SUSPECT_DETAILS) { (suspect_article(doc, s)) }
             }
         }
         @if !doc.heap_growth.is_empty() {
@@ -359,6 +375,11 @@ fn suspect_article(doc: &LeakReport, s: &SuspectDoc) -> Markup {
                         }
                     }
                     @if let Some(m) = s.max_wait_minutes { dt { "Longest wait" } dd { (m) " minutes" } }
+                    @if let Some(sf) = &s.started_from {
+                        dt { "Started from" } dd { code { (sf.function) } @if !sf.file.is_empty() { " " (short_file(&sf.file)) ":" (sf.line) } " (" (sf.via) ")" }
+                    } @else if let Some(m) = &s.started_from_missing {
+                        dt { "Started from" } dd { "unknown: " (m) }
+                    }
                     @if let Some(l) = &s.group.label { dt { "Label" } dd { code { (l) } } }
                     dt { "Evidence" } dd.mono {
                         "increase " (s.evidence.increase) ", τ " (s.evidence.tau) ", rising steps " (s.evidence.rising_steps)
@@ -381,7 +402,7 @@ fn diff_body(doc: &DiffReport) -> Markup {
     let unit = doc.unit.as_str();
     let grew = doc.changes.iter().filter(|c| c.delta > 0).count();
     let shrank = doc.changes.iter().filter(|c| c.delta < 0).count();
-    let goroutines = doc.sample_type == "goroutine";
+    let goroutines = doc.is_goroutine_like();
     html! {
         header {
             h1 { "leakhound diff: " (doc.sample_type) " " (human_value(doc.base_total, unit)) " → " (human_value(doc.new_total, unit))
@@ -464,6 +485,40 @@ mod tests {
         assert_eq!(shell_quote("a'; rm -rf ~; '"), r"'a'\''; rm -rf ~; '\'''");
         assert_eq!(heap_file_of("/d/007-goroutine.pb.gz").as_deref(), Some("/d/007-heap.pb.gz"));
         assert_eq!(heap_file_of("/d/before.pb.gz"), None);
+    }
+
+    fn suspect(rank: usize, leaf: &str, creator: &str) -> serde_json::Value {
+        serde_json::json!({
+            "rank": rank, "verdict": "leak", "score": 0.9, "leaf": leaf, "blocking": "chan send",
+            "stack": [{ "function": "runtime.gopark" }, { "function": leaf, "file": "/src/app/main.go", "line": 7 }],
+            "created_by": { "function": creator, "file": "/src/app/main.go", "line": 3 },
+            "pattern": "forgotten-sender", "hint": "close it", "counts": [1, 2, 3, 4, 5], "growth_per_minute": 12.0,
+            "evidence": { "increase": 4, "tau": 1.0, "nondecreasing_share": 1.0, "rising_steps": 4, "jump_share": 0.2, "drawdown": 0.0, "step_noise": 1.0 }
+        })
+    }
+
+    #[test]
+    fn restarts_failed_rounds_and_root_causes_are_drawn() {
+        let snaps: Vec<serde_json::Value> =
+            (0..7).map(|i| serde_json::json!({ "index": i, "source": format!("/d/{i:03}-goroutine.pb.gz"), "goroutines": 10 + i })).collect();
+        let doc: LeakReport = serde_json::from_value(serde_json::json!({
+            "schema": "leakhound.report/v1", "tool": { "name": "leakhound", "version": "0" }, "target": "t",
+            "snapshots": snaps, "verdict": "leak", "errors": ["round 4: refused"], "analysed": [2, 6], "restarts": [2],
+            "failed_rounds": [{ "before_snapshot": 4, "message": "round 4: refused" }],
+            "suspects": [suspect(1, "main.a", "main.handler"), suspect(2, "main.b", "main.handler")],
+            "root_causes": [{ "function": "main.handler", "suspects": [1, 2], "growth_per_minute": 24.0, "relation": "started from", "summary": "2 suspects" }]
+        }))
+        .unwrap();
+        let mut out = Vec::new();
+        leak(&doc, &mut out).unwrap();
+        let page = String::from_utf8(out).unwrap();
+        assert_eq!(page.matches("<line class=\"restart\"").count(), 1);
+        assert!(page.contains("failed round: round 4: refused"));
+        assert!(page.contains("analysed: snapshots 2–6"));
+        assert!(page.contains("class=\"node rc\" data-function=\"main.handler\""), "the shared creator is outlined as a root cause");
+        assert!(page.contains("<a href=\"#s2\"><g class=\"node leaf\""), "a suspect's leaf links to its section");
+        // Counts of the analysed run are labelled with their snapshot numbers.
+        assert!(page.contains(">#2</text>") && page.contains(">#6</text>"));
     }
 
     #[test]

@@ -137,6 +137,12 @@ pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
         if let Some(b) = s.heap_inuse_bytes.filter(|&b| b > 0) {
             writeln!(w, "Live heap held: {}  ", super::human_bytes(b))?;
         }
+        if let Some(sf) = &s.started_from {
+            let at = if sf.file.is_empty() { String::new() } else { format!(" ({}:{})", short_file(&sf.file), sf.line) };
+            writeln!(w, "Started from: `{}`{} — {}  ", sf.function, cell(&at), sf.via)?;
+        } else if let Some(m) = &s.started_from_missing {
+            writeln!(w, "Started from: unknown — {}  ", cell(m))?;
+        }
         writeln!(w, "**Fix:** {}\n", s.hint)?;
         stack_block(&s.group, w)?;
         writeln!(w)?;

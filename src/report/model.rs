@@ -97,15 +97,37 @@ pub struct GroupDoc {
 
 impl From<&GroupInfo> for GroupDoc {
     fn from(g: &GroupInfo) -> Self {
+        GroupDoc::with_leaf(g, g.leaf)
+    }
+}
+
+impl GroupDoc {
+    /// The document of a group shown with frame `leaf` as its leaf (see
+    /// `analysis::patterns::distinct_leaves`).
+    pub fn with_leaf(g: &GroupInfo, leaf: usize) -> Self {
+        let leaf_frame = g.frames.get(leaf).unwrap_or_else(|| g.leaf_frame());
         GroupDoc {
-            leaf: g.leaf_frame().function.clone(),
+            leaf: leaf_frame.function.clone(),
             blocking: g.blocking,
             stack: g.frames.iter().map(FrameDoc::from).collect(),
             created_by: g.created_by.as_ref().map(FrameDoc::from),
-            leaf_frame: Some(FrameDoc::from(g.leaf_frame())),
+            leaf_frame: Some(FrameDoc::from(leaf_frame)),
             label: g.label.clone(),
         }
     }
+}
+
+/// The program's own function responsible for a suspect: the one that started its goroutines or
+/// called the library that did (`analysis::ancestry`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StartedFromDoc {
+    pub function: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub file: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub line: i64,
+    /// Where it was found: `created by`, `caller on its stack`, or an ancestor's stack.
+    pub via: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -172,6 +194,12 @@ pub struct SuspectDoc {
     /// Longest wait of a goroutine of this stack, from debug=2 dumps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_wait_minutes: Option<u64>,
+    /// The program's own code responsible for it, when the inputs name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_from: Option<StartedFromDoc>,
+    /// When nothing names that code: what to do so that the next report does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_from_missing: Option<String>,
     pub evidence: EvidenceDoc,
 }
 

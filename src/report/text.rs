@@ -257,6 +257,12 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
             writeln!(w, "   {}", facts.join("; "))?;
         }
         write_stack(&s.group, &p, w)?;
+        if let Some(sf) = &s.started_from {
+            let at = frame_location(&FrameDoc { function: sf.function.clone(), file: sf.file.clone(), line: sf.line });
+            writeln!(w, "   {} {}  {at}  ({})", p.bold("started from:"), sf.function, sf.via)?;
+        } else if let Some(m) = &s.started_from_missing {
+            writeln!(w, "   {} unknown: {m}", p.bold("started from:"))?;
+        }
         writeln!(w, "   {} {}", p.green("fix:"), s.hint)?;
         writeln!(w)?;
     }

@@ -28,6 +28,8 @@ pub struct InputFile {
     /// Its saved folder (numbered in the order met) and sampling round: the profiles of one round
     /// of one watch are of the same moment.
     pub round: Option<(usize, usize)>,
+    /// What the index says was fetched (`goroutine`, `heap`, [`saved::CREATION_DUMP`], ...).
+    pub kind: Option<String>,
 }
 
 /// The profile files of `inputs`, each given once: a folder written by `watch` stands for its
@@ -45,19 +47,20 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<(Vec<InputFile>, Vec<String>)
             let (listed, errs) = saved::list_folder(input)?;
             errors.extend(errs);
             for f in listed {
-                files.push(InputFile { path: f.path, fetched_at_nanos: f.fetched_at_nanos, round: f.round.map(|r| (id, r)) });
+                files.push(InputFile { path: f.path, fetched_at_nanos: f.fetched_at_nanos, round: f.round.map(|r| (id, r)), kind: f.kind });
             }
         } else {
             if input.file_name().and_then(|n| n.to_str()) == Some(saved::INDEX_FILE) {
                 continue; // `analyze DIR/*` names the index too
             }
             let dir = input.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let mut file = InputFile { path: input.clone(), fetched_at_nanos: None, round: None };
+            let mut file = InputFile { path: input.clone(), fetched_at_nanos: None, round: None, kind: None };
             if dir.join(saved::INDEX_FILE).is_file() {
                 if let (id, Some(index)) = folder(&mut folders, dir, &mut errors) {
-                    if let Some((round, at)) = saved::entry_for(index, input) {
-                        file.fetched_at_nanos = Some(at);
-                        file.round = Some((id, round));
+                    if let Some(e) = saved::entry_for(index, input) {
+                        file.fetched_at_nanos = Some(e.fetched_at_unix_nanos);
+                        file.round = Some((id, e.round));
+                        file.kind = Some(e.kind.clone());
                     }
                 }
             }

@@ -251,7 +251,13 @@ pub struct SavedFile {
     pub path: PathBuf,
     pub fetched_at_nanos: Option<i64>,
     pub round: Option<usize>,
+    /// What the index says was fetched (`goroutine`, `heap`, [`CREATION_DUMP`], ...).
+    pub kind: Option<String>,
 }
+
+/// The index kind of the `debug=2` dump `watch` takes in its last round for creation sites: it
+/// enriches the goroutine snapshot of its round, it is not a snapshot of its own.
+pub const CREATION_DUMP: &str = "goroutine-debug2";
 
 /// A folder's index, when it has one (read with a cap on its size).
 pub fn read_index(dir: &Path) -> Result<Option<Index>> {
@@ -270,11 +276,10 @@ pub fn read_index(dir: &Path) -> Result<Option<Index>> {
     Ok(Some(index))
 }
 
-/// What a folder's index says of one of its files named on its own (`analyze DIR/*.pb.gz`): its
-/// round and when it was fetched.
-pub fn entry_for(index: &Index, path: &Path) -> Option<(usize, i64)> {
+/// What a folder's index says of one of its files named on its own (`analyze DIR/*.pb.gz`).
+pub fn entry_for<'a>(index: &'a Index, path: &Path) -> Option<&'a Entry> {
     let name = path.file_name()?.to_str()?;
-    index.entries.iter().find(|e| e.file.as_deref() == Some(name)).map(|e| (e.round, e.fetched_at_unix_nanos))
+    index.entries.iter().find(|e| e.file.as_deref() == Some(name))
 }
 
 /// The profiles of a folder in the order they were taken: by its index when it has one, else every
@@ -287,7 +292,9 @@ pub fn list_folder(dir: &Path) -> Result<(Vec<SavedFile>, Vec<String>)> {
         for e in index.entries {
             match (e.file, e.error) {
                 (Some(f), _) => match file_in_folder(dir, &f) {
-                    Ok(path) => files.push(SavedFile { path, fetched_at_nanos: Some(e.fetched_at_unix_nanos), round: Some(e.round) }),
+                    Ok(path) => {
+                        files.push(SavedFile { path, fetched_at_nanos: Some(e.fetched_at_unix_nanos), round: Some(e.round), kind: Some(e.kind.clone()) })
+                    }
                     Err(why) => errors.push(format!("{}: entry {:?} skipped: {why}", index_path.display(), f)),
                 },
                 (None, Some(err)) => errors.push(format!("round {} ({}): {err}", e.round, e.kind)),
@@ -305,7 +312,7 @@ pub fn list_folder(dir: &Path) -> Result<(Vec<SavedFile>, Vec<String>)> {
     if paths.is_empty() {
         return Err(Error::Input(format!("{} holds no profiles", dir.display())));
     }
-    Ok((paths.into_iter().map(|path| SavedFile { path, fetched_at_nanos: None, round: None }).collect(), errors))
+    Ok((paths.into_iter().map(|path| SavedFile { path, fetched_at_nanos: None, round: None, kind: None }).collect(), errors))
 }
 
 /// A file an index names, accepted only as a plain file name inside its folder: never a path

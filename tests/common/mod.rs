@@ -346,7 +346,12 @@ impl Service {
     /// Starts the service with `args` (e.g. `["-scenario", "leaky"]`) on a
     /// free port chosen by the service itself.
     pub fn start(args: &[&str]) -> Service {
-        Self::spawn(args).unwrap_or_else(|e| panic!("{e}"))
+        Self::spawn_with_env(args, &[]).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Service::start`], with extra environment variables (e.g. `GODEBUG`).
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Service {
+        Self::spawn_with_env(args, env).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Like [`Service::start`], with extra environment (e.g. `GOTRACEBACK=all`).

@@ -18,8 +18,11 @@ const WIDTH: f64 = 1200.0;
 const ROW: f64 = 18.0;
 /// Stacks deeper than this are cut (Go records at most a few hundred frames).
 const MAX_DEPTH: usize = 512;
-/// Narrower frames are left out of the static drawing.
+/// Narrower frames are left out of the static drawing...
 const MIN_STATIC_WIDTH: f64 = 1.0;
+/// ... and it keeps at most this many frames (wider ones first), so many equal stacks of a
+/// pixel each cannot make the page huge; the script draws the rest when zoomed.
+const MAX_STATIC_FRAMES: usize = 6000;
 /// A monospace character at 11px, for fitting labels.
 const CHAR_WIDTH: f64 = 6.6;
 
@@ -66,7 +69,12 @@ pub fn render(doc: &DiffReport) -> Markup {
     let data = FlameData { unit: &doc.unit, root_label, width: WIDTH, row: ROW, max_depth: MAX_DEPTH, fns, stacks };
     // Inside <script> only `</script` could end the block: escape `<` (and `>`, `&` for good measure).
     let json = serde_json::to_string(&data).unwrap_or_else(|_| "{}".into()).replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
-    let drawn = layout(&nodes, &data.fns);
+    let mut min_width = MIN_STATIC_WIDTH;
+    let mut drawn = layout(&nodes, &data.fns, min_width);
+    while drawn.len() > MAX_STATIC_FRAMES && min_width < WIDTH {
+        min_width *= 2.0;
+        drawn = layout(&nodes, &data.fns, min_width);
+    }
     let height = (drawn.iter().map(|d| nodes[d.0].depth).max().unwrap_or(0) + 1) as f64 * ROW;
     let name = |n: &Node| -> &str { n.f.map_or(data.root_label.as_str(), |i| data.fns[i]) };
     let unit = doc.unit.as_str();
@@ -130,9 +138,9 @@ fn add(n: &mut Node, base: i64, new: i64, changed: i64) {
     n.changed = n.changed.saturating_add(changed);
 }
 
-/// `(node, x, width)` of every frame at least `MIN_STATIC_WIDTH` wide; children in name order, as
-/// the page script lays them out.
-fn layout(nodes: &[Node], fns: &[&str]) -> Vec<(usize, f64, f64)> {
+/// `(node, x, width)` of every frame at least `min_width` wide; children in name order, as the
+/// page script lays them out.
+fn layout(nodes: &[Node], fns: &[&str], min_width: f64) -> Vec<(usize, f64, f64)> {
     let mut out = vec![(0, 0.0, WIDTH)];
     let mut todo = vec![(0usize, 0.0f64, WIDTH)];
     let mut kids: Vec<usize> = Vec::new();
@@ -147,7 +155,7 @@ fn layout(nodes: &[Node], fns: &[&str]) -> Vec<(usize, f64, f64)> {
         let mut x = x0;
         for &k in &kids {
             let w = w0 * nodes[k].changed as f64 / n.changed as f64;
-            if w >= MIN_STATIC_WIDTH {
+            if w >= min_width {
                 out.push((k, x, w));
                 todo.push((k, x, w));
             }
@@ -186,5 +194,34 @@ fn fit(label: &str, width: f64) -> Option<String> {
         Some(label.to_string())
     } else {
         Some(label.chars().take(chars - 1).chain(std::iter::once('…')).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_stacks_of_a_pixel_each_stay_within_the_static_budget() {
+        // 1,000 distinct stacks 40 frames deep, each 1.2 units wide: all would be drawn at 1 unit.
+        let stacks: Vec<Vec<i64>> = (0..1000).map(|i| [0, 1].into_iter().chain((0..40).map(|d| 1 + i * 40 + d)).collect()).collect();
+        let names: Vec<String> = (0..=40_000).map(|i| format!("f{i}")).collect();
+        let fns: Vec<&str> = names.iter().map(String::as_str).collect();
+        let nodes = tree(&stacks);
+        assert_eq!(nodes[0].changed, 1000);
+        assert!(layout(&nodes, &fns, MIN_STATIC_WIDTH).len() > MAX_STATIC_FRAMES);
+        let wide = layout(&nodes, &fns, 2.0);
+        assert_eq!(wide.len(), 1, "only the root is 2 units wide or more");
+    }
+
+    #[test]
+    fn colours_say_growth_or_shrink_and_how_one_sided() {
+        let n = |base, new, changed| Node { f: None, base, new, changed, depth: 0, kids: Vec::new() };
+        assert_eq!(class_of(&n(1, 5, 4)), "up4");
+        assert_eq!(class_of(&n(5, 1, 4)), "dn4");
+        assert_eq!(class_of(&n(4, 5, 9)), "up1");
+        assert_eq!(class_of(&n(3, 3, 6)), "eq");
+        assert_eq!(fit("main.fanoutWorker", 60.0).as_deref(), Some("main.fa…"));
+        assert_eq!(fit("main.f", 10.0), None);
     }
 }

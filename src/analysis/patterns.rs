@@ -1,0 +1,563 @@
+//! The catalogue of known leak signatures: what each matches (frames, blocking operation, creator),
+//! its name, its fix and where the fix comes from. One entry per signature; the first that matches
+//! names the group. Stacks that match none are named by their blocking operation, but only when
+//! the program's own code is where they wait: a stack wholly inside the standard library that no
+//! entry knows is `stdlib-goroutines-growing`, never a guess such as "select without quit".
+//!
+//! Adding a signature is one entry in [`CATALOGUE`] and one test (below) built from a real stack.
+
+use crate::stacks::{is_std_function, package_of, Blocking, GroupInfo};
+
+/// A named leak pattern and how such leaks are fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pattern {
+    pub name: &'static str,
+    pub fix: &'static str,
+}
+
+/// Who started the goroutine, as its `created by` frame says (only `debug=2` dumps carry one).
+#[derive(Debug, Clone, Copy)]
+pub enum Creator {
+    /// Any creator, or none known.
+    Any,
+    /// Exactly this function.
+    Function(&'static str),
+    /// A constructor (`New*`, `Dial*`, `Open*`, `Connect*`, `Start*`) of the package the leaf is in,
+    /// the leaf being neither standard library nor package main: a client library's background loop.
+    LibraryConstructor,
+}
+
+/// One known leak signature.
+#[derive(Debug, Clone, Copy)]
+pub struct Signature {
+    pub pattern: Pattern,
+    /// Matches when any frame's function starts with one of these (empty: no frame needed).
+    pub frames: &'static [&'static str],
+    /// ... and the goroutines are blocked on one of these (empty: any).
+    pub blocking: &'static [Blocking],
+    pub creator: Creator,
+    /// ... and every frame is standard library (no handler or callback of the program's own).
+    pub all_std: bool,
+    /// Where the fix comes from.
+    pub source: &'static str,
+}
+
+const fn sig(name: &'static str, fix: &'static str, frames: &'static [&'static str], blocking: &'static [Blocking], source: &'static str) -> Signature {
+    Signature { pattern: Pattern { name, fix }, frames, blocking, creator: Creator::Any, all_std: false, source }
+}
+
+/// The writeLoop of a client connection: named after its readLoop when the report holds one kind.
+pub const HTTP_CLIENT_CONNECTION: Pattern = Pattern {
+    name: "http-client-connections",
+    fix: "Each client connection of an http.Transport has a readLoop and a writeLoop goroutine; these are the writeLoops. The readLoop suspect says why connections pile up: response bodies never closed (readLoop in select), or a new Transport/Client per request (readLoop in IO wait).",
+};
+
+/// For stacks wholly inside the standard library that no entry knows.
+pub const STDLIB_GOROUTINES: Pattern = Pattern {
+    name: "stdlib-goroutines-growing",
+    fix: "Goroutines that run entirely inside the standard library keep accumulating: something the program opened is never closed or cancelled. Find the code that starts them (started_from; watch with --debug2, and run the service with GODEBUG=tracebackancestors=5 to see through library code) and close what it opens (bodies, clients, listeners, pipes), cancel its contexts, and set timeouts.",
+};
+
+/// Known signatures, most specific first.
+pub const CATALOGUE: &[Signature] = &[
+    sig(
+        "http-body-not-closed",
+        "A response body is never closed or read to EOF, so its connection can neither be reused nor freed (its readLoop waits for the body in select, its writeLoop beside it). After every successful client.Do/Get: defer resp.Body.Close(), and drain it (io.Copy(io.Discard, resp.Body)) when the body is not read to the end.",
+        &["net/http.(*persistConn).readLoop"],
+        &[Blocking::Select],
+        "net/http: Client.Do — \"the caller should close resp.Body when done reading from it\"",
+    ),
+    sig(
+        "http-transport-per-request",
+        "Idle keep-alive connections pile up: a new http.Transport (or a Client with its own Transport) is made per request, and each leaves its idle connections behind (readLoop waiting in IO wait). Make one Client/Transport at start-up and share it; if one must be temporary, call CloseIdleConnections when done. (If a RoundTrip suspect grows beside this one, these connections are requests waiting for a backend: fix that one.)",
+        &["net/http.(*persistConn).readLoop"],
+        &[Blocking::IoWait],
+        "net/http: Transport — \"Transports should be reused instead of created as needed\"",
+    ),
+    sig("http-client-connections", HTTP_CLIENT_CONNECTION.fix, &["net/http.(*persistConn).writeLoop"], &[], "net/http: Transport internals"),
+    sig(
+        "http-no-response-timeout",
+        "Requests wait forever for a backend that never answers: the http.Client has no Timeout and its Transport no ResponseHeaderTimeout (a ReverseProxy uses http.DefaultTransport, which has none). Set http.Client.Timeout, or Transport.ResponseHeaderTimeout, and pass a request context with a deadline (http.NewRequestWithContext).",
+        &["net/http.(*persistConn).roundTrip", "net/http.(*http2ClientConn).RoundTrip", "net/http.(*http2clientStream).waitOnHeaders"],
+        &[],
+        "net/http: Client.Timeout, Transport.ResponseHeaderTimeout",
+    ),
+    Signature {
+        pattern: Pattern {
+            name: "http-server-no-read-header-timeout",
+            fix: "Server connections wait for request headers that clients never finish sending (slow or stuck clients, slowloris). Set http.Server.ReadHeaderTimeout (and ReadTimeout), and IdleTimeout for the keep-alive wait between requests.",
+        },
+        frames: &["net/http.(*conn).readRequest"],
+        blocking: &[Blocking::IoWait],
+        creator: Creator::Any,
+        all_std: true,
+        source: "net/http: Server.ReadHeaderTimeout; go vet's G112 (gosec) for servers without it",
+    },
+    Signature {
+        pattern: Pattern {
+            name: "http-server-handler-not-returning",
+            fix: "One per server connection whose handler is still running: handlers that never return keep their connection and its background read. Find the handler's own suspect (a stack through net/http.serverHandler.ServeHTTP) and make it return: use the request's context, set timeouts on what it calls, or wrap it in http.TimeoutHandler.",
+        },
+        frames: &["net/http.(*connReader).backgroundRead"],
+        blocking: &[],
+        creator: Creator::Any,
+        all_std: true,
+        source: "net/http: Server, TimeoutHandler",
+    },
+    Signature {
+        pattern: Pattern {
+            name: "http-server-no-idle-timeout",
+            fix: "Server connections idle between requests are kept forever: clients hold keep-alive connections open and the http.Server has no IdleTimeout (nor ReadTimeout, which it falls back to). Set http.Server.IdleTimeout and ReadHeaderTimeout; cap connections per client where needed.",
+        },
+        frames: &["net/http.(*conn).serve"],
+        blocking: &[Blocking::IoWait],
+        creator: Creator::Any,
+        all_std: true,
+        source: "net/http: Server.IdleTimeout",
+    },
+    sig(
+        "context-cancel-never-called",
+        "context.WithCancel/WithTimeout/WithDeadline under a parent Context of a type the context package does not know starts a goroutine that waits until the parent or the child is done; the child's cancel function is never called. Call cancel on every path (defer cancel() right after the With* call; go vet's lostcancel finds many), or give the custom parent an AfterFunc method.",
+        &["context.(*cancelCtx).propagateCancel", "context.propagateCancel"],
+        &[],
+        "context: \"Failing to call the CancelFunc leaks the child and its children\"; go vet lostcancel",
+    ),
+    sig(
+        "signal-notifycontext-not-stopped",
+        "signal.NotifyContext starts a goroutine that waits for the signal or the parent; its stop function is never called. defer stop() right after signal.NotifyContext, and do not call it per request.",
+        &["os/signal.NotifyContext"],
+        &[],
+        "os/signal: NotifyContext — \"the stop function ... should be called as soon as the operations running in this Context complete\"",
+    ),
+    sig(
+        "sql-db-not-closed",
+        "A *sql.DB is opened (sql.Open/OpenDB) and never closed; each one runs a connectionOpener goroutine and holds a pool. Open one *sql.DB at start-up and share it (it is safe for concurrent use); if one must be temporary, defer db.Close().",
+        &["database/sql.(*DB).connectionOpener", "database/sql.(*DB).connectionResetter", "database/sql.(*DB).connectionCleaner"],
+        &[],
+        "database/sql: Open — \"the returned DB is safe for concurrent use ... It is rarely necessary to close a DB\"",
+    ),
+    sig(
+        "io-pipe-abandoned",
+        "One end of an io.Pipe was abandoned: the writer blocks until someone reads, the reader until someone writes or closes. Close the other end on every path: pr.CloseWithError(err) when the reader gives up, pw.CloseWithError(err) (or pw.Close()) when the writer is done.",
+        &["io.(*pipe).write", "io.(*pipe).read"],
+        &[],
+        "io: Pipe — \"each Write to the PipeWriter blocks until it has satisfied one or more Reads\"",
+    ),
+    sig(
+        "cond-never-signalled",
+        "cond.Wait() waits for a Signal or Broadcast that never comes. Broadcast whenever the condition changes and on shutdown; or replace the Cond with a channel that is closed.",
+        &[],
+        &[Blocking::Cond],
+        "sync: Cond.Wait",
+    ),
+    Signature {
+        pattern: Pattern {
+            name: "afterfunc-callback-blocked",
+            fix: "A time.AfterFunc callback runs in its own goroutine and blocks forever (here on a channel operation nobody completes). Make the callback non-blocking: send with select/default or into a buffered channel, and Stop the timer when its owner goes away.",
+        },
+        frames: &[],
+        blocking: &[],
+        creator: Creator::Function("time.goFunc"),
+        all_std: false,
+        source: "time: AfterFunc — \"calls f in its own goroutine\"",
+    },
+    Signature {
+        pattern: Pattern {
+            name: "library-client-not-closed",
+            fix: "A client library starts a background goroutine in its constructor (New*/Dial*/Open*) that runs until the client is closed, and the client is never closed. Create the client once and share it, or defer client.Close() where it is made; started_from names the code that makes it.",
+        },
+        frames: &[],
+        blocking: &[Blocking::Select, Blocking::ChanReceive, Blocking::Sleep, Blocking::IoWait],
+        creator: Creator::LibraryConstructor,
+        all_std: false,
+        source: "the io.Closer contract of client libraries; goleak's \"VerifyNone\" findings",
+    },
+    sig(
+        "busy-loop",
+        "Goroutines that never block (running or runnable, e.g. spinning on runtime.Gosched or polling an atomic) keep accumulating and burn CPU. Give the loop an exit and block instead of spinning: wait on a channel, a sync.Cond or ctx.Done(), or a time.Ticker that is stopped.",
+        &[],
+        &[Blocking::Running],
+        "the Go memory model: busy-waiting is not synchronisation",
+    ),
+    sig(
+        "endless-loop",
+        "A loop with no exit that sleeps between rounds (polling, retrying, a hand-made ticker). Give it one: use a time.Ticker with defer t.Stop() and select on ctx.Done() (or a quit channel) in every iteration.",
+        &[],
+        &[Blocking::Sleep],
+        "time: NewTicker — \"Stop the ticker to release associated resources\"",
+    ),
+];
+
+/// Generic patterns by blocking operation, for stacks that wait in the program's own code.
+fn by_blocking(info: &GroupInfo) -> Pattern {
+    let has = |name: &str| info.frames.iter().any(|f| f.function == name);
+    let (name, fix) = match info.blocking {
+        Blocking::ChanSend => (
+            "forgotten-sender",
+            "The receiver has gone (returned on a timeout, or took only the first answer). Give the channel a buffer sized to the number of senders, or send inside a select that also waits on ctx.Done().",
+        ),
+        Blocking::ChanReceive if has("runtime.chanrecv2") => (
+            "range-over-unclosed-channel",
+            "A `for range` (or `v, ok := <-ch`) waits for a close that never comes. Close the channel from the sending side when the last value is sent (defer close(ch) in the single sender, or after wg.Wait() for many). A time.Ticker's channel is never closed, not even by Stop: loop on a select that also waits on ctx.Done().",
+        ),
+        Blocking::ChanReceive => (
+            "abandoned-receiver",
+            "Nobody will send on or close this channel. Close it from the sender side when done, or receive in a select that also waits on ctx.Done() and cancel the context.",
+        ),
+        Blocking::Select => (
+            "select-without-quit",
+            "No case of this select will ever fire: the quit channel is never closed or the context never cancelled. Cancel the context (defer cancel()) or close the done channel when the owner stops, and stop tickers with defer t.Stop().",
+        ),
+        Blocking::SelectNoCases => {
+            ("empty-select", "`select {}` blocks forever by design; if this goroutine is started per request, it is a leak: wait on a context instead.")
+        }
+        Blocking::ChanSendNil | Blocking::ChanReceiveNil => (
+            "nil-channel",
+            "An operation on a nil channel blocks forever: the channel was never made (make(chan T)) or was set to nil. Initialise it before the goroutine starts.",
+        ),
+        Blocking::Mutex | Blocking::RwMutex => (
+            "lock-never-released",
+            "A lock was taken and never released, so every later Lock waits forever. Put defer mu.Unlock() right after mu.Lock(), and check early returns and panics between them.",
+        ),
+        Blocking::WaitGroup => (
+            "waitgroup-never-done",
+            "wg.Wait() waits for a Done that never comes. Call wg.Add before `go`, and defer wg.Done() as the first line of each goroutine, on every path.",
+        ),
+        Blocking::Cond => ("cond-never-signalled", "cond.Wait() waits for a Signal or Broadcast that never comes. Broadcast when the condition changes and on shutdown."),
+        Blocking::IoWait => (
+            "blocked-io",
+            "Goroutines wait on the network with no deadline. Set timeouts (http.Client.Timeout, conn.SetDeadline), cancel request contexts, and always close response bodies.",
+        ),
+        Blocking::Sleep | Blocking::Running => ("endless-loop", "A loop with no exit. Give it one: check ctx.Done() (or a quit channel) in every iteration."),
+        Blocking::Syscall => ("blocked-syscall", "Goroutines stuck in system calls or cgo. Use deadlines or cancellable APIs; check for blocking reads on pipes and files."),
+        Blocking::Other => ("growing-goroutines", "Goroutines of this stack keep accumulating. Find who starts them (created by) and make sure every one has a way to exit."),
+    };
+    Pattern { name, fix }
+}
+
+/// Whether `function` is a constructor by Go's naming habits: `pkg.NewX`, `pkg.Dial`, `pkg.(*T).Open`.
+fn is_constructor(function: &str) -> bool {
+    let pkg = package_of(function);
+    let rest = function.get(pkg.len()..).unwrap_or("").trim_start_matches('.');
+    // The method or function name: the last dotted part that is not a closure (`func1`).
+    let name = rest.split('.').rfind(|p| !p.starts_with("func") && !p.chars().all(|c| c.is_ascii_digit())).unwrap_or(rest);
+    ["New", "Dial", "Open", "Connect", "Start"].iter().any(|p| name.starts_with(p))
+}
+
+fn creator_matches(c: Creator, info: &GroupInfo) -> bool {
+    match c {
+        Creator::Any => true,
+        Creator::Function(f) => info.created_by.as_ref().is_some_and(|c| c.function == f),
+        Creator::LibraryConstructor => {
+            let leaf = &info.leaf_frame().function;
+            let pkg = package_of(leaf);
+            if pkg == "main" || is_std_function(leaf) {
+                return false;
+            }
+            info.created_by.as_ref().is_some_and(|c| package_of(&c.function) == pkg && is_constructor(&c.function))
+        }
+    }
+}
+
+fn matches(s: &Signature, info: &GroupInfo) -> bool {
+    (s.blocking.is_empty() || s.blocking.contains(&info.blocking))
+        && (s.frames.is_empty() || info.frames.iter().any(|f| s.frames.iter().any(|p| f.function.starts_with(p))))
+        && creator_matches(s.creator, info)
+        && (!s.all_std || info.frames.iter().all(|f| is_std_function(&f.function) || f.function.starts_with('<')))
+}
+
+/// The catalogue entry a group matches, if any.
+pub fn signature_of(info: &GroupInfo) -> Option<&'static Signature> {
+    CATALOGUE.iter().find(|s| matches(s, info))
+}
+
+/// The named leak pattern of a group and how such leaks are fixed.
+pub fn pattern_of(info: &GroupInfo) -> Pattern {
+    if let Some(s) = signature_of(info) {
+        return s.pattern;
+    }
+    let program_frame = info.frames.iter().any(|f| !is_std_function(&f.function) && !f.function.starts_with('<') && f.function != "panic");
+    if !program_frame {
+        return STDLIB_GOROUTINES;
+    }
+    by_blocking(info)
+}
+
+/// Names the writeLoop goroutines of client connections after their readLoops when the listed
+/// stacks hold one kind of readLoop only (`patterns` of the listed groups, in the same order).
+pub fn pair_companions(patterns: &mut [Pattern]) {
+    let readloop_kinds: Vec<Pattern> = {
+        let mut v: Vec<Pattern> = patterns.iter().copied().filter(|p| p.name == "http-body-not-closed" || p.name == "http-transport-per-request").collect();
+        v.dedup_by_key(|p| p.name);
+        v.sort_by_key(|p| p.name);
+        v.dedup_by_key(|p| p.name);
+        v
+    };
+    if let [only] = readloop_kinds[..] {
+        for p in patterns.iter_mut().filter(|p| p.name == HTTP_CLIENT_CONNECTION.name) {
+            *p = only;
+        }
+    }
+}
+
+/// Frames that say where a goroutine waits, not what it is: runtime, poll and syscall plumbing,
+/// buffered readers, and net/http's own read wrappers.
+fn is_plumbing(function: &str) -> bool {
+    const FUNCTIONS: [&str; 4] = ["net/http.(*connReader).Read", "net/http.(*persistConn).Read", "net/http.readRequest", "net/http.readRequestLimit"];
+    let pkg = package_of(function);
+    is_never_a_label(function)
+        || FUNCTIONS.contains(&function)
+        || matches!(pkg, "syscall" | "net" | "bufio" | "io" | "sync" | "sync/atomic" | "time" | "os" | "net/textproto" | "crypto/tls")
+        || pkg.starts_with("runtime/")
+        || pkg.starts_with("vendor/")
+}
+
+/// What a table never shows as a stack's label.
+fn is_never_a_label(function: &str) -> bool {
+    function == "panic" || function.starts_with('<') || function.starts_with("runtime.") || function.starts_with("internal/")
+}
+
+/// The leaf shown for each of `groups` (indexes into each group's frames, the groups in report
+/// order), so that no two show the same function at the same line. A group keeps its own leaf
+/// unless another listed stack shows the same function; of those that do, each that has another
+/// frame outside plumbing takes its innermost such frame (`net/http.(*conn).readRequest`,
+/// `net/http.(*persistConn).roundTrip`), and the rest keep the shared function where their lines
+/// differ (`net/http.(*persistConn).readLoop` in select and in IO wait). Labels are never runtime,
+/// poll, `panic` or `<autogenerated>` frames.
+pub fn distinct_leaves(groups: &[&GroupInfo]) -> Vec<usize> {
+    use std::collections::{HashMap, HashSet};
+    let name = |g: &GroupInfo, i: usize| g.frames.get(i).map_or("", |f| f.function.as_str()).to_string();
+    let key = |g: &GroupInfo, i: usize| g.frames.get(i).map_or(String::new(), |f| format!("{}\n{}:{}", f.function, f.file, f.line));
+    let mut leaf_count: HashMap<String, usize> = HashMap::new();
+    for g in groups {
+        *leaf_count.entry(name(g, g.leaf)).or_default() += 1;
+    }
+    let mut out: Vec<Option<usize>> = vec![None; groups.len()];
+    // Functions shown, and function-and-line keys shown.
+    let mut taken: HashSet<String> = HashSet::new();
+    let mut taken_keys: HashSet<String> = HashSet::new();
+    for (k, g) in groups.iter().enumerate() {
+        if leaf_count[&name(g, g.leaf)] == 1 {
+            out[k] = Some(g.leaf);
+            taken.insert(name(g, g.leaf));
+            taken_keys.insert(key(g, g.leaf));
+        }
+    }
+    for (k, g) in groups.iter().enumerate() {
+        if out[k].is_some() {
+            continue;
+        }
+        let leaf = name(g, g.leaf);
+        let alt = (0..g.frames.len()).find(|&i| {
+            let n = name(g, i);
+            n != leaf && !is_plumbing(&n) && !taken.contains(&n) && !leaf_count.contains_key(&n)
+        });
+        if let Some(i) = alt {
+            taken.insert(name(g, i));
+            taken_keys.insert(key(g, i));
+            out[k] = Some(i);
+        }
+    }
+    for (k, g) in groups.iter().enumerate() {
+        if out[k].is_some() {
+            continue;
+        }
+        let pick = std::iter::once(g.leaf).chain(0..g.frames.len()).find(|&i| !taken_keys.contains(&key(g, i)) && !is_never_a_label(&name(g, i)));
+        let pick = pick.unwrap_or(g.leaf);
+        taken_keys.insert(key(g, pick));
+        out[k] = Some(pick);
+    }
+    out.into_iter().map(|o| o.unwrap_or(0)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Frame;
+    use crate::stacks::{blocking_of, goroutine_leaf_index};
+
+    /// A group as a goroutine profile would give it: `frames` innermost first, as in the live
+    /// captures of tests/goservice's scenario `patterns` (Go 1.27, protobuf form).
+    fn group(frames: &[&str], created_by: Option<&str>) -> GroupInfo {
+        let frames: Vec<Frame> = frames.iter().map(|f| Frame { function: f.to_string(), file: String::new(), line: 1, address: 0, start_line: 0 }).collect();
+        let refs: Vec<&Frame> = frames.iter().collect();
+        let blocking = blocking_of(&refs, None, false);
+        let leaf = goroutine_leaf_index(&refs);
+        let created_by = created_by.map(|f| Frame { function: f.into(), file: String::new(), line: 1, address: 0, start_line: 0 });
+        GroupInfo { frames, label: None, blocking, leaf, created_by, ancestors: Vec::new(), sort_key: String::new() }
+    }
+
+    const IO_WAIT: [&str; 8] = [
+        "runtime.gopark",
+        "runtime.netpollblock",
+        "internal/poll.runtime_pollWait",
+        "internal/poll.(*pollDesc).wait",
+        "internal/poll.(*pollDesc).waitRead",
+        "internal/poll.(*FD).Read",
+        "net.(*netFD).Read",
+        "net.(*conn).Read",
+    ];
+
+    fn io_wait(rest: &[&str]) -> Vec<&'static str> {
+        let mut v: Vec<&str> = IO_WAIT.to_vec();
+        v.extend(rest.iter().map(|s| -> &'static str { Box::leak(s.to_string().into_boxed_str()) }));
+        v.push("runtime.goexit");
+        v
+    }
+
+    fn name(frames: &[&str], created_by: Option<&str>) -> &'static str {
+        pattern_of(&group(frames, created_by)).name
+    }
+
+    #[test]
+    fn http_client_body_not_closed_and_transport_per_request() {
+        let select = ["runtime.gopark", "runtime.selectgo", "net/http.(*persistConn).readLoop", "runtime.goexit"];
+        assert_eq!(name(&select, None), "http-body-not-closed");
+        assert_eq!(group(&select, None).leaf_frame().function, "net/http.(*persistConn).readLoop");
+        let idle = io_wait(&["net/http.(*persistConn).Read", "bufio.(*Reader).fill", "bufio.(*Reader).Peek", "net/http.(*persistConn).readLoop"]);
+        assert_eq!(name(&idle, None), "http-transport-per-request");
+        assert_eq!(group(&idle, None).leaf_frame().function, "net/http.(*persistConn).readLoop");
+        let write = ["runtime.gopark", "runtime.selectgo", "net/http.(*persistConn).writeLoop", "runtime.goexit"];
+        assert_eq!(name(&write, None), "http-client-connections");
+    }
+
+    #[test]
+    fn writeloop_follows_its_readloop() {
+        let body = CATALOGUE[0].pattern;
+        let per_request = CATALOGUE[1].pattern;
+        let mut one = [HTTP_CLIENT_CONNECTION, body, body];
+        pair_companions(&mut one);
+        assert_eq!(one[0].name, "http-body-not-closed");
+        let mut both = [HTTP_CLIENT_CONNECTION, body, per_request];
+        pair_companions(&mut both);
+        assert_eq!(both[0].name, "http-client-connections", "two kinds of readLoop: the writeLoops cannot be told apart");
+    }
+
+    #[test]
+    fn http_roundtrip_waiting_for_a_backend() {
+        let client = [
+            "runtime.gopark",
+            "runtime.selectgo",
+            "net/http.(*persistConn).roundTrip",
+            "net/http.(*Transport).roundTrip",
+            "net/http.(*Transport).RoundTrip",
+            "net/http.send",
+            "net/http.(*Client).send",
+            "net/http.(*Client).do",
+            "net/http.(*Client).Do",
+            "net/http.(*Client).Get",
+            "main.callSilentBackend",
+            "runtime.goexit",
+        ];
+        assert_eq!(name(&client, None), "http-no-response-timeout");
+        assert_eq!(group(&client, None).leaf_frame().function, "main.callSilentBackend");
+        let proxy = [
+            "runtime.gopark",
+            "runtime.selectgo",
+            "net/http.(*persistConn).roundTrip",
+            "net/http.(*Transport).roundTrip",
+            "net/http.(*Transport).RoundTrip",
+            "net/http/httputil.(*ReverseProxy).ServeHTTP",
+            "net/http.serverHandler.ServeHTTP",
+            "net/http.(*conn).serve",
+            "runtime.goexit",
+        ];
+        assert_eq!(name(&proxy, None), "http-no-response-timeout");
+    }
+
+    #[test]
+    fn http_server_connections() {
+        let header = io_wait(&[
+            "net/http.(*connReader).Read",
+            "bufio.(*Reader).fill",
+            "bufio.(*Reader).ReadByte",
+            "net/textproto.(*Reader).skipSpace",
+            "net/textproto.(*Reader).readContinuedLineSlice",
+            "net/textproto.readMIMEHeader",
+            "net/http.readRequestLimit",
+            "net/http.(*conn).readRequest",
+            "net/http.(*conn).serve",
+        ]);
+        assert_eq!(name(&header, None), "http-server-no-read-header-timeout");
+        let idle = io_wait(&["net/http.(*connReader).Read", "bufio.(*Reader).fill", "bufio.(*Reader).Peek", "net/http.(*conn).serve"]);
+        assert_eq!(name(&idle, None), "http-server-no-idle-timeout");
+        let background = io_wait(&["net/http.(*connReader).backgroundRead"]);
+        assert_eq!(name(&background, None), "http-server-handler-not-returning");
+        // A handler of the program's own reading the network is the program's business.
+        let handler =
+            io_wait(&["main.readUpstream", "main.handler", "net/http.HandlerFunc.ServeHTTP", "net/http.serverHandler.ServeHTTP", "net/http.(*conn).serve"]);
+        assert_eq!(name(&handler, None), "blocked-io");
+    }
+
+    #[test]
+    fn context_signal_sql_pipe_cond() {
+        let ctx = ["runtime.gopark", "runtime.selectgo", "context.(*cancelCtx).propagateCancel.func2", "runtime.goexit"];
+        assert_eq!(name(&ctx, Some("context.(*cancelCtx).propagateCancel")), "context-cancel-never-called");
+        assert_eq!(name(&["context.propagateCancel.func1"], None), "context-cancel-never-called", "Go before 1.21");
+        let sig = ["runtime.gopark", "runtime.selectgo", "os/signal.NotifyContext.func1", "runtime.goexit"];
+        assert_eq!(name(&sig, None), "signal-notifycontext-not-stopped");
+        let sql = ["runtime.gopark", "runtime.selectgo", "database/sql.(*DB).connectionOpener", "runtime.goexit"];
+        assert_eq!(name(&sql, Some("database/sql.OpenDB")), "sql-db-not-closed");
+        let pipe = ["runtime.gopark", "runtime.selectgo", "io.(*pipe).write", "io.(*PipeWriter).Write", "main.pipeWriter", "runtime.goexit"];
+        assert_eq!(name(&pipe, None), "io-pipe-abandoned");
+        assert_eq!(group(&pipe, None).leaf_frame().function, "main.pipeWriter");
+        let cond = ["runtime.gopark", "runtime.goparkunlock", "sync.runtime_notifyListWait", "sync.(*Cond).Wait", "main.condWaiter", "runtime.goexit"];
+        assert_eq!(name(&cond, None), "cond-never-signalled");
+    }
+
+    #[test]
+    fn timers_libraries_and_loops() {
+        let after = ["runtime.gopark", "runtime.chansend", "runtime.chansend1", "main.scheduleCallback.func1", "runtime.goexit"];
+        assert_eq!(name(&after, Some("time.goFunc")), "afterfunc-callback-blocked");
+        assert_eq!(name(&after, None), "forgotten-sender", "without the creator (protobuf form) it is a plain blocked send");
+        let lib = ["runtime.gopark", "runtime.selectgo", "leakhound.test/goservice/kvclient.(*Client).loop", "runtime.goexit"];
+        assert_eq!(name(&lib, Some("leakhound.test/goservice/kvclient.Dial")), "library-client-not-closed");
+        assert_eq!(name(&lib, Some("main.startWorker")), "select-without-quit");
+        let busy = ["runtime.Gosched", "main.busySpinner", "runtime.goexit"];
+        assert_eq!(name(&busy, None), "busy-loop");
+        assert_eq!(group(&busy, None).leaf_frame().function, "main.busySpinner");
+        let sleep = ["runtime.gopark", "time.Sleep", "main.pollForever", "runtime.goexit"];
+        assert_eq!(name(&sleep, None), "endless-loop");
+    }
+
+    #[test]
+    fn unknown_stdlib_stacks_get_no_generic_guess() {
+        let odd = ["runtime.gopark", "runtime.selectgo", "net/http.(*Server).somethingNew", "runtime.goexit"];
+        assert_eq!(name(&odd, None), "stdlib-goroutines-growing");
+        let own = ["runtime.gopark", "runtime.selectgo", "main.generatorWithoutQuit", "runtime.goexit"];
+        assert_eq!(name(&own, None), "select-without-quit");
+    }
+
+    #[test]
+    fn constructors() {
+        assert!(is_constructor("github.com/x/y.NewClient"));
+        assert!(is_constructor("github.com/x/y.Dial.func1"));
+        assert!(is_constructor("github.com/x/y.(*Pool).Open"));
+        assert!(!is_constructor("github.com/x/y.(*Client).loop"));
+    }
+
+    #[test]
+    fn labels_are_distinct() {
+        let idle = group(&io_wait(&["net/http.(*connReader).Read", "bufio.(*Reader).fill", "bufio.(*Reader).Peek", "net/http.(*conn).serve"]), None);
+        let header = group(&io_wait(&["net/http.(*connReader).Read", "bufio.(*Reader).fill", "net/http.(*conn).readRequest", "net/http.(*conn).serve"]), None);
+        let proxy = group(&["runtime.gopark", "runtime.selectgo", "net/http.(*persistConn).roundTrip", "net/http.(*conn).serve", "runtime.goexit"], None);
+        let body = group(&["runtime.gopark", "runtime.selectgo", "net/http.(*persistConn).readLoop", "runtime.goexit"], None);
+        let mut idle_client =
+            group(&io_wait(&["net/http.(*persistConn).Read", "bufio.(*Reader).fill", "bufio.(*Reader).Peek", "net/http.(*persistConn).readLoop"]), None);
+        let n = idle_client.frames.len();
+        idle_client.frames[n - 2].line = 2493;
+        let both = [&body, &idle_client];
+        let leaves = distinct_leaves(&both);
+        assert_eq!(both[0].frames[leaves[0]].function, both[1].frames[leaves[1]].function, "one function ...");
+        assert_ne!(both[0].frames[leaves[0]].line, both[1].frames[leaves[1]].line, "... at two lines");
+        for groups in [[&idle, &header, &proxy, &body], [&proxy, &body, &header, &idle]] {
+            let leaves = distinct_leaves(&groups);
+            let names: Vec<&str> = groups.iter().zip(&leaves).map(|(g, &i)| g.frames[i].function.as_str()).collect();
+            let of = |g: &GroupInfo| names[groups.iter().position(|x| std::ptr::eq(*x, g)).unwrap()];
+            assert_eq!(of(&body), "net/http.(*persistConn).readLoop", "no clash: its own leaf");
+            assert_eq!(of(&proxy), "net/http.(*persistConn).roundTrip");
+            assert_eq!(of(&header), "net/http.(*conn).readRequest");
+            assert_eq!(of(&idle), "net/http.(*conn).serve");
+        }
+    }
+}
