@@ -354,11 +354,6 @@ impl Service {
         Self::spawn_with_env(args, env).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Like [`Service::start`], with extra environment (e.g. `GOTRACEBACK=all`).
-    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Service {
-        Self::spawn_with_env(args, env).unwrap_or_else(|e| panic!("{e}"))
-    }
-
     /// Starts the service on a given port (e.g. the port of a service just
     /// killed, to simulate a restart). Retries for up to 10 s while the port
     /// is still in use.
