@@ -83,8 +83,8 @@ pub struct RankArgs {
     /// IgnoreAnyFunction [default: none].
     #[arg(long, value_name = "REGEX")]
     pub ignore: Vec<String>,
-    /// A stack must grow at least this many goroutines per minute to be listed.
-    #[arg(long, value_name = "N", default_value_t = 1.0)]
+    /// A stack must grow at least this many goroutines per minute to be listed (0: any steady rise, however slow).
+    #[arg(long, value_name = "N", default_value_t = 0.0)]
     pub min_growth_per_minute: f64,
     /// A stack must have grown by at least this many goroutines over the series to be listed.
     #[arg(long, value_name = "N", default_value_t = 3)]

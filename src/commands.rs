@@ -478,7 +478,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
             let id = stack_identity(s);
             if let Some(old) = b.suspects.iter().find(|o| stack_identity(o) == id) {
                 // Known and accepted: fails only when it now grows clearly faster.
-                if s.growth_per_minute <= old.growth_per_minute * 1.5 + rank.min_growth_per_minute {
+                if s.growth_per_minute <= old.growth_per_minute * 1.5 + rank.min_growth_per_minute.max(1.0) {
                     continue;
                 }
                 failing.push(format!(

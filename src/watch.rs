@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use crate::analysis::heap::HeapSeries;
 use crate::analysis::series::Series;
 use crate::error::{Error, Result};
-use crate::profile::{self, Profile, ProfileKind};
+use crate::profile::{self, ProfileKind};
 use crate::source::http::{FetchError, Fetcher, HttpOptions, Target};
 use crate::source::saved::{now_nanos, SaveDir};
 use crate::stacks::GroupBy;
@@ -149,11 +149,6 @@ impl Saver {
     }
 }
 
-/// Decodes what a round fetched.
-fn decode(bytes: &[u8], max: u64) -> std::result::Result<Profile, profile::DecodeError> {
-    profile::decode(bytes, max)
-}
-
 pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
     let fetcher = Arc::new(Fetcher::new(&opts.http).map_err(|e| Error::Input(e.to_string()))?);
     let goroutine_url = opts.target.goroutine_url(opts.debug2).map_err(|e| Error::Input(e.to_string()))?;
@@ -184,7 +179,7 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
                 break;
             }
             Ok(Ok(bytes)) => {
-                let decoded = decode(&bytes, opts.max_profile_bytes);
+                let decoded = profile::decode(&bytes, opts.max_profile_bytes);
                 // The first answer decides whether this is a profile at all: fail fast, before a
                 // folder is made, with what came back and what to do.
                 if before == 0 && round == 0 {
@@ -226,7 +221,11 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
         let index = (series.snapshots.len() > before).then(|| series.snapshots.len() - 1);
         let last_round = round + 1 == opts.count;
         if last_round && opts.creation_dump && !opts.debug2 {
-            creation_dump(opts, &fetcher, &mut saver, &mut series, round);
+            if let Err(why) = creation_dump(opts, &fetcher, &mut saver, &mut series, round, stop, deadline) {
+                stopped = Some(why);
+                bar.inc(1);
+                break 'rounds;
+            }
         }
         if leak_profile && (leak_every_round || last_round) {
             let asked = Instant::now();
@@ -254,7 +253,7 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
                 Ok(bytes) => {
                     let path = saver.save(&mut series, round, "goroutineleak", &leak_url, &bytes, now_nanos());
                     let shown = path.map_or_else(|| leak_url.clone(), |p| p.display().to_string());
-                    match decode(&bytes, opts.max_profile_bytes) {
+                    match profile::decode(&bytes, opts.max_profile_bytes) {
                         Ok(p) if p.kind == ProfileKind::GoroutineLeak => {
                             if let Some(i) = index {
                                 series.attach_proof(i, &p);
@@ -281,7 +280,7 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
                 Ok(Ok(bytes)) => {
                     let path = saver.save(&mut series, round, "heap", &heap_url, &bytes, now_nanos());
                     let shown = path.map_or_else(|| heap_url.clone(), |p| p.display().to_string());
-                    match decode(&bytes, opts.max_profile_bytes) {
+                    match profile::decode(&bytes, opts.max_profile_bytes) {
                         Ok(p) if p.kind == ProfileKind::Heap => {
                             if let Some(i) = index {
                                 heap.attach(&mut series, i, &p);
@@ -347,20 +346,29 @@ pub fn time_left(count: usize, interval: Duration, deadline: Option<Duration>, e
 /// One `debug=2` dump of the last round, when the service is small enough for it to be cheap: it
 /// names each group's creator (and, under `GODEBUG=tracebackancestors`, its ancestors) without
 /// becoming a snapshot of its own.
-fn creation_dump(opts: &WatchOptions, fetcher: &Fetcher, saver: &mut Saver, series: &mut Series, round: usize) {
-    let Some(total) = series.snapshots.last().map(|s| s.total) else { return };
+/// Like every fetch, it gives way at once to a signal or the `--duration` deadline.
+fn creation_dump(
+    opts: &WatchOptions,
+    fetcher: &Arc<Fetcher>,
+    saver: &mut Saver,
+    series: &mut Series,
+    round: usize,
+    stop: &AtomicBool,
+    deadline: Option<Instant>,
+) -> std::result::Result<(), Stop> {
+    let Some(total) = series.snapshots.last().map(|s| s.total) else { return Ok(()) };
     if total > CREATION_DUMP_MAX_GOROUTINES {
         series.errors.push(format!(
             "no debug=2 dump taken for creation sites: {total} goroutines (more than {CREATION_DUMP_MAX_GOROUTINES}, where it would pause the service); pass --debug2 to take them anyway"
         ));
-        return;
+        return Ok(());
     }
     let url = opts.target.url("goroutine", "debug=2");
-    match fetcher.get(&url) {
+    match fetch(fetcher, &url, stop, deadline)? {
         Ok(bytes) => {
             let path = saver.save(series, round, crate::source::saved::CREATION_DUMP, &url, &bytes, now_nanos());
             let shown = path.map_or_else(|| url.clone(), |p| p.display().to_string());
-            match decode(&bytes, opts.max_profile_bytes) {
+            match profile::decode(&bytes, opts.max_profile_bytes) {
                 Ok(p) if p.kind == ProfileKind::Goroutine => {
                     series.table.group_profile(&p, 0);
                 }
@@ -369,6 +377,7 @@ fn creation_dump(opts: &WatchOptions, fetcher: &Fetcher, saver: &mut Saver, seri
         }
         Err(e) => series.errors.push(format!("round {round}: the debug=2 dump for creation sites failed: {e}")),
     }
+    Ok(())
 }
 
 fn progress_bar(opts: &WatchOptions) -> ProgressBar {

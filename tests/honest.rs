@@ -806,3 +806,36 @@ fn under_nohup_a_hang_up_is_still_ignored() {
     assert!(n >= 6, "it went on sampling after the hang-up: {n} snapshots");
     assert_eq!(assert_folder_consistent(&save), n);
 }
+
+#[test]
+fn two_runs_started_at_once_never_share_a_folder() {
+    // The first answer is slow, so both runs have checked the folder before either saves.
+    let (url, _s) = serve(|i, path| {
+        if i < 2 {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        replay(i, path)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("s");
+    let spawn = || {
+        leakhound()
+            .args(["watch", &url, "--count", "4", "--interval", "100ms", "--quiet", "--format", "json"])
+            .arg("--save")
+            .arg(&save)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let codes = [a.status.code(), b.status.code()];
+    assert!(codes.contains(&Some(0)), "one run saved: {codes:?}\n{}\n{}", stderr(&a), stderr(&b));
+    let loser = if a.status.code() == Some(0) { &b } else { &a };
+    assert!(matches!(loser.status.code(), Some(2 | 5)), "the other was refused or stopped saving: {}", stderr(loser));
+    if loser.status.code() == Some(5) {
+        assert!(json(loser)["errors"].to_string().contains("another run started saving into this folder"), "{}", stderr(loser));
+    }
+    assert_eq!(assert_folder_consistent(&save), 4, "the folder holds one run");
+}

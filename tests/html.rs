@@ -392,6 +392,8 @@ fn flame_search_and_zoom(tab: &mut Tab, query: &str, name: &str) {
     tab.click("#flame-reset");
     let back = tab.eval("document.getElementById('flame').getAttribute('data-zoom')");
     assert_eq!(back, "", "reset did not zoom out");
+    tab.drain(Duration::from_millis(200));
+    assert!(tab.errors().is_empty(), "errors while searching and zooming: {:?}", tab.errors());
 }
 
 fn json_of(cmd: &mut Command) -> Value {
@@ -485,6 +487,8 @@ fn demo_page_in_a_browser() {
     assert_eq!(&n[..2], [suspects.len(), suspects.len()], "{n:?}");
     assert!(n[2] >= 1 && n[3] > 10, "{n:?}");
     assert_eq!(n[4], 0, "the script did not run, so nothing was made sortable: {n:?}");
+
+    assert!(tab.errors().is_empty(), "errors while sorting and switching to dark: {:?}", tab.errors());
 
     // The checks above would notice an error or a request: a blocked fetch is logged.
     tab.eval("(() => { const i = new Image(); i.src = 'http://127.0.0.1:9/probe.png'; document.body.appendChild(i); })()");

@@ -107,7 +107,7 @@ pub const CATALOGUE: &[Signature] = &[
     Signature {
         pattern: Pattern {
             name: "http-server-no-idle-timeout",
-            fix: "Server connections idle between requests are kept forever: clients hold keep-alive connections open and the http.Server has no IdleTimeout (nor ReadTimeout, which it falls back to). Set http.Server.IdleTimeout and ReadHeaderTimeout; cap connections per client where needed.",
+            fix: "Server connections idle between requests pile up: clients hold keep-alive connections open and the http.Server has no IdleTimeout, so it waits as long as its ReadTimeout (forever when that is unset too). Set http.Server.IdleTimeout (a minute or two) and ReadHeaderTimeout; cap connections per client where needed.",
         },
         frames: &["net/http.(*conn).serve"],
         blocking: &[Blocking::IoWait],
@@ -526,6 +526,17 @@ mod tests {
         assert_eq!(name(&odd, None), "stdlib-goroutines-growing");
         let own = ["runtime.gopark", "runtime.selectgo", "main.generatorWithoutQuit", "runtime.goexit"];
         assert_eq!(name(&own, None), "select-without-quit");
+    }
+
+    #[test]
+    fn the_readme_lists_every_pattern() {
+        let readme = include_str!("../../README.md");
+        let listed = |name: &str| readme.lines().any(|l| l.starts_with(&format!("| `{name}` |")));
+        for s in CATALOGUE {
+            assert!(listed(s.pattern.name), "README's pattern table lacks {}", s.pattern.name);
+            assert!(!s.source.is_empty() && s.pattern.fix.len() > 60, "{}", s.pattern.name);
+        }
+        assert!(listed(STDLIB_GOROUTINES.name));
     }
 
     #[test]

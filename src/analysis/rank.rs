@@ -28,7 +28,7 @@ pub struct RankOptions {
 
 impl Default for RankOptions {
     fn default() -> Self {
-        RankOptions { ignore: Vec::new(), min_growth_per_minute: 1.0, min_increase: 3, top: None }
+        RankOptions { ignore: Vec::new(), min_growth_per_minute: 0.0, min_increase: 3, top: None }
     }
 }
 
@@ -37,6 +37,15 @@ pub mod thresholds {
     /// Leak (from growth): at least this many snapshots in the analysed run. Fewer show a
     /// difference, not a trend, so a clean result on fewer is inconclusive.
     pub const LEAK_MIN_SNAPSHOTS: usize = 4;
+    /// Leak: the Mann–Kendall z of a monotone rise at least this (a rise this consistent comes by
+    /// chance in about 1 series of 700) ...
+    pub const LEAK_Z: f64 = 3.0;
+    /// ... or, on short series that cannot reach it, this share of the z of a perfectly rising
+    /// series of the same length.
+    pub const LEAK_Z_SHARE_OF_PERFECT: f64 = 0.75;
+    /// Suspect: Mann–Kendall z at least this (1 series in 40 by chance) or this share of perfect.
+    pub const SUSPECT_Z: f64 = 2.0;
+    pub const SUSPECT_Z_SHARE_OF_PERFECT: f64 = 0.5;
     /// Leak: Kendall's tau at least this (later snapshots consistently larger).
     pub const LEAK_TAU: f64 = 0.6;
     /// Leak: at least this share of steps did not go down.
@@ -51,8 +60,15 @@ pub mod thresholds {
     pub const SUSPECT_TAU: f64 = 0.3;
     /// Suspect: fell back at most this share from its maximum.
     pub const SUSPECT_MAX_DRAWDOWN: f64 = 0.25;
-    /// The increase must stand this many step-noise units (× √steps) above the noise.
+    /// The rise (last minus first, and the Theil–Sen line's) must be at least this many times the
+    /// level's own jitter around the line.
+    pub const LEVEL_NOISE_FACTOR: f64 = 3.0;
+    /// The increase must also stand this many step-noise units (× √steps, at most × 3) above the
+    /// step-to-step jitter, as a random walk would drift.
     pub const NOISE_FACTOR: f64 = 2.0;
+    /// Still growing: the last third's median above the middle third's by at least this share of
+    /// the rise from the first third (a warm-up that has settled is flat in its last third).
+    pub const LATE_RISE_SHARE: f64 = 0.2;
 }
 
 /// One listed stack group.
@@ -143,8 +159,12 @@ fn judge(t: &Trend, growth: f64, n: usize, proven: u64, opts: &RankOptions) -> O
     if proven > 0 {
         return Some((Verdict::Leak, score.max(0.95)));
     }
-    let grows =
-        t.increase >= opts.min_increase && growth >= opts.min_growth_per_minute && t.increase as f64 >= NOISE_FACTOR * t.step_noise * steps.sqrt().min(3.0);
+    let increase = t.increase as f64;
+    let grows = t.increase >= opts.min_increase
+        && growth > 0.0
+        && growth >= opts.min_growth_per_minute
+        && increase >= NOISE_FACTOR * t.step_noise * steps.sqrt().min(3.0)
+        && (n == 2 || (increase >= LEVEL_NOISE_FACTOR * t.level_noise && t.fitted_rise >= LEVEL_NOISE_FACTOR * t.level_noise));
     if !grows {
         return None;
     }
@@ -152,7 +172,15 @@ fn judge(t: &Trend, growth: f64, n: usize, proven: u64, opts: &RankOptions) -> O
         // Two snapshots show a difference, not a trend.
         return Some((Verdict::Suspect, score.min(0.6)));
     }
+    // Grew, then held flat: a pool warming up, requests in flight settling. A leak that pauses
+    // for a snapshot or two still rises from the middle third to the last.
+    let still_growing = t.late_rise > 0.0 && t.late_rise >= LATE_RISE_SHARE * (t.late_rise + t.early_rise.max(0.0));
+    if !still_growing {
+        return None;
+    }
+    let perfect = perfect_z(n);
     let leak = n >= LEAK_MIN_SNAPSHOTS
+        && t.mann_kendall_z >= LEAK_Z.min(LEAK_Z_SHARE_OF_PERFECT * perfect)
         && t.tau >= LEAK_TAU
         && t.nondecreasing_share >= LEAK_NONDECREASING
         && t.rising_steps >= LEAK_RISING_STEPS
@@ -161,8 +189,24 @@ fn judge(t: &Trend, growth: f64, n: usize, proven: u64, opts: &RankOptions) -> O
     if leak {
         return Some((Verdict::Leak, score));
     }
-    let suspect = t.tau >= SUSPECT_TAU && t.drawdown <= SUSPECT_MAX_DRAWDOWN && t.rising_steps >= 2;
+    let suspect = t.mann_kendall_z >= SUSPECT_Z.min(SUSPECT_Z_SHARE_OF_PERFECT * perfect)
+        && t.tau >= SUSPECT_TAU
+        && t.drawdown <= SUSPECT_MAX_DRAWDOWN
+        && t.rising_steps >= 2;
     suspect.then_some((Verdict::Suspect, score.min(0.75)))
+}
+
+/// The Mann–Kendall z of a strictly rising series of `n` values: the most evidence `n` snapshots
+/// can give (1.7 for 4, 2.6 for 6, 3.9 for 10).
+fn perfect_z(n: usize) -> f64 {
+    let n = n as f64;
+    let s = n * (n - 1.0) / 2.0;
+    let variance = n * (n - 1.0) * (2.0 * n + 5.0) / 18.0;
+    if variance > 0.0 {
+        (s - 1.0) / variance.sqrt()
+    } else {
+        0.0
+    }
 }
 
 #[cfg(test)]
@@ -170,9 +214,69 @@ mod tests {
     use super::*;
 
     fn judge_counts(v: &[i64]) -> Option<Verdict> {
-        let minutes: Vec<f64> = (0..v.len()).map(|i| i as f64 / 6.0).collect();
+        judge_every(10.0, v)
+    }
+
+    /// Verdict of `v` sampled every `seconds`.
+    fn judge_every(seconds: f64, v: &[i64]) -> Option<Verdict> {
+        let minutes: Vec<f64> = (0..v.len()).map(|i| i as f64 * seconds / 60.0).collect();
         let t = trend(&minutes, v);
         judge(&t, t.slope_per_minute, v.len(), 0, &RankOptions::default()).map(|(v, _)| v)
+    }
+
+    /// Snapshot k of a 10-minute watch every 20 s (31 snapshots) holds one more goroutine every
+    /// `every` snapshots.
+    fn staircase(every: usize) -> Vec<i64> {
+        (0..31).map(|k| (k / every) as i64).collect()
+    }
+
+    #[test]
+    fn slow_leaks_by_growth_alone() {
+        // 0 -> 10 in even steps over 10 minutes: one a minute.
+        assert_eq!(judge_every(20.0, &staircase(3)), Some(Verdict::Leak));
+        // One every two minutes: 0 -> 5.
+        assert!(judge_every(20.0, &staircase(6)).is_some());
+        // The same, offset: the leak started later in the window.
+        let late: Vec<i64> = (0..31).map(|k| if k < 10 { 0 } else { ((k - 10) / 3) as i64 }).collect();
+        assert_eq!(judge_every(20.0, &late), Some(Verdict::Leak));
+    }
+
+    #[test]
+    fn warm_up_is_not_a_leak() {
+        // A pool warming to 60 in three steep steps, then holding: never listed.
+        let mut pool = vec![0, 20, 40, 60];
+        pool.resize(31, 60);
+        assert_eq!(judge_every(20.0, &pool), None);
+        // Sampled every second from 2 s after start: rising for 6 snapshots of 20, then flat.
+        let mut pool = vec![10, 25, 40, 55, 70, 80];
+        pool.resize(20, 80);
+        assert_eq!(judge_every(1.0, &pool), None);
+        // Connections settling: a ramp, then a noisy plateau.
+        let settle = [5, 30, 44, 48, 52, 47, 50, 53, 49, 51, 50, 48, 52, 49, 51, 50, 47, 52, 50, 49];
+        assert_eq!(judge_every(1.0, &settle), None);
+    }
+
+    #[test]
+    fn a_leak_that_pauses_is_still_a_leak() {
+        // Rising 3 a snapshot, pausing for two snapshots every six (also at the very end).
+        let mut v = Vec::new();
+        let mut level = 0;
+        for k in 0..20 {
+            if k % 6 < 4 {
+                level += 3;
+            }
+            v.push(level);
+        }
+        assert_eq!(judge_every(1.0, &v), Some(Verdict::Leak));
+        let paused_at_end = [0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 36, 36];
+        assert_eq!(judge_every(1.0, &paused_at_end), Some(Verdict::Leak));
+    }
+
+    #[test]
+    fn sawtooth_of_periodic_workers_is_not_a_leak() {
+        // 25 workers gathered over 100 s, all leaving together, sampled every 20 s.
+        let v: Vec<i64> = (0..31).map(|k| ((k * 20) % 100 / 4) as i64).collect();
+        assert_eq!(judge_every(20.0, &v), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A series of snapshots of one service, as `watch` takes them or `analyze` reads them: per-group
 //! counts only, restarts detected, gaps and failures recorded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::heap::{HeapSeries, HeapSnap};
 use super::rank::{rank, RankOptions, Suspect};
@@ -22,6 +22,9 @@ pub struct Series {
     /// Per snapshot: goroutines the runtime proved leaked, by group (goroutineleak profile).
     pub proven: Vec<Option<HashMap<GroupId, u64>>>,
     failed_since_last: bool,
+    /// Groups that already fell by half from one snapshot to the next since the last restart:
+    /// churn, whose next fall says nothing about a restart.
+    volatile: HashSet<GroupId>,
     /// Failed rounds: the index the next snapshot gets, and why the round failed.
     pub failures: Vec<(usize, String)>,
 }
@@ -36,6 +39,7 @@ impl Series {
             unreadable: Vec::new(),
             proven: Vec::new(),
             failed_since_last: false,
+            volatile: HashSet::new(),
             failures: Vec::new(),
         }
     }
@@ -61,7 +65,14 @@ impl Series {
         let index = self.snapshots.len();
         snap.index = index;
         if let Some(prev) = self.snapshots.last() {
-            if let Some(why) = restart_between(prev, &snap, self.failed_since_last) {
+            let before_prev = self.snapshots.len().checked_sub(2).map(|i| &self.snapshots[i]).filter(|_| !self.restarts.contains(&(index - 1)));
+            let restarted = restart_between(prev, &snap, self.failed_since_last, before_prev, &self.volatile);
+            if restarted.is_some() {
+                self.volatile.clear();
+            } else {
+                self.volatile.extend(prev.groups.iter().filter(|(id, g)| g.value >= 2 && snap.value(**id) * 2 < g.value).map(|(id, _)| *id));
+            }
+            if let Some(why) = restarted {
                 self.restarts.push(index);
                 self.errors.push(format!(
                     "the service restarted between snapshot {} and {} ({why}): the series is not mixed across the restart",
@@ -135,8 +146,11 @@ impl Series {
 
 /// Why `next` looks like a new run of the service, if it does: goroutines fell after the service
 /// was unreachable, or many groups lost most of their goroutines at once (a burst that drains
-/// empties one group, a restart empties them all).
-fn restart_between(prev: &Snapshot, next: &Snapshot, failed_between: bool) -> Option<String> {
+/// empties one group, a restart empties them all). Only groups established before the fall count:
+/// not new in `prev` (they had 4 or more in `before_prev` too) and not in `volatile` (fallen by half
+/// before in this run). Heavy request churn empties many short-lived groups at once; a restart
+/// empties the ones that had been there.
+fn restart_between(prev: &Snapshot, next: &Snapshot, failed_between: bool, before_prev: Option<&Snapshot>, volatile: &HashSet<GroupId>) -> Option<String> {
     if let (Some(a), Some(b)) = (prev.time_nanos, next.time_nanos) {
         if b < a {
             return Some("the profile's time went back".into());
@@ -146,7 +160,8 @@ fn restart_between(prev: &Snapshot, next: &Snapshot, failed_between: bool) -> Op
         return Some(format!("unreachable, then goroutines {} → {}", prev.total, next.total));
     }
     let fallen: i64 = prev.groups.iter().map(|(id, g)| (g.value - next.value(*id)).max(0)).sum();
-    let groups_halved = prev.groups.iter().filter(|(id, g)| g.value >= 4 && next.value(**id) * 2 < g.value).count();
+    let established = |id: GroupId| !volatile.contains(&id) && before_prev.is_none_or(|b| b.value(id) >= 4);
+    let groups_halved = prev.groups.iter().filter(|(id, g)| g.value >= 4 && next.value(**id) * 2 < g.value && established(**id)).count();
     if prev.total >= 20 && fallen * 2 > prev.total && groups_halved >= 3 {
         return Some(format!("goroutines {} → {}, {groups_halved} stacks emptied", prev.total, next.total));
     }

@@ -553,7 +553,7 @@ pub fn parse<R: BufRead>(mut reader: R, max_bytes: u64) -> Result<Profile, Decod
     }
     p.finish_block()?;
     if p.goroutines == 0 {
-        return Err(DecodeError::Text { line: 1, message: "no goroutine blocks found in the dump".into() });
+        return Err(DecodeError::NoGoroutines);
     }
     Ok(Profile {
         kind: ProfileKind::Goroutine,

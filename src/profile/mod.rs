@@ -153,6 +153,8 @@ pub enum DecodeError {
     Protobuf(String),
     #[error("text profile not understood at line {line}: {message}")]
     Text { line: usize, message: String },
+    #[error("no goroutine blocks (`goroutine N [state]:`) found in the dump")]
+    NoGoroutines,
 }
 
 /// Decodes any supported form. `max_bytes` caps the decompressed size.
@@ -191,9 +193,22 @@ pub fn decode_reader<R: Read>(mut reader: R, max_bytes: u64) -> Result<Profile, 
         return debug2::parse(std::io::BufReader::with_capacity(1 << 20, chained), max_bytes);
     }
     if !gzip::is_gzip(&head) && is_mostly_text(&head) && !looks_like_debug1(&first_text(&head)) {
-        // Text, but neither text form: say so from the head instead of reading on (it may be a
-        // line of gigabytes).
-        decode_plain(&head)?;
+        let start = first_text(&head);
+        if let Some(what) = recognise_non_profile(start.trim_start()) {
+            return Err(DecodeError::NotAProfile { what, start: preview(start.trim_start()) });
+        }
+        let neither =
+            DecodeError::NotAProfile { what: "text that is neither a debug=1 profile nor a debug=2 goroutine dump", start: preview(start.trim_start()) };
+        if memchr::memchr(b'\n', &head).is_none() {
+            return Err(neither); // one line of a MiB or more (an endless stream): not a dump
+        }
+        // Lines of text: a log whose SIGQUIT or panic dump comes after its first MiB. Streamed,
+        // so a long log costs no memory.
+        let chained = std::io::Cursor::new(head).chain(reader);
+        return match debug2::parse(std::io::BufReader::with_capacity(1 << 20, chained), max_bytes) {
+            Err(DecodeError::NoGoroutines) => Err(neither),
+            other => other,
+        };
     }
     let mut all = head;
     (&mut reader).take(max_bytes.saturating_add(1)).read_to_end(&mut all).map_err(|e| DecodeError::Gzip(e.to_string()))?;
@@ -350,6 +365,17 @@ mod tests {
         let p = decode_reader(text.as_bytes(), 1 << 30).unwrap();
         assert_eq!(p.format, Format::Debug2);
         assert_eq!(p.goroutine_total(), 1);
+    }
+
+    #[test]
+    fn a_dump_after_megabytes_of_log_is_found_and_plain_logs_are_named() {
+        let log = "2026/11/28 06:00:00 level=info msg=\"request served\" path=/api/orders status=200\n".repeat(40_000);
+        let text = format!("{log}SIGQUIT: quit\nPC=0x1 m=0 sigcode=0\n\ngoroutine 1 gp=0x1 m=nil [select]:\nmain.main()\n\t/src/main.go:5 +0x1\n{log}");
+        assert!(text.len() > 2 * DETECT_BYTES);
+        let p = decode_reader(text.as_bytes(), 1 << 30).unwrap();
+        assert_eq!(p.goroutine_total(), 1);
+        let err = decode_reader(log.as_bytes(), 1 << 30).unwrap_err();
+        assert!(err.to_string().contains("neither a debug=1"), "{err}");
     }
 
     #[test]

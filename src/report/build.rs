@@ -102,6 +102,9 @@ pub fn leak_report(
                     jump_share: round3(s.trend.jump_share),
                     drawdown: round3(s.trend.drawdown),
                     step_noise: round3(s.trend.step_noise),
+                    mann_kendall_z: round3(s.trend.mann_kendall_z),
+                    level_noise: round3(s.trend.level_noise),
+                    late_rise: round3(s.trend.late_rise),
                 },
             }
         })

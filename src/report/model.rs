@@ -172,6 +172,15 @@ pub struct EvidenceDoc {
     pub jump_share: f64,
     pub drawdown: f64,
     pub step_noise: f64,
+    /// Mann–Kendall z of a monotone rise (tie-corrected): the statistic that decides.
+    #[serde(default)]
+    pub mann_kendall_z: f64,
+    /// Jitter of the count around its Theil–Sen line.
+    #[serde(default)]
+    pub level_noise: f64,
+    /// Median of the last third of the counts minus that of the middle third (0 once a warm-up settles).
+    #[serde(default)]
+    pub late_rise: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

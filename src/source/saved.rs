@@ -173,11 +173,30 @@ impl SaveDir {
         self.created
     }
 
+    /// Makes the folder and claims it: the index is created exclusively (with no entries yet), so
+    /// two runs started at once with the same folder never write into it both.
     fn ensure_created(&mut self) -> Result<()> {
-        if !self.created {
-            fs::create_dir_all(&self.dir).map_err(|source| Error::Output { what: format!("snapshot folder {}", self.dir.display()), source })?;
-            self.created = true;
+        if self.created {
+            return Ok(());
         }
+        let fail = |source| Error::Output { what: format!("snapshot folder {}", self.dir.display()), source };
+        fs::create_dir_all(&self.dir).map_err(fail)?;
+        let index = self.dir.join(INDEX_FILE);
+        let claimed = fs::OpenOptions::new().write(true).create_new(true).open(&index).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                std::io::Error::new(e.kind(), "another run started saving into this folder meanwhile")
+            } else {
+                e
+            }
+        });
+        let written = claimed.and_then(|mut f| {
+            let empty = Index { entries: Vec::new(), ..self.index.clone() };
+            std::io::Write::write_all(&mut f, &serde_json::to_vec_pretty(&empty).unwrap_or_default()).inspect_err(|_| {
+                let _ = fs::remove_file(&index);
+            })
+        });
+        written.map_err(fail)?;
+        self.created = true;
         Ok(())
     }
 

@@ -80,7 +80,7 @@ const (
 
 var (
 	flagAddr       = flag.String("addr", "127.0.0.1:0", "listen address")
-	flagScenario   = flag.String("scenario", "leaky", "leaky | benign | slowleak | heap | shared | demo | none")
+	flagScenario   = flag.String("scenario", "leaky", "leaky | benign | slowleak | heap | shared | demo | none | patterns | slowtrend | churn | warmup")
 	flagRate       = flag.Float64("rate", 5, "leaked goroutines per second per pattern (capped at 1000)")
 	flagSlowEvery  = flag.Duration("slow-every", 3*time.Second, "slowleak: one main.forgottenSender every this long")
 	flagToken      = flag.String("token", "", "if set, pprof endpoints require 'Authorization: Bearer TOKEN'")
@@ -510,6 +510,8 @@ func newMux() *http.ServeMux {
 	mux.HandleFunc("/", helloHandler)
 	mux.HandleFunc("/work", workHandler)
 	mux.HandleFunc("/leaks", leaksHandler)
+	mux.HandleFunc("/poll", longPollHandler)
+	mux.HandleFunc("/churn", churnHandler)
 	if *flagNoPprof {
 		return mux
 	}
@@ -524,6 +526,10 @@ func newMux() *http.ServeMux {
 	// (pprof.Index only understands the /debug/pprof/ prefix by itself).
 	handle(prefix+"/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, prefix+"/")
+		if name == "goroutineleak" && !*flagServeLeak {
+			http.Error(w, "Unknown profile", http.StatusNotFound)
+			return
+		}
 		if name == "" {
 			pprof.Index(w, r)
 			return
@@ -531,6 +537,9 @@ func newMux() *http.ServeMux {
 		pprof.Handler(name).ServeHTTP(w, r)
 	}))
 	for _, name := range profileNames {
+		if name == "goroutineleak" && !*flagServeLeak {
+			continue // the catch-all above answers 404
+		}
 		// On Go < 1.26 goroutineleak answers 404 "Unknown profile".
 		handle(prefix+"/"+name, pprof.Handler(name))
 	}
@@ -610,8 +619,9 @@ func main() {
 	}
 	switch *flagScenario {
 	case "leaky", "benign", "slowleak", "heap", "shared", "demo", "none", "patterns", "forms":
+	case "slowtrend", "churn", "warmup":
 	default:
-		fmt.Fprintf(os.Stderr, "leaksvc: unknown -scenario %q (leaky, benign, slowleak, heap, shared, demo, none, patterns, forms)\n", *flagScenario)
+		fmt.Fprintf(os.Stderr, "leaksvc: unknown -scenario %q (leaky, benign, slowleak, heap, shared, demo, none, patterns, forms, slowtrend, churn, warmup)\n", *flagScenario)
 		os.Exit(2)
 	}
 	if *flagMemRate >= 0 {
@@ -654,6 +664,8 @@ func main() {
 		startHeap(rate)
 		go leakLoop("", every(rate), 2, 0, spawnHandleOrder)
 		startBenign(base)
+	default:
+		startTrendScenario(*flagScenario, base, rate)
 	}
 
 	fmt.Fprintf(os.Stdout, "LISTENING %s\n", base)
@@ -743,4 +755,263 @@ func startForms() {
 		go formsLocked()
 	}
 	go formsSelect(make(chan int), make(chan int))
+}
+
+// ---------------------------------------------------------------------------
+// Trend scenarios (slow leaks judged by growth alone, and benign look-alikes)
+//
+//	slowtrend  main.minuteLeak (one every -trend-every) and main.twoMinuteLeak
+//	           (one every 2 x -trend-every), plus the look-alikes and the benign kinds
+//	churn      the look-alikes and the benign kinds under heavy load, plus main.churnClient:
+//	           a new connection per request, in-flight requests re-drawn every 5 s (20-250),
+//	           each main.churnHandler fanning out to short main.churnTask goroutines; nothing leaks
+//	warmup     main.pausingLeak (-rate/s, pausing 2 s in every 6 s) next to the
+//	           look-alikes, whose pool warms up over -warmup
+//
+// Look-alikes (benign, but each resembles a leak over part of a window):
+//
+//	main.poolWorker       a pool that grows to -pool-size over -warmup, then holds
+//	main.keepAliveClient  -keepalive clients, each with its own connection, polling /work
+//	main.longPollClient   -longpolls clients, each holding /poll (main.longPollHandler) 5-25 s, then reconnecting
+//	main.sweepWorker      a sawtooth: one more every -sweep-period/25, all exit at the end of each period
+
+var (
+	flagTrendEvery  = flag.Duration("trend-every", time.Minute, "slowtrend: one main.minuteLeak every this long (main.twoMinuteLeak every twice as long)")
+	flagWarmup      = flag.Duration("warmup", 10*time.Second, "look-alikes: main.poolWorker reaches -pool-size over this long")
+	flagPoolSize    = flag.Int("pool-size", 60, "look-alikes: main.poolWorker goroutines once warm")
+	flagKeepAlive   = flag.Int("keepalive", 12, "look-alikes: main.keepAliveClient goroutines")
+	flagLongPolls   = flag.Int("longpolls", 20, "look-alikes: main.longPollClient goroutines")
+	flagSweepPeriod = flag.Duration("sweep-period", 100*time.Second, "look-alikes: period of the main.sweepWorker sawtooth")
+	flagServeLeak   = flag.Bool("serve-goroutineleak", true, "serve /debug/pprof/goroutineleak (false: 404, as on Go < 1.26)")
+)
+
+// minuteLeak and twoMinuteLeak park on "chan receive" forever.
+func minuteLeak(in <-chan int)    { sink(<-in) }
+func twoMinuteLeak(in <-chan int) { sink(<-in) }
+
+// pausingLeak parks on "chan send": nobody receives.
+func pausingLeak(out chan<- int) { out <- 1 }
+
+func spawnMinuteLeak()    { go minuteLeak(make(chan int)) }
+func spawnTwoMinuteLeak() { go twoMinuteLeak(make(chan int)) }
+func spawnPausingLeak()   { go pausingLeak(make(chan int)) }
+
+// pausingLeakLoop leaks at rate/s, but not during the last 2 s of every 6 s.
+func pausingLeakLoop(rate float64) {
+	t := time.NewTicker(every(rate))
+	defer t.Stop()
+	start := time.Now()
+	for {
+		select {
+		case <-shutdown:
+			return
+		case <-t.C:
+		}
+		if time.Since(start)%(6*time.Second) >= 4*time.Second || !reserve(1) {
+			continue
+		}
+		spawnPausingLeak()
+		count("main.pausingLeak", 1)
+	}
+}
+
+var poolJobs = make(chan int)
+
+// poolWorker is one worker of a pool that warms up, then holds its size.
+func poolWorker() {
+	for {
+		select {
+		case j := <-poolJobs:
+			sink(j)
+		case <-shutdown:
+			return
+		}
+	}
+}
+
+// warmPool starts size poolWorkers evenly over warmup, and feeds them.
+func warmPool(size int, warmup time.Duration) {
+	step := warmup / time.Duration(size)
+	for i := 0; i < size; i++ {
+		go poolWorker()
+		time.Sleep(step)
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-shutdown:
+			return
+		case <-t.C:
+			select {
+			case poolJobs <- i:
+			case <-shutdown:
+				return
+			}
+		}
+	}
+}
+
+// keepAliveClient polls url every 2 s on its own keep-alive connection.
+func keepAliveClient(url string) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 10 * time.Second}
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		if resp, err := client.Get(url); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		select {
+		case <-shutdown:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// longPollClient holds a long poll open, and opens the next when it returns.
+func longPollClient(url string, client *http.Client) {
+	for {
+		select {
+		case <-shutdown:
+			return
+		default:
+		}
+		resp, err := client.Get(url)
+		if err != nil {
+			time.Sleep(500 * time.Millisecond)
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// longPollHandler answers after 5-25 s, or when the client goes.
+func longPollHandler(w http.ResponseWriter, r *http.Request) {
+	t := time.NewTimer(time.Duration(5000+rand.Intn(20000)) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	case <-shutdown:
+	}
+	io.WriteString(w, "poll\n")
+}
+
+// sweeper runs the sawtooth: every period it starts 25 sweepWorkers one by
+// one, which all exit together at the end of the period.
+func sweeper(period time.Duration) {
+	for {
+		done := make(chan struct{})
+		for i := 0; i < 25; i++ {
+			go sweepWorker(done)
+			select {
+			case <-shutdown:
+				close(done)
+				return
+			case <-time.After(period / 25):
+			}
+		}
+		close(done)
+	}
+}
+
+func sweepWorker(done <-chan struct{}) { <-done }
+
+// churnController re-draws the number of main.churnClient requests in flight every 5 s.
+func churnController(url string) {
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	var target int64 = 100
+	for i := 0; i < 250; i++ {
+		go churnClient(url, client, i, &target)
+	}
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-shutdown:
+			return
+		case <-t.C:
+			atomic.StoreInt64(&target, int64(20+rand.Intn(231)))
+		}
+	}
+}
+
+// churnClient i sends requests while i is below the target, on a new connection each time.
+func churnClient(url string, client *http.Client, i int, target *int64) {
+	for {
+		select {
+		case <-shutdown:
+			return
+		default:
+		}
+		if int64(i) >= atomic.LoadInt64(target) {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		if resp, err := client.Get(url); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		} else {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// churnHandler fans out to 1-4 churnTasks and waits for them all.
+func churnHandler(w http.ResponseWriter, r *http.Request) {
+	n := 1 + rand.Intn(4)
+	var wg sync.WaitGroup
+	results := make(chan int, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go churnTask(&wg, results)
+	}
+	wg.Wait()
+	io.WriteString(w, "churned\n")
+}
+
+// churnTask works 5-300 ms, mostly briefly.
+func churnTask(wg *sync.WaitGroup, results chan<- int) {
+	defer wg.Done()
+	d := time.Duration(5+rand.ExpFloat64()*60) * time.Millisecond
+	if d > 300*time.Millisecond {
+		d = 300 * time.Millisecond
+	}
+	time.Sleep(d)
+	results <- int(d)
+}
+
+func startLookalikes(base string) {
+	go warmPool(*flagPoolSize, *flagWarmup)
+	for i := 0; i < *flagKeepAlive; i++ {
+		go keepAliveClient(base + "/work")
+	}
+	pollClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *flagLongPolls + 1}}
+	for i := 0; i < *flagLongPolls; i++ {
+		go longPollClient(base+"/poll", pollClient)
+	}
+	if *flagSweepPeriod > 0 {
+		go sweeper(*flagSweepPeriod)
+	}
+}
+
+// startTrendScenario starts the scenarios of this block; false if name is not one.
+func startTrendScenario(name, base string, rate float64) bool {
+	switch name {
+	case "slowtrend":
+		go leakLoop("main.minuteLeak", *flagTrendEvery, 1, 0, spawnMinuteLeak)
+		go leakLoop("main.twoMinuteLeak", 2**flagTrendEvery, 1, 0, spawnTwoMinuteLeak)
+	case "churn":
+		go churnController(base + "/churn")
+	case "warmup":
+		go pausingLeakLoop(rate)
+	default:
+		return false
+	}
+	startLookalikes(base)
+	startBenign(base)
+	return true
 }

@@ -28,14 +28,6 @@ impl Frame {
         let ph = self.h - self.top - self.bottom;
         self.h - self.bottom - ph * (v.max(0) as f64) / (max.max(1) as f64)
     }
-    /// Half the distance between two snapshots, for marks that fall between them.
-    fn half_step(&self, n: usize) -> f64 {
-        if n <= 1 {
-            0.0
-        } else {
-            (self.w - self.left - self.right) / (n - 1) as f64 / 2.0
-        }
-    }
 }
 
 /// A round number at or above `v`, so axes end on 10, 20, 50, 100, ...
@@ -75,13 +67,48 @@ fn label_every(n: usize) -> usize {
     n.div_ceil(16).max(1)
 }
 
+/// The x axis of the timeline: one slot per round, snapshots and failed rounds in the order they
+/// happened (a failure just before the snapshot that followed it).
+struct Slots {
+    of_snapshot: Vec<usize>,
+    of_failure: Vec<usize>,
+    total: usize,
+}
+
+impl Slots {
+    fn of(doc: &LeakReport) -> Slots {
+        let n = doc.snapshots.len();
+        let mut order: Vec<(usize, usize)> = doc.failed_rounds.iter().enumerate().map(|(k, f)| (f.before_snapshot.min(n), k)).collect();
+        order.sort();
+        let mut of_failure = vec![0; doc.failed_rounds.len()];
+        let mut of_snapshot = Vec::with_capacity(n);
+        let mut slot = 0;
+        let mut next = order.iter().peekable();
+        for i in 0..=n {
+            while let Some(&&(_, k)) = next.peek().filter(|&&&(before, _)| before == i) {
+                of_failure[k] = slot;
+                slot += 1;
+                next.next();
+            }
+            if i < n {
+                of_snapshot.push(slot);
+                slot += 1;
+            }
+        }
+        Slots { of_snapshot, of_failure, total: slot }
+    }
+}
+
 /// The goroutine total per snapshot, heap in use on a second axis, the analysed run shaded,
-/// restarts as dashed red lines and failed rounds as orange marks between snapshots.
+/// restarts as dashed red lines and failed rounds as orange marks where they fell.
 pub fn timeline(doc: &LeakReport) -> Markup {
     let n = doc.snapshots.len();
     let f = Frame { w: 1000.0, h: 260.0, left: 56.0, right: 78.0, top: 16.0, bottom: 40.0 };
-    let totals: Vec<(usize, i64)> = doc.snapshots.iter().enumerate().map(|(i, s)| (i, s.goroutines)).collect();
-    let heap: Vec<(usize, i64)> = doc.snapshots.iter().enumerate().filter_map(|(i, s)| s.heap_inuse_bytes.map(|b| (i, b))).collect();
+    let slots = Slots::of(doc);
+    let t = slots.total;
+    let x = |i: usize| f.x(slots.of_snapshot.get(i).copied().unwrap_or(0), t);
+    let totals: Vec<(usize, i64)> = doc.snapshots.iter().enumerate().map(|(i, s)| (slots.of_snapshot[i], s.goroutines)).collect();
+    let heap: Vec<(usize, i64)> = doc.snapshots.iter().enumerate().filter_map(|(i, s)| s.heap_inuse_bytes.map(|b| (slots.of_snapshot[i], b))).collect();
     let gmax = nice_ceiling(totals.iter().map(|&(_, v)| v).max().unwrap_or(1));
     let hmax = nice_bytes(heap.iter().map(|&(_, v)| v).max().unwrap_or(1));
     let base_y = f.h - f.bottom;
@@ -92,11 +119,11 @@ pub fn timeline(doc: &LeakReport) -> Markup {
             aria-label=(format!("goroutine total over {n} snapshots")) {
             title { "Goroutines per snapshot" }
             @if let Some([a, b]) = doc.analysed {
-                @if n > 1 && (a > 0 || b + 1 < n) && a <= b {
-                    rect.band x=(format!("{:.1}", f.x(a, n) - 4.0)) y=(f.top) width=(format!("{:.1}", f.x(b, n) - f.x(a, n) + 8.0)) height=(base_y - f.top) {
+                @if n > 1 && (a > 0 || b + 1 < n) && a <= b && b < n {
+                    rect.band x=(format!("{:.1}", x(a) - 4.0)) y=(f.top) width=(format!("{:.1}", x(b) - x(a) + 8.0)) height=(base_y - f.top) {
                         title { "analysed: snapshots " (a) "–" (b) }
                     }
-                    text x=(format!("{:.1}", f.x(a, n))) y=(f.top + 10.0) { "analysed" }
+                    text x=(format!("{:.1}", x(a))) y=(f.top + 10.0) { "analysed" }
                 }
             }
             @for k in 0..=4 {
@@ -109,27 +136,30 @@ pub fn timeline(doc: &LeakReport) -> Markup {
                 }
             }
             @for i in (0..n).step_by(every) {
-                text x=(format!("{:.1}", f.x(i, n))) y=(base_y + 16.0) text-anchor="middle" { (i) }
+                text x=(format!("{:.1}", x(i))) y=(base_y + 16.0) text-anchor="middle" { (i) }
             }
             text x=(format!("{:.1}", (f.left + f.w - f.right) / 2.0)) y=(f.h - 4.0) text-anchor="middle" { "snapshot" }
-            @for &r in &doc.restarts {
-                @let x = f.x(r, n) - f.half_step(n);
-                line.restart x1=(format!("{x:.1}")) x2=(format!("{x:.1}")) y1=(f.top) y2=(base_y) { title { "the service restarted before snapshot " (r) } }
-                text.restart-t x=(format!("{:.1}", x + 3.0)) y=(f.top + 22.0) { "restart" }
+            @for &r in doc.restarts.iter().filter(|&&r| r > 0 && r < n) {
+                @let at = (x(r - 1) + x(r)) / 2.0;
+                line.restart x1=(format!("{at:.1}")) x2=(format!("{at:.1}")) y1=(f.top) y2=(base_y) { title { "the service restarted before snapshot " (r) } }
+                text.restart-t x=(format!("{:.1}", at + 3.0)) y=(f.top + 22.0) { "restart" }
             }
-            @for fr in failed {
-                @let x = if n == 0 { f.left } else if fr.before_snapshot >= n { f.x(n - 1, n) + f.half_step(n) } else { f.x(fr.before_snapshot, n) - f.half_step(n) };
-                circle.fail cx=(format!("{x:.1}")) cy=(format!("{:.1}", base_y - 6.0)) r="5" { title { "failed round: " (fr.message) } }
+            @for (k, fr) in failed.iter().enumerate() {
+                @let at = f.x(slots.of_failure[k], t);
+                circle.fail cx=(format!("{at:.1}")) cy=(format!("{:.1}", base_y - 6.0)) r="5" { title { "failed round: " (fr.message) } }
+                text.fail-t x=(format!("{at:.1}")) y=(base_y + 16.0) text-anchor="middle" { "✕" }
             }
             @if !heap.is_empty() {
-                polyline.h points=(points(&f, &heap, n, hmax)) {}
-                @for &(i, v) in &heap {
-                    circle.hd cx=(format!("{:.1}", f.x(i, n))) cy=(format!("{:.1}", f.y(v, hmax))) r="2.5" { title { "snapshot " (i) ": " (human_bytes(v)) " heap in use" } }
+                polyline.h points=(points(&f, &heap, t, hmax)) {}
+                @for (i, s) in doc.snapshots.iter().enumerate() {
+                    @if let Some(v) = s.heap_inuse_bytes {
+                        circle.hd cx=(format!("{:.1}", x(i))) cy=(format!("{:.1}", f.y(v, hmax))) r="2.5" { title { "snapshot " (i) ": " (human_bytes(v)) " heap in use" } }
+                    }
                 }
             }
-            polyline.g points=(points(&f, &totals, n, gmax)) {}
+            polyline.g points=(points(&f, &totals, t, gmax)) {}
             @for (i, s) in doc.snapshots.iter().enumerate() {
-                circle.gd cx=(format!("{:.1}", f.x(i, n))) cy=(format!("{:.1}", f.y(s.goroutines, gmax))) r="3.5" {
+                circle.gd cx=(format!("{:.1}", x(i))) cy=(format!("{:.1}", f.y(s.goroutines, gmax))) r="3.5" {
                     title { "snapshot " (i) ": " (s.goroutines) " goroutines" @if let Some(t) = &s.taken_at { " at " (t) } }
                 }
             }
@@ -188,7 +218,23 @@ pub fn spark(values: &[i64]) -> Markup {
 
 #[cfg(test)]
 mod tests {
-    use super::{nice_bytes, nice_ceiling};
+    use super::{nice_bytes, nice_ceiling, Slots};
+    use crate::report::LeakReport;
+
+    #[test]
+    fn failed_rounds_take_their_place_between_snapshots() {
+        let snaps: Vec<serde_json::Value> = (0..4).map(|i| serde_json::json!({ "index": i, "source": "s", "goroutines": 1 })).collect();
+        let doc: LeakReport = serde_json::from_value(serde_json::json!({
+            "schema": "leakhound.report/v1", "tool": { "name": "leakhound", "version": "0" }, "target": "t", "snapshots": snaps,
+            "verdict": "clean", "suspects": [],
+            "failed_rounds": [{ "before_snapshot": 4, "message": "c" }, { "before_snapshot": 2, "message": "a" }, { "before_snapshot": 4, "message": "d" }]
+        }))
+        .unwrap();
+        let s = Slots::of(&doc);
+        assert_eq!(s.of_snapshot, [0, 1, 3, 4]);
+        assert_eq!(s.of_failure, [5, 2, 6]);
+        assert_eq!(s.total, 7);
+    }
 
     #[test]
     fn axes_end_on_round_numbers() {
