@@ -211,7 +211,16 @@ pub fn diff(args: &DiffArgs) -> Result<()> {
         unit: new.sample_type.unit.clone(),
         base_total: base.total,
         new_total: new.total,
-        changes: changes.iter().map(|c| ChangeDoc { group: GroupDoc::from(table.group(c.group)), base: c.base, new: c.new, delta: c.delta }).collect(),
+        changes: {
+            // Labels distinct among the changes shown, as in the leak report.
+            let infos: Vec<&crate::stacks::GroupInfo> = changes.iter().map(|c| table.group(c.group)).collect();
+            let leaves = crate::analysis::patterns::distinct_leaves(&infos);
+            changes
+                .iter()
+                .zip(infos.iter().zip(leaves))
+                .map(|(c, (g, l))| ChangeDoc { group: GroupDoc::with_leaf(g, l), base: c.base, new: c.new, delta: c.delta })
+                .collect()
+        },
         warnings,
     };
     let format = args.output.format;
@@ -271,10 +280,14 @@ fn rank_options(r: &RankArgs) -> Result<RankOptions> {
 
 fn watch_options(url: &str, s: &SampleArgs, g: &GroupArgs, heap: bool, default_count: usize) -> Result<WatchOptions> {
     let target = Target::parse(url, s.path.as_deref()).map_err(|e| Error::Input(e.to_string()))?;
+    // A password in the URL becomes a header (sent to the target only) and is shown as `***`.
+    let mut headers = s.headers.clone();
+    let has_auth = headers.iter().any(|h| h.split(':').next().is_some_and(|n| n.trim().eq_ignore_ascii_case("authorization")));
+    headers.extend(crate::source::http::url_credentials(url).filter(|_| !has_auth));
     Ok(WatchOptions {
         target,
-        target_text: url.to_string(),
-        http: HttpOptions { headers: s.headers.clone(), insecure: s.insecure, timeout: s.timeout, retries: s.retries, ..Default::default() },
+        target_text: crate::source::http::redact_url(url),
+        http: HttpOptions { headers, insecure: s.insecure, timeout: s.timeout, retries: s.retries, max_body_bytes: g.max_profile_bytes, ..Default::default() },
         interval: s.interval,
         count: watch::snapshot_count(s.count, s.duration, s.interval, default_count),
         deadline: s.duration,
@@ -507,7 +520,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
     if !failing.is_empty() {
         eprintln!("leakhound check: FAILED");
         for f in &failing {
-            eprintln!("  {f}");
+            eprintln!("  {}", crate::report::escape::terminal(f));
         }
         return Ok(ExitCode::from(exit::FAILED));
     }

@@ -16,7 +16,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("Error: {e}");
+            // Messages quote profiles and servers (an HTTP error body, a line of a dump): escaped.
+            eprintln!("Error: {}", leakhound::report::escape::terminal_text(&e.to_string()));
             ExitCode::from(e.exit_code())
         }
     }

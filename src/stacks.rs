@@ -578,10 +578,10 @@ impl StackTable {
                 }
             };
             let stats = out.groups.entry(id).or_default();
-            stats.value += s.values.get(value_index).copied().unwrap_or(0);
+            stats.value = stats.value.saturating_add(s.values.get(value_index).copied().unwrap_or(0));
             if let Some(g) = facts {
                 stats.max_wait_minutes = stats.max_wait_minutes.max(g.max_wait_minutes);
-                stats.leaked += g.leaked;
+                stats.leaked = stats.leaked.saturating_add(g.leaked);
                 let record = &mut self.groups[id.0 as usize];
                 // So do the ancestors of a `GODEBUG=tracebackancestors` dump: those of the most
                 // goroutines, where the group's came from several places.

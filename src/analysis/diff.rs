@@ -34,8 +34,8 @@ pub fn diff(table: &StackTable, base: &Snapshot, new: &Snapshot, opts: &DiffOpti
         .into_iter()
         .filter_map(|group| {
             let (b, n) = (base.value(group), new.value(group));
-            let delta = n - b;
-            (delta != 0 && delta.abs() >= opts.min_delta.max(1)).then_some(Change { group, base: b, new: n, delta })
+            let delta = n.saturating_sub(b);
+            (delta != 0 && delta.unsigned_abs() >= opts.min_delta.max(1).unsigned_abs()).then_some(Change { group, base: b, new: n, delta })
         })
         .collect();
     changes.sort_by(|a, b| b.delta.cmp(&a.delta).then_with(|| table.group(a.group).sort_key.cmp(&table.group(b.group).sort_key)));

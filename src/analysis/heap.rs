@@ -86,8 +86,9 @@ pub fn reduce(profile: &Profile, snapshot: usize) -> HeapSnap {
     for s in &profile.samples {
         let b = space.and_then(|i| s.values.get(i).copied()).unwrap_or(0);
         let o = objects.and_then(|i| s.values.get(i).copied()).unwrap_or(0);
-        snap.inuse_space += b;
-        snap.inuse_objects += o;
+        // Saturating: a crafted profile's values must not wrap (they are checked at decoding too).
+        snap.inuse_space = snap.inuse_space.saturating_add(b);
+        snap.inuse_objects = snap.inuse_objects.saturating_add(o);
         let frames: Vec<&Frame> = s.stack.iter().filter_map(|&i| profile.frames.get(i as usize)).collect();
         if frames.is_empty() || b == 0 {
             continue;
@@ -139,7 +140,7 @@ impl HeapSeries {
         // Per snapshot: bytes owned per suspect, and unowned bytes per site.
         let per_snap: Vec<(Vec<i64>, HashMap<u32, i64>)> = snaps.iter().map(|h| owners(h, &stacks)).collect();
         let (first, last) = (&per_snap[0].0, &per_snap[per_snap.len() - 1].0);
-        let held = (0..suspects.len()).map(|k| Some((last[k], last[k] - first[k]))).collect();
+        let held = (0..suspects.len()).map(|k| Some((last[k], last[k].saturating_sub(first[k])))).collect();
         Attribution { held, growth: growth_outside(&snaps, &per_snap, min_growth_bytes) }
     }
 }
@@ -157,8 +158,11 @@ fn owners(h: &HeapSnap, stacks: &[Vec<&str>]) -> (Vec<i64>, HashMap<u32, i64>) {
             }
         }
         match best {
-            Some((k, _)) => owned[k] += s.space,
-            None => *rest.entry(s.site).or_default() += s.space,
+            Some((k, _)) => owned[k] = owned[k].saturating_add(s.space),
+            None => {
+                let r = rest.entry(s.site).or_default();
+                *r = r.saturating_add(s.space);
+            }
         }
     }
     (owned, rest)
@@ -174,14 +178,15 @@ fn growth_outside(snaps: &[&HeapSnap], per_snap: &[(Vec<i64>, HashMap<u32, i64>)
         .iter()
         .enumerate()
         .map(|(i, h)| match (first_t, h.time_nanos) {
-            (Some(a), Some(b)) => (b - a) as f64 / 60e9,
+            (Some(a), Some(b)) => b.saturating_sub(a) as f64 / 60e9,
             _ => i as f64,
         })
         .collect();
     // Sites are compared by name: function ids are per snapshot.
     let by_name = |i: usize| -> HashMap<&str, i64> {
         per_snap[i].1.iter().filter_map(|(&site, &b)| snaps[i].functions.get(site as usize).map(|f| (f.as_str(), b))).fold(HashMap::new(), |mut m, (f, b)| {
-            *m.entry(f).or_default() += b;
+            let e = m.entry(f).or_default();
+            *e = e.saturating_add(b);
             m
         })
     };
@@ -192,7 +197,7 @@ fn growth_outside(snaps: &[&HeapSnap], per_snap: &[(Vec<i64>, HashMap<u32, i64>)
     for (&site, &last_bytes) in &series[last_i] {
         let bytes: Vec<i64> = series.iter().map(|m| m.get(site).copied().unwrap_or(0)).collect();
         let t = trend(&minutes, &bytes);
-        let growth = last_bytes - bytes[0];
+        let growth = last_bytes.saturating_sub(bytes[0]);
         if growth >= min_growth_bytes && t.tau >= 0.6 && t.drawdown <= 0.1 {
             let location = last.functions.iter().position(|f| f == site).and_then(|id| last.site_location.get(&(id as u32))).cloned().unwrap_or_default();
             out.push(HeapGrowth {

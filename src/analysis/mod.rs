@@ -45,7 +45,7 @@ impl Snapshot {
     pub fn from_profile(table: &mut StackTable, profile: &Profile, source: String, index: usize, value_index: usize) -> Snapshot {
         let grouping = table.group_counted(profile, value_index);
         let groups = grouping.groups;
-        let total = groups.values().map(|g| g.value).sum();
+        let total = groups.values().fold(0i64, |t, g| t.saturating_add(g.value));
         Snapshot {
             index,
             source,

@@ -128,7 +128,7 @@ impl Series {
             .iter()
             .enumerate()
             .map(|(i, s)| match (all_timed, first, s.time_nanos) {
-                (true, Some(f), Some(t)) => (t - f) as f64 / 60e9,
+                (true, Some(f), Some(t)) => t.saturating_sub(f) as f64 / 60e9,
                 _ => i as f64,
             })
             .collect()
@@ -159,10 +159,10 @@ fn restart_between(prev: &Snapshot, next: &Snapshot, failed_between: bool, befor
     if failed_between && next.total < prev.total {
         return Some(format!("unreachable, then goroutines {} → {}", prev.total, next.total));
     }
-    let fallen: i64 = prev.groups.iter().map(|(id, g)| (g.value - next.value(*id)).max(0)).sum();
+    let fallen: i64 = prev.groups.iter().map(|(id, g)| g.value.saturating_sub(next.value(*id)).max(0)).fold(0i64, i64::saturating_add);
     let established = |id: GroupId| !volatile.contains(&id) && before_prev.is_none_or(|b| b.value(id) >= 4);
-    let groups_halved = prev.groups.iter().filter(|(id, g)| g.value >= 4 && next.value(**id) * 2 < g.value && established(**id)).count();
-    if prev.total >= 20 && fallen * 2 > prev.total && groups_halved >= 3 {
+    let groups_halved = prev.groups.iter().filter(|(id, g)| g.value >= 4 && next.value(**id).saturating_mul(2) < g.value && established(**id)).count();
+    if prev.total >= 20 && fallen.saturating_mul(2) > prev.total && groups_halved >= 3 {
         return Some(format!("goroutines {} → {}, {groups_halved} stacks emptied", prev.total, next.total));
     }
     None
@@ -230,7 +230,7 @@ impl Series {
         let protos: Vec<usize> = (0..inputs.len()).filter(|&n| is_proto(&inputs[n])).collect();
         let mut proto_times: Vec<i64> = protos.iter().filter_map(|&n| inputs[n].when).collect();
         proto_times.sort_unstable();
-        let min_gap = proto_times.windows(2).map(|w| w[1] - w[0]).filter(|&g| g > 0).min();
+        let min_gap = proto_times.windows(2).map(|w| w[1].saturating_sub(w[0])).filter(|&g| g > 0).min();
         let tolerance = min_gap.map_or(SAME_MOMENT_NANOS, |g| (g / 2).min(SAME_MOMENT_NANOS));
         let joins: Vec<Option<usize>> = inputs
             .iter()
@@ -242,7 +242,7 @@ impl Series {
                         protos
                             .iter()
                             .copied()
-                            .filter_map(|p| Some((p, (inputs[p].when? - t).abs())))
+                            .filter_map(|p| Some((p, distance(inputs[p].when?, t))))
                             .filter(|&(_, d)| d <= tolerance)
                             .min_by_key(|&(p, d)| (d, p))
                             .map(|(p, _)| p)
@@ -306,9 +306,9 @@ impl Series {
             let by_round = input.round.and_then(|r| snapshot_rounds.iter().position(|&sr| sr == Some(r)));
             let by_time = input
                 .when
-                .and_then(|t| self.snapshots.iter().enumerate().filter_map(|(i, s)| s.time_nanos.map(|st| (i, (st - t).abs()))).min_by_key(|&(i, d)| (d, i)));
+                .and_then(|t| self.snapshots.iter().enumerate().filter_map(|(i, s)| s.time_nanos.map(|st| (i, distance(st, t)))).min_by_key(|&(i, d)| (d, i)));
             let (index, same_round, distance) = match (by_round, by_time) {
-                (Some(i), _) => (i, true, input.when.zip(self.snapshots[i].time_nanos).map_or(0, |(a, b)| (a - b).abs())),
+                (Some(i), _) => (i, true, input.when.zip(self.snapshots[i].time_nanos).map_or(0, |(a, b)| distance(a, b))),
                 (None, Some((i, d))) => (i, false, d),
                 (None, None) => (before.unwrap_or(0), false, i64::MAX),
             };
@@ -345,4 +345,9 @@ impl Series {
             ));
         }
     }
+}
+
+/// How far apart two times are, in nanoseconds (times come from files: no overflow on odd ones).
+fn distance(a: i64, b: i64) -> i64 {
+    i64::try_from(a.abs_diff(b)).unwrap_or(i64::MAX)
 }

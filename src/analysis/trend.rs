@@ -64,7 +64,7 @@ pub fn trend(times: &[f64], values: &[i64]) -> Trend {
     let (mut concordant, mut discordant) = (0i64, 0i64);
     for i in 0..n {
         for j in i + 1..n {
-            let dv = (values[j] - values[i]) as f64;
+            let dv = values[j] as f64 - values[i] as f64;
             let dt = times[j] - times[i];
             if dt > 0.0 {
                 slopes.push(dv / dt);
@@ -77,14 +77,15 @@ pub fn trend(times: &[f64], values: &[i64]) -> Trend {
         }
     }
     let pairs = (n * (n - 1) / 2) as f64;
-    let steps: Vec<i64> = values.windows(2).map(|w| w[1] - w[0]).collect();
+    // Saturating: counts are checked at decoding, but a step or a sum of steps must not wrap anyway.
+    let steps: Vec<i64> = values.windows(2).map(|w| w[1].saturating_sub(w[0])).collect();
     let nondecreasing = steps.iter().filter(|&&d| d >= 0).count();
     let rising_steps = steps.iter().filter(|&&d| d > 0).count();
-    let increase = values[n - 1] - values[0];
+    let increase = values[n - 1].saturating_sub(values[0]);
     let biggest = steps.iter().copied().max().unwrap_or(0).max(0);
-    let total_rise: i64 = steps.iter().filter(|&&d| d > 0).sum();
+    let total_rise: i64 = steps.iter().filter(|&&d| d > 0).fold(0i64, |t, &d| t.saturating_add(d));
     let max = *values.iter().max().expect("n >= 2");
-    let rise_to_max = (max - values[0]).max(1) as f64;
+    let rise_to_max = max.saturating_sub(values[0]).max(1) as f64;
     let abs_steps: Vec<f64> = steps.iter().map(|&d| d as f64).collect();
     let med = median(&abs_steps);
     let deviations: Vec<f64> = abs_steps.iter().map(|d| (d - med).abs()).collect();
@@ -99,7 +100,7 @@ pub fn trend(times: &[f64], values: &[i64]) -> Trend {
         nondecreasing_share: nondecreasing as f64 / steps.len() as f64,
         rising_steps,
         jump_share: if total_rise > 0 { biggest as f64 / total_rise as f64 } else { 1.0 },
-        drawdown: ((max - values[n - 1]) as f64 / rise_to_max).clamp(0.0, 1.0),
+        drawdown: (max.saturating_sub(values[n - 1]) as f64 / rise_to_max).clamp(0.0, 1.0),
         increase,
         step_noise: (1.4826 * median(&deviations)).max(LEVEL_NOISE_FLOOR),
         mann_kendall_z: mann_kendall_z(concordant - discordant, values),

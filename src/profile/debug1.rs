@@ -7,7 +7,7 @@
 //! #  0x4a5d24  main.forgottenSender+0x24  /src/main.go:20     (tab-separated)
 //! ```
 
-use super::{DecodeError, Format, Frame, FrameInterner, Profile, ProfileKind, Sample, SampleType, MAX_DISTINCT_FRAMES};
+use super::{DecodeError, Format, Frame, FrameInterner, Profile, ProfileKind, Sample, SampleType, MAX_DISTINCT_FRAMES, MAX_DISTINCT_STACKS};
 
 /// Most program counters on one `N @ …` line: Go records at most 1024 (`GODEBUG=profstackdepth`'s
 /// ceiling). Checked while the line is split, so a line of millions of addresses fails at once.
@@ -19,6 +19,9 @@ pub const MAX_FRAME_LINES: usize = 4 * MAX_ADDRESSES;
 /// Largest goroutine count one record, or the whole profile, may claim: far above any real process
 /// (each goroutine needs at least a 2 KiB stack), far below overflow.
 pub const MAX_COUNT: u64 = 1 << 40;
+
+/// Most pprof labels on one record (a few is usual).
+pub const MAX_LABELS: usize = 1024;
 
 pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
     let text = String::from_utf8_lossy(bytes);
@@ -80,6 +83,9 @@ pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
             let rest = rest.trim_start_matches([' ', '\t']);
             if let Some(labels) = rest.strip_prefix("labels:") {
                 sample.labels = parse_labels(labels.trim());
+                if sample.labels.len() > MAX_LABELS {
+                    return Err(DecodeError::Text { line: lineno, message: format!("more than {MAX_LABELS} labels on one record: this is not a Go profile") });
+                }
                 continue;
             }
             if sample.stack.len() >= MAX_FRAME_LINES {
@@ -134,6 +140,9 @@ pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
                 pending_addresses.push(a);
             }
         }
+        if samples.len() >= MAX_DISTINCT_STACKS {
+            return Err(DecodeError::Text { line: lineno, message: format!("more than {MAX_DISTINCT_STACKS} records: this is not a real goroutine profile") });
+        }
         current = Some(Sample { stack: Vec::new(), values: vec![count as i64], labels: Vec::new(), goroutine: None });
     }
     flush(&mut current, &mut pending_addresses, &mut interner, &mut samples);
@@ -178,6 +187,9 @@ fn parse_labels(s: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for pair in inner.split("\", \"").flat_map(|p| p.split("\",\"")) {
         if let Some((k, v)) = pair.split_once("\":\"") {
+            if out.len() > MAX_LABELS {
+                break; // the caller refuses the record
+            }
             out.push((k.trim_matches('"').to_string(), v.trim_matches('"').to_string()));
         }
     }
@@ -228,5 +240,17 @@ mod tests {
         assert!(parse(text.as_bytes()).unwrap_err().to_string().contains("add up to more than"));
         let text = "goroutine profile: total 99999999999999999999\n1 @ 0x1\n#\t0x1\tm.f+0x1\t/a.go:1\n";
         assert!(parse(text.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn records_and_labels_are_bounded() {
+        let mut text = String::from("goroutine profile: total 300000\n");
+        for _ in 0..=MAX_DISTINCT_STACKS {
+            text.push_str("1 @ 0x1\n#\t0x1\tm.f+0x1\t/a.go:1\n\n");
+        }
+        assert!(parse(text.as_bytes()).unwrap_err().to_string().contains("records"));
+        let labels: Vec<String> = (0..=MAX_LABELS).map(|i| format!("\"k{i}\":\"v\"")).collect();
+        let text = format!("goroutine profile: total 1\n1 @ 0x1\n# labels: {{{}}}\n#\t0x1\tm.f+0x1\t/a.go:1\n", labels.join(", "));
+        assert!(parse(text.as_bytes()).unwrap_err().to_string().contains("labels"));
     }
 }

@@ -13,6 +13,22 @@ use rustc_hash::FxHashMap;
 
 pub use gzip::{gunzip, is_gzip, DEFAULT_MAX_PROFILE_BYTES};
 
+/// The protobuf decoder on its own (for fuzzing and benchmarks): `bytes` is raw `profile.proto`,
+/// and `max_bytes` bounds what decoding may allocate.
+pub fn decode_protobuf(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
+    pb::decode(bytes, max_bytes).and_then(check_plausible)
+}
+
+/// The `debug=1` text decoder on its own (for fuzzing and benchmarks).
+pub fn decode_debug1(bytes: &[u8]) -> Result<Profile, DecodeError> {
+    debug1::parse(bytes).and_then(check_plausible)
+}
+
+/// The `debug=2` dump decoder on its own (for fuzzing and benchmarks); `max_bytes` caps what it reads.
+pub fn decode_debug2<R: std::io::BufRead>(reader: R, max_bytes: u64) -> Result<Profile, DecodeError> {
+    debug2::parse(reader, max_bytes).and_then(check_plausible)
+}
+
 /// What a profile measures, recognised from its sample types (protobuf) or its header (text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProfileKind {
@@ -130,7 +146,7 @@ impl Profile {
 
     /// Sum of one value column over all samples.
     pub fn total(&self, index: usize) -> i64 {
-        self.samples.iter().map(|s| s.values.get(index).copied().unwrap_or(0)).sum()
+        self.samples.iter().fold(0i64, |t, s| t.saturating_add(s.values.get(index).copied().unwrap_or(0)))
     }
 
     /// Goroutine total: the sum of counts (not the declared total, which can disagree with a cut dump).
@@ -151,6 +167,14 @@ pub enum DecodeError {
     NotAProfile { what: &'static str, start: String },
     #[error("corrupt protobuf profile: {0}")]
     Protobuf(String),
+    /// Decoding would allocate more than the cap allows (a small input can describe a huge model).
+    #[error(
+        "decoding this profile would take more than {limit} bytes of memory ({what}); pass --max-profile-bytes to raise the cap if the profile is genuine"
+    )]
+    Budget { limit: u64, what: String },
+    /// A count or value no real profile has.
+    #[error("implausible profile: {0}")]
+    Bounds(String),
     #[error("text profile not understood at line {line}: {message}")]
     Text { line: usize, message: String },
     #[error("no goroutine blocks (`goroutine N [state]:`) found in the dump")]
@@ -167,12 +191,12 @@ pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
         if raw.is_empty() {
             return Err(DecodeError::Empty);
         }
-        return decode_plain(&raw);
+        return decode_plain(&raw, max_bytes);
     }
     if bytes.len() as u64 > max_bytes {
         return Err(DecodeError::TooLarge { limit: max_bytes });
     }
-    decode_plain(bytes)
+    decode_plain(bytes, max_bytes)
 }
 
 /// Decodes from a reader; text dumps are parsed as they stream, so a huge `debug=2` dump is never
@@ -190,7 +214,7 @@ pub fn decode_reader<R: Read>(mut reader: R, max_bytes: u64) -> Result<Profile, 
     }
     if !gzip::is_gzip(&head) && looks_like_debug2(&head) {
         let chained = std::io::Cursor::new(head).chain(reader);
-        return debug2::parse(std::io::BufReader::with_capacity(1 << 20, chained), max_bytes);
+        return debug2::parse(std::io::BufReader::with_capacity(1 << 20, chained), max_bytes).and_then(check_plausible);
     }
     if !gzip::is_gzip(&head) && is_mostly_text(&head) && !looks_like_debug1(&first_text(&head)) {
         let start = first_text(&head);
@@ -207,7 +231,7 @@ pub fn decode_reader<R: Read>(mut reader: R, max_bytes: u64) -> Result<Profile, 
         let chained = std::io::Cursor::new(head).chain(reader);
         return match debug2::parse(std::io::BufReader::with_capacity(1 << 20, chained), max_bytes) {
             Err(DecodeError::NoGoroutines) => Err(neither),
-            other => other,
+            other => other.and_then(check_plausible),
         };
     }
     let mut all = head;
@@ -215,7 +239,38 @@ pub fn decode_reader<R: Read>(mut reader: R, max_bytes: u64) -> Result<Profile, 
     decode(&all, max_bytes)
 }
 
-fn decode_plain(bytes: &[u8]) -> Result<Profile, DecodeError> {
+/// More goroutines than any machine can hold (each takes at least 2 KiB of stack).
+pub const MAX_GOROUTINES: i64 = 1 << 40;
+
+/// Rejects values no real profile has, so later sums and differences cannot overflow: counts and
+/// sizes of goroutine and heap profiles are never negative, a column's sum fits in an `i64`, and a
+/// goroutine profile holds at most [`MAX_GOROUTINES`].
+pub fn check_plausible(p: Profile) -> Result<Profile, DecodeError> {
+    let non_negative = p.kind.is_goroutine_like() || p.kind == ProfileKind::Heap;
+    for (col, t) in p.sample_types.iter().enumerate() {
+        let mut sum: i128 = 0;
+        for s in &p.samples {
+            let v = s.values.get(col).copied().unwrap_or(0);
+            if non_negative && v < 0 {
+                return Err(DecodeError::Bounds(format!("a sample has {v} {}, a negative count in a {} profile", t.name, p.kind.name())));
+            }
+            sum += i128::from(v).abs();
+        }
+        if sum > i128::from(i64::MAX) {
+            return Err(DecodeError::Bounds(format!("the {} values add up to {sum}, more than a 64-bit count holds", t.name)));
+        }
+        if p.kind.is_goroutine_like() && col == 0 && sum > i128::from(MAX_GOROUTINES) {
+            return Err(DecodeError::Bounds(format!("{sum} goroutines: more than any machine can run (the most accepted is {MAX_GOROUTINES})")));
+        }
+    }
+    Ok(p)
+}
+
+fn decode_plain(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
+    decode_form(bytes, max_bytes).and_then(check_plausible)
+}
+
+fn decode_form(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
     let start = first_text(bytes);
     let trimmed = start.trim_start();
     if looks_like_debug1(&start) {
@@ -227,7 +282,7 @@ fn decode_plain(bytes: &[u8]) -> Result<Profile, DecodeError> {
     if let Some(what) = recognise_non_profile(trimmed) {
         return Err(DecodeError::NotAProfile { what, start: preview(trimmed) });
     }
-    match pb::decode(bytes) {
+    match pb::decode(bytes, max_bytes) {
         Ok(p) => Ok(p),
         Err(e) => {
             if is_mostly_text(bytes) {

@@ -1,7 +1,12 @@
 //! `--format dot`: the suspects' call graph for Graphviz.
+//!
+//! Function names reach the graph as [`escape::terminal`] shows them (a control character, a NUL
+//! included, becomes text); the graph writer then escapes quotes and backslashes for DOT's quoted
+//! strings, which together is [`escape::dot`].
 
 use std::io::Write;
 
+use super::escape;
 use crate::analysis::callgraph::{CallGraph, Path};
 
 /// The graph's input from a report's suspects.
@@ -19,7 +24,12 @@ pub fn paths(doc: &super::LeakReport) -> Vec<Path> {
 }
 
 pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
-    let p = paths(doc);
+    let shown = |s: &String| escape::terminal(s).into_owned();
+    let p: Vec<Path> = paths(doc)
+        .into_iter()
+        .map(|p| Path { stack: p.stack.iter().map(shown).collect(), created_by: p.created_by.as_ref().map(shown), leaf: shown(&p.leaf), ..p })
+        .collect();
+    let roots: Vec<_> = doc.root_causes.iter().map(|r| crate::analysis::callgraph::RootCause { function: shown(&r.function), ..r.clone() }).collect();
     let g = CallGraph::build(&p);
-    g.write_dot(&doc.root_causes, w)
+    g.write_dot(&roots, w)
 }

@@ -46,7 +46,7 @@ fn csp_hash(s: &str) -> String {
 
 /// Only the page's own style and script may run, and nothing may be fetched.
 fn content_security_policy() -> String {
-    format!("default-src 'none'; script-src {}; style-src {}; img-src data:; base-uri 'none'; form-action 'none'", csp_hash(JS), csp_hash(CSS))
+    format!("default-src 'none'; script-src {}; style-src {}; base-uri 'none'; form-action 'none'", csp_hash(JS), csp_hash(CSS))
 }
 
 fn page(title: &str, body: Markup) -> Markup {
@@ -154,6 +154,10 @@ fn pprof_commands(doc: &LeakReport, s: &SuspectDoc) -> Vec<String> {
     let (Some(first), Some(last)) = (idx.first().and_then(|&i| doc.snapshots.get(i)), idx.last().and_then(|&i| doc.snapshots.get(i))) else {
         return Vec::new();
     };
+    // pprof reads the protobuf form only: debug=1 text has no symbols for it, debug=2 does not parse.
+    if !matches!(last.format.as_str(), "proto" | "") {
+        return Vec::new();
+    }
     let focus = format!("-focus={}", shell_quote(&focus_regex(&s.group.leaf)));
     let mut cmds = vec![format!("go tool pprof -traces {focus} {}", shell_quote(&last.source))];
     if first.source != last.source && first.format == "proto" && last.format == "proto" {

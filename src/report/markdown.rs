@@ -1,36 +1,41 @@
-//! `--format markdown`: for a CI job summary or a ticket.
+//! `--format markdown`: for a CI job summary or a ticket. Strings from profiles are escaped for
+//! where they land (text, code span, code block, HTML summary) by [`super::escape`].
 
 use std::io::Write;
 
+use super::escape::{self, markdown_code, terminal as t};
 use super::{human_delta, human_value, short_file, DiffReport, GroupDoc};
 
-/// Escapes the characters that would break a table cell.
+/// Text in a table cell, heading or paragraph.
 pub(crate) fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('*', "\\*").replace('_', "\\_")
+    escape::markdown(s)
 }
 
 pub(crate) fn leaf_cell(g: &GroupDoc) -> String {
     match &g.leaf_frame {
         Some(f) if !f.file.is_empty() => {
-            format!("`{}` ({}:{})", g.leaf, short_file(&f.file), f.line)
+            format!("{} ({}:{})", markdown_code(&g.leaf), cell(short_file(&f.file)), f.line)
         }
-        _ => format!("`{}`", g.leaf),
+        _ => markdown_code(&g.leaf),
     }
 }
 
 pub(crate) fn stack_block(g: &GroupDoc, w: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(w, "```")?;
-    for f in &g.stack {
+    let mut lines = Vec::new();
+    let frames = g.stack.iter().map(|f| ("", f)).chain(g.created_by.iter().map(|f| ("created by ", f)));
+    for (created, f) in frames {
         if f.file.is_empty() {
-            writeln!(w, "{}", f.function)?;
+            lines.push(format!("{created}{}", t(&f.function)));
         } else {
-            writeln!(w, "{}\n\t{}:{}", f.function, f.file, f.line)?;
+            lines.push(format!("{created}{}\n\t{}:{}", t(&f.function), t(&f.file), f.line));
         }
     }
-    if let Some(c) = &g.created_by {
-        writeln!(w, "created by {}\n\t{}:{}", c.function, c.file, c.line)?;
+    let fence = escape::markdown_fence(lines.iter().map(String::as_str));
+    writeln!(w, "{fence}")?;
+    for l in &lines {
+        writeln!(w, "{l}")?;
     }
-    writeln!(w, "```")
+    writeln!(w, "{fence}")
 }
 
 pub fn diff(doc: &DiffReport, w: &mut dyn Write) -> std::io::Result<()> {
@@ -39,14 +44,14 @@ pub fn diff(doc: &DiffReport, w: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         w,
         "**{}**: {} → {} ({})  ",
-        doc.sample_type,
+        cell(&doc.sample_type),
         human_value(doc.base_total, unit),
         human_value(doc.new_total, unit),
-        human_delta(doc.new_total - doc.base_total, unit)
+        human_delta(doc.new_total.saturating_sub(doc.base_total), unit)
     )?;
-    writeln!(w, "base `{}`, new `{}`\n", doc.base.source, doc.new.source)?;
+    writeln!(w, "base {}, new {}\n", markdown_code(&doc.base.source), markdown_code(&doc.new.source))?;
     for warning in &doc.warnings {
-        writeln!(w, "> **warning:** {}\n", warning)?;
+        writeln!(w, "> **warning:** {}\n", cell(warning))?;
     }
     if doc.changes.is_empty() {
         writeln!(w, "No stack group changed.")?;
@@ -75,7 +80,7 @@ pub fn diff(doc: &DiffReport, w: &mut dyn Write) -> std::io::Result<()> {
     }
     writeln!(w)?;
     for (i, c) in doc.changes.iter().enumerate() {
-        writeln!(w, "<details><summary>#{} {} — {}</summary>\n", i + 1, human_delta(c.delta, unit), cell(&c.group.leaf))?;
+        writeln!(w, "<details><summary>#{} {} — {}</summary>\n", i + 1, human_delta(c.delta, unit), escape::html(&c.group.leaf))?;
         stack_block(&c.group, w)?;
         writeln!(w, "\n</details>\n")?;
     }
@@ -87,8 +92,8 @@ pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
     let totals: Vec<i64> = doc.snapshots.iter().map(|s| s.goroutines).collect();
     writeln!(
         w,
-        "Target `{}`, {} snapshots, goroutines {} → {} `{}`\n",
-        doc.target,
+        "Target {}, {} snapshots, goroutines {} → {} `{}`\n",
+        markdown_code(&doc.target),
         doc.snapshots.len(),
         totals.first().copied().unwrap_or(0),
         totals.last().copied().unwrap_or(0),
@@ -99,7 +104,7 @@ pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
         writeln!(w, "Heap in use {} → {} `{}`\n", super::human_bytes(first), super::human_bytes(last), super::text::sparkline(&heap))?;
     }
     for e in &doc.errors {
-        writeln!(w, "> **warning:** {}\n", e)?;
+        writeln!(w, "> **warning:** {}\n", cell(e))?;
     }
     if doc.suspects.is_empty() {
         writeln!(w, "No stack kept growing.\n")?;
@@ -161,12 +166,12 @@ fn heap_growth(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()
     for h in &doc.heap_growth {
         writeln!(
             w,
-            "| {} | {} | {} | {} | `{}` ({}) |",
+            "| {} | {} | {} | {} | {} ({}) |",
             human_delta(h.growth_bytes, "bytes"),
             super::human_bytes(h.first_bytes),
             super::human_bytes(h.last_bytes),
             human_delta(h.growth_bytes_per_minute.round() as i64, "bytes"),
-            h.site,
+            markdown_code(&h.site),
             cell(&h.location)
         )?;
     }

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod dot;
+pub mod escape;
 pub mod html;
 pub mod json;
 pub mod markdown;
@@ -32,11 +33,14 @@ pub struct Style {
     pub color: bool,
 }
 
+/// Text, Markdown and DOT go through [`escape::SafeWriter`]: whatever a renderer forgot to escape,
+/// no control character from a profile reaches the output raw. JSON escapes through its formatter,
+/// HTML through its template engine.
 pub fn write_diff(doc: &DiffReport, format: OutputFormat, style: Style, w: &mut dyn Write) -> std::io::Result<()> {
     match format {
-        OutputFormat::Text => text::diff(doc, style, w),
+        OutputFormat::Text => text::diff(doc, style, &mut escape::SafeWriter::new(w, style.color)),
         OutputFormat::Json => json::write(doc, w),
-        OutputFormat::Markdown => markdown::diff(doc, w),
+        OutputFormat::Markdown => markdown::diff(doc, &mut escape::SafeWriter::new(w, false)),
         OutputFormat::Dot => Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "--format dot draws the call graph of a leak report; use it with watch, analyze or check",
@@ -47,10 +51,10 @@ pub fn write_diff(doc: &DiffReport, format: OutputFormat, style: Style, w: &mut 
 
 pub fn write_leak(doc: &LeakReport, format: OutputFormat, style: Style, w: &mut dyn Write) -> std::io::Result<()> {
     match format {
-        OutputFormat::Text => text::leak(doc, style, w),
+        OutputFormat::Text => text::leak(doc, style, &mut escape::SafeWriter::new(w, style.color)),
         OutputFormat::Json => json::write(doc, w),
-        OutputFormat::Markdown => markdown::leak(doc, w),
-        OutputFormat::Dot => dot::leak(doc, w),
+        OutputFormat::Markdown => markdown::leak(doc, &mut escape::SafeWriter::new(w, false)),
+        OutputFormat::Dot => dot::leak(doc, &mut escape::SafeWriter::new(w, false)),
         OutputFormat::Html => html::leak(doc, w),
     }
 }

@@ -1,7 +1,10 @@
-//! `--format text`: for a person at a terminal.
+//! `--format text`: for a person at a terminal. Every string from a profile, a server or a file is
+//! written through [`t`] (control characters shown as text, on one line); the whole output also
+//! goes through [`super::escape::SafeWriter`].
 
 use std::io::Write;
 
+use super::escape::terminal as t;
 use super::{human_delta, human_value, short_file, DiffReport, FrameDoc, GroupDoc, SnapshotDoc, Style};
 
 const MAX_STACK_LINES: usize = 24;
@@ -56,16 +59,16 @@ pub(crate) fn frame_location(f: &FrameDoc) -> String {
     if f.file.is_empty() {
         String::new()
     } else {
-        format!("{}:{}", short_file(&f.file), f.line)
+        format!("{}:{}", t(short_file(&f.file)), f.line)
     }
 }
 
 /// The stack of a group, innermost first, the leaf marked.
 pub(crate) fn write_stack(g: &GroupDoc, p: &Paint, w: &mut dyn Write) -> std::io::Result<()> {
-    let width = g.stack.iter().take(MAX_STACK_LINES).map(|f| f.function.chars().count()).max().unwrap_or(0).min(70);
+    let width = g.stack.iter().take(MAX_STACK_LINES).map(|f| t(&f.function).chars().count()).max().unwrap_or(0).min(70);
     let leaf_pos = g.stack.iter().position(|f| Some(f) == g.leaf_frame.as_ref());
     for (i, f) in g.stack.iter().enumerate().take(MAX_STACK_LINES) {
-        let line = format!("      {}  {}", pad(&f.function, width), frame_location(f));
+        let line = format!("      {}  {}", pad(&t(&f.function), width), frame_location(f));
         if Some(i) == leaf_pos {
             writeln!(w, "{}  {}", p.bold(&line), p.yellow("← leaf"))?;
         } else if crate::stacks::is_std_function(&f.function) {
@@ -78,22 +81,22 @@ pub(crate) fn write_stack(g: &GroupDoc, p: &Paint, w: &mut dyn Write) -> std::io
         writeln!(w, "      … {} more frames", g.stack.len() - MAX_STACK_LINES)?;
     }
     if let Some(c) = &g.created_by {
-        writeln!(w, "      created by {}  {}", c.function, frame_location(c))?;
+        writeln!(w, "      created by {}  {}", t(&c.function), frame_location(c))?;
     }
     Ok(())
 }
 
 fn leaf_text(g: &GroupDoc) -> String {
     match &g.leaf_frame {
-        Some(f) if !f.file.is_empty() => format!("{}  {}", g.leaf, frame_location(f)),
-        _ => g.leaf.clone(),
+        Some(f) if !f.file.is_empty() => format!("{}  {}", t(&g.leaf), frame_location(f)),
+        _ => t(&g.leaf).into_owned(),
     }
 }
 
 pub fn diff(doc: &DiffReport, style: Style, w: &mut dyn Write) -> std::io::Result<()> {
     let p = Paint(style.color);
     let unit = doc.unit.as_str();
-    let what = if doc.sample_type == "goroutine" { "goroutines".to_string() } else { doc.sample_type.clone() };
+    let what = if doc.sample_type == "goroutine" { "goroutines".to_string() } else { t(&doc.sample_type).into_owned() };
     writeln!(
         w,
         "{} {} {} → {} ({})",
@@ -101,12 +104,12 @@ pub fn diff(doc: &DiffReport, style: Style, w: &mut dyn Write) -> std::io::Resul
         what,
         human_value(doc.base_total, unit),
         human_value(doc.new_total, unit),
-        human_delta(doc.new_total - doc.base_total, unit)
+        human_delta(doc.new_total.saturating_sub(doc.base_total), unit)
     )?;
-    writeln!(w, "  base  {}{}", doc.base.source, not_counted(&doc.base))?;
-    writeln!(w, "  new   {}{}", doc.new.source, not_counted(&doc.new))?;
+    writeln!(w, "  base  {}{}", t(&doc.base.source), not_counted(&doc.base))?;
+    writeln!(w, "  new   {}{}", t(&doc.new.source), not_counted(&doc.new))?;
     for warning in &doc.warnings {
-        writeln!(w, "{} {warning}", p.yellow("warning:"))?;
+        writeln!(w, "{} {}", p.yellow("warning:"), t(warning))?;
     }
     writeln!(w)?;
     if doc.changes.is_empty() {
@@ -133,7 +136,7 @@ pub fn diff(doc: &DiffReport, style: Style, w: &mut dyn Write) -> std::io::Resul
     }
     writeln!(w)?;
     for (i, c) in doc.changes.iter().enumerate() {
-        let label = c.group.label.as_deref().map(|l| format!("  [label {l}]")).unwrap_or_default();
+        let label = c.group.label.as_deref().map(|l| format!("  [label {}]", t(l))).unwrap_or_default();
         writeln!(
             w,
             "{} {}  {} → {}  {}{}{label}",
@@ -142,7 +145,7 @@ pub fn diff(doc: &DiffReport, style: Style, w: &mut dyn Write) -> std::io::Resul
             human_value(c.base, unit),
             human_value(c.new, unit),
             blocked(c, 0),
-            p.bold(&c.group.leaf)
+            p.bold(&t(&c.group.leaf))
         )?;
         write_stack(&c.group, &p, w)?;
         writeln!(w)?;
@@ -157,7 +160,9 @@ pub fn sparkline(values: &[i64]) -> String {
     let (Some(&min), Some(&max)) = (values.iter().min(), values.iter().max()) else {
         return String::new();
     };
-    values.iter().map(|&v| if max == min { SPARKS[0] } else { SPARKS[(((v - min) as f64 / (max - min) as f64) * 7.0).round() as usize] }).collect()
+    // In floating point: the difference of two extreme counts does not fit an i64.
+    let (lo, span) = (min as f64, max as f64 - min as f64);
+    values.iter().map(|&v| if max == min { SPARKS[0] } else { SPARKS[(((v as f64 - lo) / span * 7.0).round() as usize).min(7)] }).collect()
 }
 
 pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io::Result<()> {
@@ -171,7 +176,7 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
         (0, _) if doc.outcome == "inconclusive" => p.yellow(&format!("inconclusive, {suspects} suspect{}", plural(suspects))),
         _ => p.red(&format!("{leaks} leak{}, {suspects} suspect{}", plural(leaks), plural(suspects))),
     };
-    writeln!(w, "{} {headline} in {} snapshot{} of {}", p.bold("leakhound:"), doc.snapshots.len(), plural(doc.snapshots.len()), doc.target)?;
+    writeln!(w, "{} {headline} in {} snapshot{} of {}", p.bold("leakhound:"), doc.snapshots.len(), plural(doc.snapshots.len()), t(&doc.target))?;
     if let (Some(first), Some(last)) = (totals.first(), totals.last()) {
         let span = match (doc.snapshots.first().and_then(|s| s.taken_at.clone()), doc.snapshots.last().and_then(|s| s.taken_at.clone())) {
             (Some(a), Some(b)) => format!(", {a} → {b}"),
@@ -189,7 +194,7 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
         }
     }
     for e in &doc.errors {
-        writeln!(w, "  {} {e}", p.yellow("!"))?;
+        writeln!(w, "  {} {}", p.yellow("!"), t(e))?;
     }
     writeln!(w)?;
     if doc.suspects.is_empty() {
@@ -224,7 +229,7 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
     }
     writeln!(w)?;
     for r in &doc.root_causes {
-        writeln!(w, "{} {}", p.bold("root cause:"), r.summary)?;
+        writeln!(w, "{} {}", p.bold("root cause:"), t(&r.summary))?;
     }
     if !doc.root_causes.is_empty() {
         writeln!(w)?;
@@ -237,7 +242,7 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
             "{} {} {}  {}, {}, {:+.1} goroutines/min ({first} → {last})",
             p.bold(&format!("#{}", s.rank)),
             format!("{:?}", s.verdict).to_lowercase(),
-            p.bold(&s.group.leaf),
+            p.bold(&t(&s.group.leaf)),
             s.pattern,
             s.group.blocking,
             s.growth_per_minute
@@ -283,8 +288,8 @@ fn heap_growth(doc: &super::LeakReport, p: &Paint, w: &mut dyn Write) -> std::io
             super::human_bytes(h.first_bytes),
             super::human_bytes(h.last_bytes),
             human_delta(h.growth_bytes_per_minute.round() as i64, "bytes"),
-            h.site,
-            p.dim(super::short_file(&h.location))
+            t(&h.site),
+            p.dim(&t(super::short_file(&h.location)))
         )?;
     }
     writeln!(w)?;

@@ -1,9 +1,9 @@
 //! Fetching profiles from a live service over HTTP (reqwest, rustls).
 //!
 //! Failures are named for what they are, with what to do about them. Credentials given with `-H`
-//! are never printed, and reqwest drops them when a redirect leads to another host.
+//! or in the URL are never printed, and no `-H` header follows a redirect to another origin.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -54,7 +54,12 @@ impl Target {
                     if last == "heap" { ", and --heap to fetch the heap too" } else { "" }
                 )));
             }
-            profile_url = Some(parsed.as_str().to_string());
+            // Without its user name and password: they travel as a header (see `url_credentials`),
+            // never inside a URL that is shown, saved or reported.
+            let mut clean = parsed.clone();
+            let _ = clean.set_username("");
+            let _ = clean.set_password(None);
+            profile_url = Some(clean.as_str().to_string());
             dir.to_string()
         } else {
             if parsed.query().is_some() {
@@ -131,8 +136,14 @@ pub enum FetchError {
     Html { url: String },
     #[error("{url}: HTTP {status}{detail}")]
     Status { url: String, status: u16, detail: String },
-    #[error("{url}: the body was cut short: the connection ended before all the bytes the server announced (Content-Length) arrived; the service or a proxy died mid-answer, or announced a wrong length")]
-    CutShort { url: String },
+    #[error("{url}: the response is larger than {limit} bytes ({what}); pass --max-profile-bytes to raise the cap if the profile is genuine")]
+    TooLarge { url: String, limit: u64, what: String },
+    #[error("{url}: the body was cut short: the server closed the connection after {detail}; fetch again")]
+    BodyCut { url: String, detail: String },
+    #[error("{url}: redirected {message}")]
+    Redirect { url: String, message: String },
+    #[error("{url}: the response headers are too large (a misbehaving server or proxy)")]
+    HeadersTooLarge { url: String },
     #[error("{url}: {message}")]
     Other { url: String, message: String },
 }
@@ -141,7 +152,7 @@ impl FetchError {
     /// Worth another try: the service may come back (restart) or answer next time.
     pub fn is_transient(&self) -> bool {
         match self {
-            FetchError::Refused { .. } | FetchError::Timeout { .. } | FetchError::CutShort { .. } | FetchError::Other { .. } => true,
+            FetchError::Refused { .. } | FetchError::Timeout { .. } | FetchError::BodyCut { .. } | FetchError::Other { .. } => true,
             FetchError::Status { status, .. } => *status >= 500 || *status == 429,
             _ => false,
         }
@@ -152,11 +163,14 @@ impl FetchError {
 pub struct HttpOptions {
     pub headers: Vec<String>,
     pub insecure: bool,
+    /// The whole fetch, redirects and body included, ends by then.
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub retries: u32,
     /// First backoff; doubled on each retry.
     pub backoff: Duration,
+    /// Largest response body read (`--max-profile-bytes`): a longer one ends the fetch.
+    pub max_body_bytes: u64,
 }
 
 impl Default for HttpOptions {
@@ -168,15 +182,25 @@ impl Default for HttpOptions {
             connect_timeout: Duration::from_secs(5),
             retries: 2,
             backoff: Duration::from_millis(250),
+            max_body_bytes: crate::profile::DEFAULT_MAX_PROFILE_BYTES,
         }
     }
 }
 
+/// Redirects followed before giving up.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// Bytes of an error response read for its message.
+const ERROR_BODY_BYTES: u64 = 4096;
+
 pub struct Fetcher {
     client: Client,
+    /// The user's `-H` headers: sent to the target's own origin only (see [`Fetcher::get`]).
+    headers: HeaderMap,
     retries: u32,
     backoff: Duration,
     timeout: Duration,
+    max_body_bytes: u64,
 }
 
 impl Fetcher {
@@ -187,21 +211,27 @@ impl Fetcher {
             let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| FetchError::BadHeader(redact(h)))?;
             let mut value = HeaderValue::from_str(value.trim()).map_err(|_| FetchError::BadHeader(redact(h)))?;
             value.set_sensitive(true);
-            headers.insert(name, value);
+            headers.append(name, value);
         }
+        // Redirects are followed by hand (see `get_once`): reqwest would forward custom headers
+        // such as X-Api-Key to whatever host a redirect names.
         let client = Client::builder()
-            .default_headers(headers)
             .user_agent(concat!("leakhound/", env!("CARGO_PKG_VERSION")))
             .timeout(opts.timeout)
             .connect_timeout(opts.connect_timeout)
             .danger_accept_invalid_certs(opts.insecure)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| FetchError::Other { url: String::new(), message: e.to_string() })?;
-        Ok(Fetcher { client, retries: opts.retries, backoff: opts.backoff, timeout: opts.timeout })
+        Ok(Fetcher { client, headers, retries: opts.retries, backoff: opts.backoff, timeout: opts.timeout, max_body_bytes: opts.max_body_bytes })
     }
 
     /// GETs `url`, retrying transient failures with exponential backoff.
+    ///
+    /// Bounded in every way a server can stretch it: the whole fetch (redirects, headers and body)
+    /// ends within the timeout, the body is read as a stream and never past `max_body_bytes`, at
+    /// most [`MAX_REDIRECTS`] redirects are followed and a loop is named. The user's headers go to
+    /// the target's origin only: a redirect to another scheme, host or port is followed without them.
     pub fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
         let mut wait = self.backoff;
         let mut attempt = 0;
@@ -218,26 +248,98 @@ impl Fetcher {
     }
 
     fn get_once(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        let resp = self.client.get(url).send().map_err(|e| self.classify(url, &e))?;
+        let shown = redact_url(url);
+        let deadline = Instant::now() + self.timeout;
+        let first = reqwest::Url::parse(url).map_err(|e| FetchError::BadUrl(format!("{shown}: {e}")))?;
+        let origin = first.origin();
+        let mut current = first;
+        let mut visited = vec![current.clone()];
+        let mut same_origin = true;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.timed_out(&shown));
+            }
+            let mut request = self.client.get(current.clone()).timeout(left);
+            if same_origin {
+                request = request.headers(self.headers.clone());
+            }
+            let resp = request.send().map_err(|e| self.classify(&shown, &e))?;
+            let status = resp.status();
+            if !status.is_redirection() {
+                return self.read_response(&shown, resp, deadline);
+            }
+            let Some(location) = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()) else {
+                return Err(FetchError::Status { url: shown, status: status.as_u16(), detail: ": a redirect without a Location".into() });
+            };
+            let next = current.join(location).map_err(|e| FetchError::Redirect { url: shown.clone(), message: format!("to a bad URL ({e})") })?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(FetchError::Redirect { url: shown, message: format!("to {}, which is not http(s)", redact_url(next.as_str())) });
+            }
+            if visited.contains(&next) {
+                let chain: Vec<String> = visited.iter().chain([&next]).map(|u| redact_url(u.as_str())).collect();
+                return Err(FetchError::Redirect { url: shown, message: format!("in a loop: {}", chain.join(" → ")) });
+            }
+            if visited.len() > MAX_REDIRECTS {
+                return Err(FetchError::Redirect { url: shown, message: format!("more than {MAX_REDIRECTS} times") });
+            }
+            // Once the chain leaves the target's origin, the user's headers stay behind for good.
+            same_origin &= next.origin() == origin;
+            visited.push(next.clone());
+            current = next;
+        }
+    }
+
+    /// Reads a response's body as a stream, never past the cap nor the deadline.
+    fn read_response(&self, shown: &str, resp: reqwest::blocking::Response, deadline: Instant) -> Result<Vec<u8>, FetchError> {
         let status = resp.status().as_u16();
         let is_html = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("text/html"));
-        let body = resp.bytes().map_err(|e| self.classify(url, &e))?;
+        let declared = resp.content_length();
+        let ok = (200..300).contains(&status);
+        let cap = if ok { self.max_body_bytes } else { ERROR_BODY_BYTES };
+        if ok {
+            if let Some(n) = declared.filter(|&n| n > cap) {
+                return Err(FetchError::TooLarge { url: shown.to_string(), limit: cap, what: format!("it announces {n} bytes") });
+            }
+        }
+        let body = match read_capped(resp, cap, deadline) {
+            Ok(Read::Whole(b)) => b,
+            Ok(Read::Capped(b)) if !ok => b,
+            Ok(Read::Capped(_)) => return Err(FetchError::TooLarge { url: shown.to_string(), limit: cap, what: "it sent more".into() }),
+            Err((_, ReadFail::Deadline)) => return Err(self.timed_out(shown)),
+            Err((got, ReadFail::Io(e))) => {
+                if !ok {
+                    Vec::new()
+                } else if e.get_ref().and_then(|i| i.downcast_ref::<reqwest::Error>()).is_some_and(reqwest::Error::is_timeout) {
+                    return Err(self.timed_out(shown));
+                } else {
+                    let expected = declared.map(|n| format!(" of the {n} its Content-Length announced")).unwrap_or_default();
+                    return Err(FetchError::BodyCut { url: shown.to_string(), detail: format!("{got} bytes{expected} ({})", error_chain(&e)) });
+                }
+            }
+        };
         match status {
             200..=299 => {
                 let head = String::from_utf8_lossy(&body[..body.len().min(256)]).trim_start().to_ascii_lowercase();
                 if is_html || head.starts_with("<!doctype html") || head.starts_with("<html") {
-                    return Err(FetchError::Html { url: url.to_string() });
+                    return Err(FetchError::Html { url: shown.to_string() });
                 }
-                Ok(body.to_vec())
+                Ok(body)
             }
-            404 => Err(FetchError::NotFound { url: url.to_string() }),
-            401 | 403 => Err(FetchError::Unauthorized { url: url.to_string(), status }),
+            404 => Err(FetchError::NotFound { url: shown.to_string() }),
+            401 | 403 => Err(FetchError::Unauthorized { url: shown.to_string(), status }),
             _ => {
-                let text = String::from_utf8_lossy(&body[..body.len().min(200)]).trim().replace('\n', " ");
+                // The server's own words, cut short and shown as text (it may hold escape codes).
+                let text: String = String::from_utf8_lossy(&body).trim().chars().take(200).collect();
+                let text = crate::report::escape::terminal(&text).into_owned();
                 let detail = if text.is_empty() || is_html { String::new() } else { format!(": {text}") };
-                Err(FetchError::Status { url: url.to_string(), status, detail })
+                Err(FetchError::Status { url: shown.to_string(), status, detail })
             }
         }
+    }
+
+    fn timed_out(&self, url: &str) -> FetchError {
+        FetchError::Timeout { url: url.to_string(), secs: self.timeout.as_secs().max(1) }
     }
 
     fn classify(&self, url: &str, e: &reqwest::Error) -> FetchError {
@@ -245,15 +347,127 @@ impl Fetcher {
         if e.is_timeout() {
             return FetchError::Timeout { url, secs: self.timeout.as_secs().max(1) };
         }
-        let chain = error_chain(e);
-        if chain.contains("end of file before message length reached") || chain.contains("IncompleteMessage") {
-            return FetchError::CutShort { url };
-        }
+        let chain = redact_urls_in(&error_chain(e));
         if e.is_connect() && (chain.contains("refused") || chain.contains("Connection refused")) {
             return FetchError::Refused { url };
         }
+        if chain.contains("message head is too large") || chain.contains("too many headers") {
+            return FetchError::HeadersTooLarge { url };
+        }
         FetchError::Other { url, message: chain }
     }
+}
+
+enum Read {
+    Whole(Vec<u8>),
+    /// The body went on past the cap (what was read, cap + 1 bytes).
+    Capped(Vec<u8>),
+}
+
+enum ReadFail {
+    Deadline,
+    Io(std::io::Error),
+}
+
+/// Reads up to `cap` bytes (one more to tell a longer body), checking the deadline between reads:
+/// a server that trickles a byte at a time cannot stretch the fetch past it.
+fn read_capped(mut body: impl std::io::Read, cap: u64, deadline: Instant) -> Result<Read, (u64, ReadFail)> {
+    let mut out = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        if Instant::now() >= deadline {
+            return Err((out.len() as u64, ReadFail::Deadline));
+        }
+        let room = (cap + 1).saturating_sub(out.len() as u64).min(chunk.len() as u64) as usize;
+        match body.read(&mut chunk[..room]) {
+            Ok(0) => return Ok(Read::Whole(out)),
+            Ok(n) => {
+                out.extend_from_slice(&chunk[..n]);
+                if out.len() as u64 > cap {
+                    return Ok(Read::Capped(out));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((out.len() as u64, ReadFail::Io(e))),
+        }
+    }
+}
+
+/// The `Authorization: Basic …` header for the user name and password of a URL
+/// (`http://user:pw@host:6060`), which [`Target`] keeps out of every URL it hands out. Like any
+/// `-H` header it goes to the target's own origin only.
+pub fn url_credentials(url: &str) -> Option<String> {
+    use base64::Engine;
+    let written = url.trim();
+    let with_scheme = if written.contains("://") { written.to_string() } else { format!("http://{written}") };
+    let u = reqwest::Url::parse(&with_scheme).ok()?;
+    if u.username().is_empty() && u.password().is_none() {
+        return None;
+    }
+    let pair = format!("{}:{}", percent_decode(u.username()), percent_decode(u.password().unwrap_or("")));
+    Some(format!("Authorization: Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A URL for a message, report or index: user name and password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    if !url.contains("://") {
+        // `user:pw@host:port`, as a user may write it.
+        let end = url.find('/').unwrap_or(url.len());
+        return match url[..end].rfind('@') {
+            Some(at) => format!("***{}", &url[at..]),
+            None => url.to_string(),
+        };
+    }
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("***");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Ok(_) => url.to_string(),
+        // Not a URL: hide whatever sits between `://` and `@`.
+        Err(_) => redact_urls_in(url),
+    }
+}
+
+/// Every `scheme://user:password@` in a text (an error chain quoting a URL) with its credentials hidden.
+fn redact_urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail.find(|c: char| c == '/' || c.is_whitespace() || c == ')' || c == '"').unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                rest = &tail[at..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -309,6 +523,19 @@ mod tests {
         assert!(Target::parse("http://h:1/?debug=2", None).is_err());
         assert!(Target::parse("ftp://h", None).is_err());
         assert!(Target::parse("not a url", None).is_err());
+    }
+
+    #[test]
+    fn url_passwords_are_kept_out_of_urls() {
+        let t = Target::parse("http://ops:s%40cret@h:1/debug/pprof/goroutine", None).unwrap();
+        assert_eq!(t.goroutine_url(false).unwrap(), "http://h:1/debug/pprof/goroutine");
+        assert_eq!(redact_url("http://ops:s%40cret@h:1/x"), "http://***@h:1/x");
+        // base64("ops:s@cret")
+        assert_eq!(url_credentials("ops:s%40cret@h:1").as_deref(), Some("Authorization: Basic b3BzOnNAY3JldA=="));
+        assert_eq!(url_credentials("http://h:1"), None);
+        assert_eq!(redact_url("ops:pw@h:1"), "***@h:1");
+        assert_eq!(redact_url("h:1"), "h:1");
+        assert_eq!(redact_urls_in("error sending request for url (http://a:b@h:1/x): refused"), "error sending request for url (http://***@h:1/x): refused");
     }
 
     #[test]

@@ -1,0 +1,537 @@
+//! Hostile servers and hostile profiles. Each server is a few lines of raw HTTP on 127.0.0.1 that
+//! misbehaves in one way (a byte a second, an endless body, a gzip bomb, a lying Content-Length, a
+//! redirect loop, a huge header, a close mid-body, a redirect to another origin); each profile is a
+//! real capture of tests/goservice (tests/fixtures) with one thing made hostile (escape codes in a
+//! function name, absurd counts, a sample of a billion locations). Every case must end within its
+//! timeout and a memory cap, with a named error and its exit code.
+
+mod schema;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use prost::Message;
+
+fn leakhound() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_leakhound"))
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn demo_profile() -> Vec<u8> {
+    std::fs::read(repo("src/source/demo/000-goroutine.pb.gz")).unwrap()
+}
+
+/// Runs the binary and returns its output and how long it took.
+fn run(cmd: &mut Command) -> (Output, Duration) {
+    let start = Instant::now();
+    let out = cmd.output().unwrap();
+    (out, start.elapsed())
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The largest resident set of any child this test process has waited for, in MiB.
+fn max_child_rss_mib() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        assert_eq!(libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()), 0);
+        usage.assume_init()
+    };
+    usage.ru_maxrss as u64 / 1024
+}
+
+/// A raw HTTP server on 127.0.0.1: each connection's request head is read, recorded, and handed
+/// with the socket to `respond`, which writes whatever it likes.
+struct Server {
+    url: String,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+fn server(respond: impl Fn(&str, &mut TcpStream) + Send + Sync + 'static) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    let respond = Arc::new(respond);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let seen = seen.clone();
+            let respond = respond.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+                    match conn.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                seen.lock().unwrap().push(head.clone());
+                respond(&head, &mut conn);
+            });
+        }
+    });
+    Server { url, requests }
+}
+
+fn ok_head(extra: &str) -> String {
+    format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n{extra}\r\n")
+}
+
+/// `watch URL` for one round, no retries, saving into a temporary folder.
+fn watch(url: &str, extra: &[&str]) -> (Output, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    run(leakhound()
+        .args(["watch", url, "--count", "2", "--interval", "100ms", "--retries", "0", "--quiet"])
+        .args(extra)
+        .arg("--save")
+        .arg(dir.path().join("s")))
+}
+
+#[test]
+fn a_server_that_trickles_a_byte_a_second_ends_at_the_timeout() {
+    let s = server(|_, conn| {
+        let _ = conn.write_all(ok_head("Content-Length: 100000\r\n").as_bytes());
+        for b in demo_profile() {
+            if conn.write_all(&[b]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+    let (out, took) = watch(&s.url, &["--timeout", "2s"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("timed out after 2 s"), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+}
+
+#[test]
+fn an_endless_body_is_cut_at_the_cap() {
+    let s = server(|_, conn| {
+        // No length: the body runs until the connection closes, which it never does.
+        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n");
+        let chunk = vec![0x1fu8; 64 * 1024];
+        while conn.write_all(&chunk).is_ok() {}
+    });
+    let (out, took) = watch(&s.url, &["--max-profile-bytes", "8000000", "--timeout", "20s"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("larger than 8000000 bytes"), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert!(max_child_rss_mib() < 600, "a child used {} MiB", max_child_rss_mib());
+}
+
+#[test]
+fn a_declared_length_over_the_cap_is_refused_before_reading() {
+    let s = server(|_, conn| {
+        let _ = conn.write_all(ok_head("Content-Length: 5000000000\r\n").as_bytes());
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    let (out, took) = watch(&s.url, &["--max-profile-bytes", "1000000"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("announces 5000000000 bytes"), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+/// A real profile, gzip-compressed again and again: 64 MiB once decompressed.
+fn gzip_bomb() -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..64 {
+        e.write_all(&zeros).unwrap();
+    }
+    e.finish().unwrap()
+}
+
+#[test]
+fn a_gzip_bomb_is_named() {
+    let bomb = Arc::new(gzip_bomb());
+    assert!(bomb.len() < 200_000);
+    let s = server(move |_, conn| {
+        let _ = conn.write_all(ok_head(&format!("Content-Length: {}\r\n", bomb.len())).as_bytes());
+        let _ = conn.write_all(&bomb);
+    });
+    let (out, took) = watch(&s.url, &["--max-profile-bytes", "8000000"]);
+    let err = stderr(&out);
+    assert!(matches!(out.status.code(), Some(2) | Some(3)), "{err}");
+    assert!(err.contains("decompressed profile is larger than 8000000 bytes"), "the reason is named, not lost: {err}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn a_lying_content_length_is_a_body_cut_short() {
+    let s = server(|_, conn| {
+        let body = demo_profile();
+        let _ = conn.write_all(ok_head(&format!("Content-Length: {}\r\n", body.len() * 10)).as_bytes());
+        let _ = conn.write_all(&body);
+        let _ = conn.shutdown(std::net::Shutdown::Both);
+    });
+    let (out, took) = watch(&s.url, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("cut short") && err.contains(&format!("{} bytes of the {}", demo_profile().len(), demo_profile().len() * 10)), "{err}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+#[test]
+fn a_close_in_the_middle_of_a_chunked_body_is_a_body_cut_short() {
+    let s = server(|_, conn| {
+        let body = demo_profile();
+        let _ = conn.write_all(ok_head("Transfer-Encoding: chunked\r\n").as_bytes());
+        let half = &body[..body.len() / 2];
+        let _ = conn.write_all(format!("{:x}\r\n", half.len()).as_bytes());
+        let _ = conn.write_all(half);
+        let _ = conn.write_all(b"\r\n");
+        let _ = conn.shutdown(std::net::Shutdown::Both);
+    });
+    let (out, _) = watch(&s.url, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("cut short"), "{err}");
+}
+
+#[test]
+fn a_redirect_loop_is_named() {
+    let s = server(|head, conn| {
+        let to = if head.starts_with("GET /b ") { "/debug/pprof/goroutine" } else { "/b" };
+        let _ = conn.write_all(format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n\r\n").as_bytes());
+    });
+    let (out, took) = watch(&s.url, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("redirected in a loop"), "{err}");
+    assert!(s.requests.lock().unwrap().len() <= 6, "{:?}", s.requests.lock().unwrap());
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+#[test]
+fn a_huge_header_is_named() {
+    let s = server(|_, conn| {
+        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nX-Padding: ");
+        let chunk = vec![b'a'; 64 * 1024];
+        for _ in 0..64 {
+            if conn.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+        let _ = conn.write_all(b"\r\n\r\n");
+    });
+    let (out, took) = watch(&s.url, &["--timeout", "10s"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("response headers are too large"), "{err}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+/// Serves the demo's profiles, recording each request's head.
+fn profile_server() -> Server {
+    server(|head, conn| {
+        if head.starts_with("GET /debug/pprof/goroutine") {
+            let body = demo_profile();
+            let _ = conn.write_all(ok_head(&format!("Content-Length: {}\r\n", body.len())).as_bytes());
+            let _ = conn.write_all(&body);
+        } else {
+            let _ = conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+        }
+    })
+}
+
+fn has_header(head: &str, name: &str) -> bool {
+    head.lines().any(|l| l.to_ascii_lowercase().starts_with(&format!("{}:", name.to_ascii_lowercase())))
+}
+
+#[test]
+fn no_user_header_follows_a_redirect_to_another_origin() {
+    let other = profile_server();
+    let to = other.url.clone();
+    // Same host, another port: another origin.
+    let first = server(move |head, conn| {
+        let path = head.split_whitespace().nth(1).unwrap_or("/");
+        let _ = conn.write_all(format!("HTTP/1.1 302 Found\r\nLocation: {to}{path}\r\nContent-Length: 0\r\n\r\n").as_bytes());
+    });
+    let (out, _) = run(leakhound()
+        .args(["watch", &first.url, "--count", "1", "--retries", "0", "--quiet", "--format", "json"])
+        .args(["-H", "X-Api-Key: key-123", "-H", "Private-Token: tok-456", "-H", "Authorization: Bearer bear-789"])
+        .arg("--save")
+        .arg(tempfile::tempdir().unwrap().path().join("s")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first_seen = first.requests.lock().unwrap().clone();
+    assert!(first_seen.iter().any(|h| has_header(h, "X-Api-Key") && has_header(h, "Private-Token")), "the target itself gets them: {first_seen:?}");
+    let other_seen = other.requests.lock().unwrap().clone();
+    assert!(!other_seen.is_empty(), "the redirect was followed");
+    for h in &other_seen {
+        for name in ["X-Api-Key", "Private-Token", "Authorization"] {
+            assert!(!has_header(h, name), "{name} went to another origin: {h}");
+        }
+    }
+    let everything = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    for secret in ["key-123", "tok-456", "bear-789"] {
+        assert!(!everything.contains(secret), "{secret} printed");
+    }
+}
+
+#[test]
+fn user_headers_follow_a_redirect_within_the_origin() {
+    let s = server(|head, conn| {
+        if head.starts_with("GET /moved/goroutine") {
+            let body = demo_profile();
+            let _ = conn.write_all(ok_head(&format!("Content-Length: {}\r\n", body.len())).as_bytes());
+            let _ = conn.write_all(&body);
+        } else {
+            let _ = conn.write_all(b"HTTP/1.1 301 Moved\r\nLocation: /moved/goroutine\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let (out, _) = run(leakhound()
+        .args(["watch", &s.url, "--count", "1", "--retries", "0", "--quiet", "-H", "X-Api-Key: key-123"])
+        .arg("--save")
+        .arg(tempfile::tempdir().unwrap().path().join("s")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let seen = s.requests.lock().unwrap().clone();
+    assert!(seen.iter().any(|h| h.starts_with("GET /moved/goroutine") && has_header(h, "X-Api-Key")), "{seen:?}");
+}
+
+#[test]
+fn a_password_in_the_url_is_sent_to_the_target_and_written_nowhere() {
+    let s = profile_server();
+    let url = s.url.replace("http://", "http://ops:s3cret-pw@");
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("s");
+    let (out, _) = run(leakhound().args(["watch", &url, "--count", "2", "--interval", "100ms", "--quiet", "--format", "json"]).arg("--save").arg(&saved));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let seen = s.requests.lock().unwrap().clone();
+    // base64("ops:s3cret-pw")
+    assert!(
+        seen.iter().all(|h| h.contains("authorization: Basic b3BzOnMzY3JldC1wdw==") || h.contains("Authorization: Basic b3BzOnMzY3JldC1wdw==")),
+        "{seen:?}"
+    );
+    let mut written = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    for f in walk(&saved) {
+        written.push_str(&String::from_utf8_lossy(&std::fs::read(f).unwrap()));
+    }
+    assert!(!written.contains("s3cret"), "the password was written: {written}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("***@127.0.0.1"), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+// ---- hostile profiles: real captures with one thing made hostile ----
+
+const EVIL: &str = "main.worker\n\x1b]0;pwned\x07\x1b[2J\rPWNED no leak found | # PWNED <b>x</b> `y` \0 \u{202e}\u{9b}31m";
+
+/// A real protobuf profile of tests/fixtures, decoded, changed by `edit`, encoded and gzipped again.
+fn edited_fixture(name: &str, edit: impl Fn(&mut leakhound::proto::Profile)) -> Vec<u8> {
+    let gz = std::fs::read(repo("tests/fixtures/go127").join(name)).unwrap();
+    let raw = leakhound::profile::gunzip(&gz, 1 << 30).unwrap();
+    let mut p = leakhound::proto::Profile::decode(&raw[..]).unwrap();
+    edit(&mut p);
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(&p.encode_to_vec()).unwrap();
+    e.finish().unwrap()
+}
+
+/// Every function whose name starts with `main.` gets the hostile name (with its own suffix, so
+/// the stacks stay apart), and so does every file name.
+fn make_hostile(p: &mut leakhound::proto::Profile) {
+    let names: Vec<i64> = p.function.iter().map(|f| f.name).collect();
+    for (i, s) in p.string_table.iter_mut().enumerate() {
+        if s.starts_with("main.") && names.contains(&(i as i64)) {
+            *s = format!("{s}{EVIL}");
+        } else if s.ends_with(".go") {
+            *s = format!("{s}\x1b[2J\n/tmp/PWNED.go");
+        }
+    }
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// No control character a terminal acts on, except newlines and tabs.
+fn assert_terminal_safe(what: &str, text: &str) {
+    for (i, c) in text.char_indices() {
+        let bad = matches!(c, '\0'..='\x08' | '\x0b'..='\x1f' | '\x7f'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        assert!(!bad, "{what}: raw {c:?} at byte {i}:\n{}", &text[i.saturating_sub(200)..(i + 50).min(text.len())]);
+    }
+    for line in text.lines() {
+        assert!(!line.trim_start().starts_with("PWNED"), "{what}: a profile string forged a line: {line:?}");
+    }
+}
+
+/// A Markdown line without its code spans (whose content is shown literally).
+fn strip_code_spans(line: &str) -> String {
+    let b = line.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'`' {
+            out.push(b[i] as char);
+            i += 1;
+            continue;
+        }
+        let run = b[i..].iter().take_while(|&&c| c == b'`').count();
+        let fence = "`".repeat(run);
+        let mut j = i + run;
+        // The closing run: exactly as long.
+        loop {
+            match line[j..].find(&fence) {
+                Some(k) if b.get(j + k + run) != Some(&b'`') => break i = j + k + run,
+                Some(k) => j += k + b[j + k..].iter().take_while(|&&c| c == b'`').count(),
+                None => return out,
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn escape_codes_in_a_profile_never_reach_the_output_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = write(dir.path(), "before.pb.gz", &edited_fixture("goroutine-before.pb.gz", make_hostile));
+    let after = write(dir.path(), "after.pb.gz", &edited_fixture("goroutine-after.pb.gz", make_hostile));
+    for format in ["text", "markdown", "json"] {
+        let (out, _) = run(leakhound().args(["diff", "--format", format]).arg(&before).arg(&after));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = String::from_utf8(out.stdout).expect("UTF-8 output");
+        assert!(text.contains("main.worker"), "{text}");
+        assert_terminal_safe(format, &text);
+        match format {
+            "json" => {
+                let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+                schema::validate(&doc);
+                // JSON carries the name exactly, escapes decoded.
+                assert!(doc.to_string().contains(&serde_json::to_string(EVIL).unwrap()[1..20]), "{text}");
+            }
+            "markdown" => {
+                // Outside code blocks (shown literally), no raw HTML.
+                let mut in_code = false;
+                for line in text.lines() {
+                    if line.starts_with("```") {
+                        in_code = !in_code;
+                    } else if !in_code {
+                        assert!(!strip_code_spans(line).contains("<b>"), "raw HTML: {line}");
+                    }
+                }
+                for line in text.lines().filter(|l| l.starts_with('|')) {
+                    let cells = line.replace("\\|", "").matches('|').count();
+                    assert!(cells == 7 || cells == 6, "a name broke a table row: {line}");
+                }
+                assert!(!text.lines().any(|l| l.starts_with("# ")), "{text}");
+            }
+            _ => {}
+        }
+    }
+    // A series of them, as a leak report in every format, DOT included.
+    let (out, _) = run(leakhound().args(["analyze", "--format", "dot", "--min-increase", "1"]).arg(&before).arg(&after).arg(&after));
+    let text = String::from_utf8(out.stdout.clone()).expect("UTF-8 output");
+    assert!(text.starts_with("digraph leakhound {"), "{}{text}", stderr(&out));
+    assert!(!text.contains('\0'));
+    assert_terminal_safe("dot", &text);
+    for line in text.lines().filter(|l| l.contains("label=\"")) {
+        // Every quote inside a label is escaped: the line's unescaped quotes pair up.
+        assert_eq!(line.replace("\\\\", "").replace("\\\"", "").matches('"').count() % 2, 0, "{line}");
+    }
+    let (out, _) = run(leakhound().args(["analyze", "--min-increase", "1"]).arg(&before).arg(&after).arg(&after));
+    assert_terminal_safe("text report", &String::from_utf8(out.stdout.clone()).unwrap());
+    assert_terminal_safe("stderr", &stderr(&out));
+}
+
+#[test]
+fn escape_codes_in_an_http_error_body_are_shown_as_text() {
+    let s = server(|_, conn| {
+        let body = "\x1b]0;pwned\x07\x1b[2J\rPWNED the service is fine";
+        let _ = conn.write_all(format!("HTTP/1.1 500 Oops\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+    });
+    let (out, _) = watch(&s.url, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("HTTP 500") && err.contains("\\x1b]0;pwned"), "{err}");
+    assert_terminal_safe("stderr", &err);
+}
+
+#[test]
+fn absurd_counts_are_refused_not_wrapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = write(dir.path(), "before.pb.gz", &std::fs::read(repo("tests/fixtures/go127/goroutine-before.pb.gz")).unwrap());
+    // Two samples near i64::MAX: their sum wraps to a negative count in a release build.
+    let huge =
+        write(dir.path(), "huge.pb.gz", &edited_fixture("goroutine-after.pb.gz", |p| p.sample.iter_mut().take(2).for_each(|s| s.value[0] = i64::MAX - 1)));
+    let (out, _) = run(leakhound().arg("diff").arg(&before).arg(&huge));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("implausible profile"), "{}", stderr(&out));
+    let negative = write(dir.path(), "negative.pb.gz", &edited_fixture("goroutine-after.pb.gz", |p| p.sample[0].value[0] = -5));
+    let (out, _) = run(leakhound().arg("diff").arg(&before).arg(&negative));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("negative count"), "{}", stderr(&out));
+}
+
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// About a gigabyte of protobuf in about a megabyte of gzip: one sample naming location 1
+/// `MIB * 2^20` times, one byte per id. The gzip is multi-member (as `cat a.gz b.gz` makes), one
+/// compressed mebibyte of ids repeated, so it costs nothing to build.
+fn billion_location_ids(mib: usize) -> Vec<u8> {
+    let ids = (mib as u64) << 20;
+    let mut head = Vec::new();
+    let mut inner = vec![0x0a];
+    varint(ids, &mut inner);
+    head.push(0x12);
+    varint(inner.len() as u64 + ids, &mut head);
+    head.extend_from_slice(&inner);
+    let gz = |data: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    };
+    let mut out = gz(&head);
+    let member = gz(&vec![1u8; 1 << 20]);
+    for _ in 0..mib {
+        out.extend_from_slice(&member);
+    }
+    out
+}
+
+#[test]
+fn a_small_gzip_of_a_billion_location_ids_fails_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = billion_location_ids(954);
+    assert!(bomb.len() < 2 << 20, "{} bytes", bomb.len());
+    let path = write(dir.path(), "ids.pb.gz", &bomb);
+    let before = repo("tests/fixtures/go127/goroutine-before.pb.gz");
+    let (out, took) = run(leakhound().arg("diff").arg(&before).arg(&path));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("1000341504 locations"), "{err}");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    // The decompressed gigabyte, and nothing like the 8 GB prost would have asked for.
+    assert!(max_child_rss_mib() < 2600, "a child used {} MiB", max_child_rss_mib());
+}
