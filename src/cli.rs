@@ -115,7 +115,7 @@ pub struct SampleArgs {
     /// Also fetch /debug/pprof/heap each round.
     #[arg(long)]
     pub heap: bool,
-    /// Fetch the debug=2 dump (wait reasons and minutes) instead of the protobuf form. It stops the world longer on big services.
+    /// Fetch the debug=2 dump (wait reasons and minutes) instead of the protobuf form. It stops the world longer on big services. Without it, one debug=2 dump is taken in the last round for creation sites when the service has at most 5,000 goroutines.
     #[arg(long)]
     pub debug2: bool,
     /// Folder to save every profile in as fetched: new or empty, made when the first profile

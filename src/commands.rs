@@ -158,8 +158,9 @@ fn comparable_forms(table: &StackTable, base: &mut Snapshot, new: &mut Snapshot)
     notes
 }
 
-/// `leakhound diff BASE NEW`.
-pub fn diff(args: &DiffArgs) -> Result<()> {
+/// `leakhound diff BASE NEW`: exit 0, or 5 when the report file could not be written (the report
+/// then went to stdout).
+pub fn diff(args: &DiffArgs) -> Result<ExitCode> {
     check_output(&args.output, true)?;
     let base_p = read_profile(&args.base, args.group.max_profile_bytes)?;
     let new_p = read_profile(&args.new, args.group.max_profile_bytes)?;
@@ -193,7 +194,7 @@ pub fn diff(args: &DiffArgs) -> Result<()> {
     let changes = diff_snapshots(&table, &base, &new, &DiffOptions { top: args.top, min_delta: args.min_delta });
     if changes.is_empty() && args.min_delta > 1 {
         let all = diff_snapshots(&table, &base, &new, &DiffOptions { top: None, min_delta: 1 });
-        if let Some(largest) = all.iter().map(|c| c.delta.abs()).max() {
+        if let Some(largest) = all.iter().map(|c| c.delta.unsigned_abs()).max() {
             warnings.push(format!(
                 "--min-delta {} hides every change: {} stack group(s) changed, the largest by {largest}; lower --min-delta to see them",
                 args.min_delta,
@@ -224,7 +225,8 @@ pub fn diff(args: &DiffArgs) -> Result<()> {
         warnings,
     };
     let format = args.output.format;
-    emit(&args.output, |w, style| report::write_diff(&doc, format, style, w))
+    let lost = emit_final(&args.output, |w, style| report::write_diff(&doc, format, style, w))?;
+    Ok(if lost.is_some() { ExitCode::from(exit::OUTPUT_LOST) } else { ExitCode::SUCCESS })
 }
 
 /// Set by Ctrl-C or SIGTERM (and SIGHUP): sampling stops at once (a fetch in flight is abandoned)

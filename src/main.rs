@@ -7,7 +7,7 @@ use leakhound::commands;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Diff(args) => commands::diff(args).map(|()| ExitCode::SUCCESS),
+        Command::Diff(args) => commands::diff(args),
         Command::Watch(args) => commands::watch(args),
         Command::Analyze(args) => commands::analyze(args),
         Command::Check(args) => commands::check(args),

@@ -354,3 +354,18 @@ fn push_address(s: &mut String, a: u64) {
         s.push(HEX[((a >> (shift * 4)) & 0xf) as usize] as char);
     }
 }
+
+#[test]
+fn a_cut_debug1_profile_is_not_called_a_64_mib_cut() {
+    let full = std::fs::read_to_string(fixture("go127/goroutine-after.debug1.txt")).unwrap();
+    let declared: u64 = full.lines().next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+    // Cut after the first record: whole records only, so the count read is exact.
+    let end = full.find("\n\n").unwrap() + 2;
+    let first: u64 = full.lines().nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let doc = diff(&write(dir.path(), "cut.debug1.txt", &full[..end]));
+    assert_eq!(doc["new_total"].as_u64(), Some(first));
+    assert_eq!(doc["new"]["truncated"]["goroutines_read"].as_u64(), Some(first));
+    let warning = doc["warnings"][0].as_str().unwrap();
+    assert!(warning.contains(&format!("declares {declared} goroutines but holds {first}")) && !warning.contains("64 MiB"), "{warning}");
+}

@@ -486,6 +486,13 @@ fn absurd_counts_are_refused_not_wrapped() {
     let (out, _) = run(leakhound().arg("diff").arg(&before).arg(&negative));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("negative count"), "{}", stderr(&out));
+    // Times at the ends of the i64 range: pairing a heap profile with its goroutine snapshot, the
+    // series' minutes and the heap trend must not overflow (the test binary has overflow checks).
+    let late = write(dir.path(), "late.pb.gz", &edited_fixture("goroutine-after.pb.gz", |p| p.time_nanos = i64::MAX));
+    let early = write(dir.path(), "early.pb.gz", &edited_fixture("heap-after.pb.gz", |p| p.time_nanos = -i64::MAX));
+    let (out, _) = run(leakhound().args(["analyze", "--format", "json"]).arg(&before).arg(&late).arg(&early));
+    assert!(matches!(out.status.code(), Some(0..=5)), "no panic: {:?} {}", out.status, stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }
 
 fn varint(mut v: u64, out: &mut Vec<u8>) {

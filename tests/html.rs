@@ -644,3 +644,37 @@ fn markup_in_a_profile_is_text_on_the_page() {
     // In the flame graph's data block `<` is escaped for JavaScript.
     assert!(html.contains(r"main.\u003csvg/onload"), "the data block escapes `<`");
 }
+
+/// A watch whose service dies part-way: its page marks every failed round on the timeline, where it
+/// fell (after the last snapshot here), and lists why.
+#[test]
+fn a_watch_marks_its_failed_rounds_on_the_page() {
+    let mut svc = common::Service::start(&["-scenario", "leaky", "-rate", "5", "-load", "5"]);
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("saved");
+    let page = out_dir().join("watch-failed.html");
+    let rounds = 8;
+    let watch = leakhound()
+        .args(["watch", &svc.url(), "--interval", "500ms", "--count", &rounds.to_string(), "--retries", "0", "--timeout", "2s", "-q", "--save"])
+        .arg(&saved)
+        .args(["-f", "html", "-o"])
+        .arg(&page)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start leakhound watch");
+    let taken =
+        || std::fs::read_dir(&saved).map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().contains("-goroutine.")).count()).unwrap_or(0);
+    assert!(common::wait_until(Duration::from_secs(60), || taken() >= 3), "watch saved no goroutine profiles");
+    svc.kill();
+    let out = watch.wait_with_output().expect("wait for watch");
+    assert!(out.status.success(), "watch failed: {}", String::from_utf8_lossy(&out.stderr));
+    let snapshots = taken();
+    let html = std::fs::read_to_string(&page).unwrap();
+    let marks = html.matches("<circle class=\"fail\"").count();
+    assert!(marks >= 1, "no failed round marked although the service died after {snapshots} snapshots");
+    assert_eq!(snapshots + marks, rounds, "every round is a snapshot or a failed round on the chart");
+    assert!(html.contains("failed round: round "), "a failed round's mark says why");
+    assert!(html.contains(&format!("failed round ({marks})")), "the legend counts them");
+}

@@ -72,7 +72,8 @@ pub fn pipeline(p: &Profile) {
     let mut empty = p.clone();
     empty.samples.clear();
 
-    for group_by in [GroupBy::Line, GroupBy::Function] {
+    {
+        let group_by = GroupBy::Line;
         // A diff of nothing against the profile, on its first value column.
         let mut table = StackTable::new(group_by, Some("a".into()));
         let base = Snapshot::from_profile(&mut table, &empty, "base\x1b[2J".into(), 0, 0);
@@ -91,7 +92,7 @@ pub fn pipeline(p: &Profile) {
             warnings: vec!["w\u{202e}".into()],
         };
         for format in [OutputFormat::Text, OutputFormat::Markdown, OutputFormat::Json] {
-            for color in [false, true] {
+            for color in [false, true].into_iter().filter(|&c| !c || format == OutputFormat::Text) {
                 let mut out = Vec::new();
                 report::write_diff(&doc, format, Style { color }, &mut out).expect("rendering to memory");
                 check(&out, format, color);
@@ -115,7 +116,7 @@ pub fn pipeline(p: &Profile) {
         let suspects = series.rank(&opts);
         let doc = report::build::leak_report("target\x07", &series, &heap, &suspects, &opts, Some(10), &["error\r".into()]);
         for format in [OutputFormat::Text, OutputFormat::Markdown, OutputFormat::Dot, OutputFormat::Json] {
-            for color in [false, true] {
+            for color in [false, true].into_iter().filter(|&c| !c || format == OutputFormat::Text) {
                 let mut out = Vec::new();
                 report::write_leak(&doc, format, Style { color }, &mut out).expect("rendering to memory");
                 check(&out, format, color);

@@ -78,7 +78,14 @@ pub const CATALOGUE: &[Signature] = &[
     sig(
         "http-no-response-timeout",
         "Requests wait forever for a backend that never answers: the http.Client has no Timeout and its Transport no ResponseHeaderTimeout (a ReverseProxy uses http.DefaultTransport, which has none). Set http.Client.Timeout, or Transport.ResponseHeaderTimeout, and pass a request context with a deadline (http.NewRequestWithContext).",
-        &["net/http.(*persistConn).roundTrip", "net/http.(*http2ClientConn).RoundTrip", "net/http.(*http2clientStream).waitOnHeaders"],
+        // HTTP/2: bundled into net/http before Go 1.27, net/http/internal/http2 since.
+        &[
+            "net/http.(*persistConn).roundTrip",
+            "net/http.(*http2ClientConn).RoundTrip",
+            "net/http.(*http2ClientConn).roundTrip",
+            "net/http/internal/http2.(*ClientConn).RoundTrip",
+            "net/http/internal/http2.(*ClientConn).roundTrip",
+        ],
         &[],
         "net/http: Client.Timeout, Transport.ResponseHeaderTimeout",
     ),
@@ -244,6 +251,20 @@ fn is_constructor(function: &str) -> bool {
     ["New", "Dial", "Open", "Connect", "Start"].iter().any(|p| name.starts_with(p))
 }
 
+/// Whether two packages belong to one library: the same path, or the same repository on a code
+/// host (`github.com/org/repo/...`: a constructor in the root package, a loop in `internal/conn`).
+fn same_library(a: &str, b: &str) -> bool {
+    let root = |p: &str| -> String {
+        let parts: Vec<&str> = p.split('/').collect();
+        if parts.len() >= 3 && parts[0].contains('.') {
+            parts[..3].join("/")
+        } else {
+            p.to_string()
+        }
+    };
+    a == b || root(a) == root(b)
+}
+
 fn creator_matches(c: Creator, info: &GroupInfo) -> bool {
     match c {
         Creator::Any => true,
@@ -254,7 +275,7 @@ fn creator_matches(c: Creator, info: &GroupInfo) -> bool {
             if pkg == "main" || is_std_function(leaf) {
                 return false;
             }
-            info.created_by.as_ref().is_some_and(|c| package_of(&c.function) == pkg && is_constructor(&c.function))
+            info.created_by.as_ref().is_some_and(|c| same_library(package_of(&c.function), pkg) && is_constructor(&c.function))
         }
     }
 }
@@ -286,14 +307,10 @@ pub fn pattern_of(info: &GroupInfo) -> Pattern {
 /// Names the writeLoop goroutines of client connections after their readLoops when the listed
 /// stacks hold one kind of readLoop only (`patterns` of the listed groups, in the same order).
 pub fn pair_companions(patterns: &mut [Pattern]) {
-    let readloop_kinds: Vec<Pattern> = {
-        let mut v: Vec<Pattern> = patterns.iter().copied().filter(|p| p.name == "http-body-not-closed" || p.name == "http-transport-per-request").collect();
-        v.dedup_by_key(|p| p.name);
-        v.sort_by_key(|p| p.name);
-        v.dedup_by_key(|p| p.name);
-        v
-    };
-    if let [only] = readloop_kinds[..] {
+    let mut kinds: Vec<Pattern> = patterns.iter().copied().filter(|p| p.name == "http-body-not-closed" || p.name == "http-transport-per-request").collect();
+    kinds.sort_by_key(|p| p.name);
+    kinds.dedup_by_key(|p| p.name);
+    if let [only] = kinds[..] {
         for p in patterns.iter_mut().filter(|p| p.name == HTTP_CLIENT_CONNECTION.name) {
             *p = only;
         }
@@ -513,6 +530,9 @@ mod tests {
         let lib = ["runtime.gopark", "runtime.selectgo", "leakhound.test/goservice/kvclient.(*Client).loop", "runtime.goexit"];
         assert_eq!(name(&lib, Some("leakhound.test/goservice/kvclient.Dial")), "library-client-not-closed");
         assert_eq!(name(&lib, Some("main.startWorker")), "select-without-quit");
+        let deep = ["runtime.gopark", "runtime.selectgo", "github.com/acme/kv/internal/conn.(*Conn).readLoop", "runtime.goexit"];
+        assert_eq!(name(&deep, Some("github.com/acme/kv.NewClient")), "library-client-not-closed", "a constructor of the same repository");
+        assert_eq!(name(&deep, Some("github.com/other/kv.NewClient")), "select-without-quit");
         let busy = ["runtime.Gosched", "main.busySpinner", "runtime.goexit"];
         assert_eq!(name(&busy, None), "busy-loop");
         assert_eq!(group(&busy, None).leaf_frame().function, "main.busySpinner");

@@ -202,8 +202,9 @@ pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
 /// Decodes from a reader; text dumps are parsed as they stream, so a huge `debug=2` dump is never
 /// held in memory whole.
 pub fn decode_reader<R: Read>(mut reader: R, max_bytes: u64) -> Result<Profile, DecodeError> {
+    // A first look at 64 KiB finds a served dump; only other text gets the whole MiB.
     let mut head = Vec::with_capacity(64 * 1024);
-    (&mut reader).take(DETECT_BYTES as u64).read_to_end(&mut head).map_err(|e| DecodeError::Gzip(e.to_string()))?;
+    (&mut reader).take(64 * 1024).read_to_end(&mut head).map_err(|e| DecodeError::Gzip(e.to_string()))?;
     if head.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -211,6 +212,9 @@ pub fn decode_reader<R: Read>(mut reader: R, max_bytes: u64) -> Result<Profile, 
         // No protobuf starts with a zero tag, no gzip or text with a NUL: do not read on (it may be
         // /dev/zero).
         return Err(DecodeError::NotAProfile { what: "binary data starting with zero bytes", start: preview(&first_text(&head)) });
+    }
+    if !gzip::is_gzip(&head) && !looks_like_debug2(&head) && is_mostly_text(&head) {
+        (&mut reader).take((DETECT_BYTES - head.len()) as u64).read_to_end(&mut head).map_err(|e| DecodeError::Gzip(e.to_string()))?;
     }
     if !gzip::is_gzip(&head) && looks_like_debug2(&head) {
         let chained = std::io::Cursor::new(head).chain(reader);

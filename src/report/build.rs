@@ -45,11 +45,16 @@ pub fn snapshot_doc(s: &Snapshot) -> SnapshotDoc {
 
 /// A warning for a profile its producer cut short.
 pub fn truncation_warning(s: &Snapshot) -> Option<String> {
-    s.truncated.as_ref().map(|t| {
-        format!(
+    s.truncated.as_ref().map(|t| match t.declared_total {
+        // debug=1: its header says how many goroutines the whole text holds.
+        Some(declared) => format!(
+            "{} declares {declared} goroutines but holds {} in {} bytes: the text was cut short; counts from it are partial. Fetch the profile again.",
+            s.source, t.goroutines_read, t.bytes_read
+        ),
+        None => format!(
             "{} was cut off by its producer (Go stops ?debug=2 output at 64 MiB): read {} goroutines in {} bytes; counts from it are partial. Fetch the protobuf form (no ?debug) for whole counts.",
             s.source, t.goroutines_read, t.bytes_read
-        )
+        ),
     })
 }
 
@@ -152,7 +157,7 @@ pub fn leak_report(
 fn missing_note(m: Missing, info: &GroupInfo) -> String {
     match (m, &info.created_by) {
         (Missing::Ancestors, Some(c)) => format!(
-            "created by {} (not the program's own code) and no ancestor stacks name the program: run the service with GODEBUG=tracebackancestors=5 and take a debug=2 dump (watch does in its last round, or --debug2) to see the code that called it",
+            "created by {}, not the program's own code, and no ancestor stack names the program: run the service with GODEBUG=tracebackancestors=5 (watch then reads the ancestors from the debug=2 dump of its last round)",
             c.function
         ),
         _ => "no creation site in these profiles (only debug=2 dumps have them): watch with --debug2, or run the service with GODEBUG=tracebackancestors=5 to see through library code".into(),

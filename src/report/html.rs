@@ -13,9 +13,12 @@ use std::io::Write;
 
 use base64::Engine;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{human_bytes, human_delta, human_value, short_file, DiffReport, FrameDoc, GroupDoc, LeakReport, SuspectDoc};
+use super::{escape, human_bytes, human_delta, human_value, short_file, DiffReport, FrameDoc, GroupDoc, LeakReport, SuspectDoc};
 use crate::analysis::rank::Verdict;
 use crate::stacks::is_std_function;
 
@@ -30,14 +33,42 @@ const MAX_STACKS: usize = 100;
 const MAX_SUSPECT_DETAILS: usize = 300;
 
 pub fn leak(doc: &LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
+    let shown = visible(doc);
+    let doc = shown.as_ref().unwrap_or(doc);
     let outcome = if doc.outcome.is_empty() { &doc.verdict } else { &doc.outcome };
     let title = format!("leakhound: {outcome} — {}", doc.target);
     w.write_all(page(&title, leak_body(doc)).into_string().as_bytes())
 }
 
 pub fn diff(doc: &DiffReport, w: &mut dyn Write) -> std::io::Result<()> {
+    let shown = visible(doc);
+    let doc = shown.as_ref().unwrap_or(doc);
     let title = format!("leakhound diff — {} → {}", doc.base.source, doc.new.source);
     w.write_all(page(&title, diff_body(doc)).into_string().as_bytes())
+}
+
+/// The document with every string's control, bidirectional and line-separator characters shown
+/// as escapes (`escape::terminal`), or `None` when it has none (the usual case). The template
+/// engine escapes markup; this keeps a crafted name from reordering the page's text or forging a
+/// line of a stack. One pass over the whole document, so no field can be forgotten.
+fn visible<T: Serialize + DeserializeOwned>(doc: &T) -> Option<T> {
+    fn clean(v: &mut Value) -> bool {
+        match v {
+            Value::String(s) if s.chars().any(escape::is_unsafe) => {
+                *s = escape::terminal(s).into_owned();
+                true
+            }
+            // Every element is cleaned: no short-circuit.
+            Value::Array(items) => items.iter_mut().map(clean).filter(|&changed| changed).count() > 0,
+            Value::Object(fields) => fields.values_mut().map(clean).filter(|&changed| changed).count() > 0,
+            _ => false,
+        }
+    }
+    let mut v = serde_json::to_value(doc).ok()?;
+    if !clean(&mut v) {
+        return None;
+    }
+    serde_json::from_value(v).ok()
 }
 
 fn csp_hash(s: &str) -> String {
@@ -523,6 +554,25 @@ mod tests {
         assert!(page.contains("<a href=\"#s2\"><g class=\"node leaf\""), "a suspect's leaf links to its section");
         // Counts of the analysed run are labelled with their snapshot numbers.
         assert!(page.contains(">#2</text>") && page.contains(">#6</text>"));
+    }
+
+    #[test]
+    fn control_and_bidi_characters_are_shown_not_obeyed() {
+        let hostile = "main.\u{202e}lortnoc\u{1b}[2J\nmain.forged";
+        let doc: LeakReport = serde_json::from_value(serde_json::json!({
+            "schema": "leakhound.report/v1", "tool": { "name": "leakhound", "version": "0" }, "target": "t\u{2066}",
+            "snapshots": [{ "index": 0, "source": "/d/000-goroutine.pb.gz", "goroutines": 1 }], "verdict": "leak",
+            "suspects": [suspect(1, hostile, "main.handler")], "errors": ["bad\u{7}bell"]
+        }))
+        .unwrap();
+        let mut out = Vec::new();
+        leak(&doc, &mut out).unwrap();
+        let page = String::from_utf8(out).unwrap();
+        for c in ['\u{202e}', '\u{1b}', '\u{2066}', '\u{7}'] {
+            assert!(!page.contains(c), "{c:?} reached the page raw");
+        }
+        assert!(page.contains(r"main.\u{202e}lortnoc\x1b[2J\nmain.forged"), "the name is shown with its escapes");
+        assert!(page.contains(r"bad\x07bell"));
     }
 
     #[test]

@@ -146,7 +146,10 @@ pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
             let at = if sf.file.is_empty() { String::new() } else { format!(" ({}:{})", short_file(&sf.file), sf.line) };
             writeln!(w, "Started from: `{}`{} — {}  ", sf.function, cell(&at), sf.via)?;
         } else if let Some(m) = &s.started_from_missing {
-            writeln!(w, "Started from: unknown — {}  ", cell(m))?;
+            match doc.suspects.iter().find(|o| o.started_from_missing.as_ref() == Some(m)) {
+                Some(o) if o.rank != s.rank => writeln!(w, "Started from: unknown (as for #{})  ", o.rank)?,
+                _ => writeln!(w, "Started from: unknown — {}  ", cell(m))?,
+            }
         }
         writeln!(w, "**Fix:** {}\n", s.hint)?;
         stack_block(&s.group, w)?;

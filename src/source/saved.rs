@@ -132,6 +132,16 @@ pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     })
 }
 
+/// A snapshot folder that cannot be made, with what to do about it.
+fn with_save_hint(e: Error, dir: &Path) -> Error {
+    match e {
+        Error::Output { source, .. } => {
+            Error::Input(format!("cannot write the snapshot folder {}: {source}; give --save a folder that can be written", dir.display()))
+        }
+        other => other,
+    }
+}
+
 impl SaveDir {
     /// Plans a snapshot folder: checked now (before sampling), created only when the first profile
     /// is saved, so a run that fetches nothing leaves nothing behind. A folder that exists must be
@@ -157,9 +167,9 @@ impl SaveDir {
                     dir.display()
                 )));
             }
-            check_can_create(&dir.join("index.json"), "snapshot folder")?;
+            check_can_create(&dir.join("index.json"), "snapshot folder").map_err(|e| with_save_hint(e, dir))?;
         } else {
-            check_can_create(dir, "snapshot folder")?;
+            check_can_create(dir, "snapshot folder").map_err(|e| with_save_hint(e, dir))?;
         }
         Ok(SaveDir {
             dir: dir.to_path_buf(),
