@@ -36,20 +36,28 @@ pub struct Signature {
     /// ... and the goroutines are blocked on one of these (empty: any).
     pub blocking: &'static [Blocking],
     pub creator: Creator,
-    /// ... and every frame is standard library (no handler or callback of the program's own).
-    pub all_std: bool,
+    /// ... and a frame starting with this is on the stack with only standard-library frames outside
+    /// it (toward the goroutine's entry): no handler of the program's own between the server and
+    /// the read, while connection wrappers inside the read (cmux, a TLS proxy) are allowed.
+    pub std_outside: Option<&'static str>,
     /// Where the fix comes from.
     pub source: &'static str,
 }
 
 const fn sig(name: &'static str, fix: &'static str, frames: &'static [&'static str], blocking: &'static [Blocking], source: &'static str) -> Signature {
-    Signature { pattern: Pattern { name, fix }, frames, blocking, creator: Creator::Any, all_std: false, source }
+    Signature { pattern: Pattern { name, fix }, frames, blocking, creator: Creator::Any, std_outside: None, source }
 }
 
 /// The writeLoop of a client connection: named after its readLoop when the report holds one kind.
 pub const HTTP_CLIENT_CONNECTION: Pattern = Pattern {
     name: "http-client-connections",
     fix: "Each client connection of an http.Transport has a readLoop and a writeLoop goroutine; these are the writeLoops. The readLoop suspect says why connections pile up: response bodies never closed (readLoop in select), or a new Transport/Client per request (readLoop in IO wait).",
+};
+
+/// Server connections waiting for a next request.
+pub const HTTP_SERVER_IDLE: Pattern = Pattern {
+    name: "http-server-no-idle-timeout",
+    fix: "Server connections idle between requests pile up: clients hold keep-alive connections open and the http.Server has no IdleTimeout, so it waits as long as its ReadTimeout (forever when that is unset too). Set http.Server.IdleTimeout (a minute or two) and ReadHeaderTimeout; cap connections per client where needed.",
 };
 
 /// For stacks wholly inside the standard library that no entry knows.
@@ -89,6 +97,16 @@ pub const CATALOGUE: &[Signature] = &[
         &[],
         "net/http: Client.Timeout, Transport.ResponseHeaderTimeout",
     ),
+    // Waiting for the first line of a request: an idle keep-alive connection before Go 1.21 (and
+    // a client that connected and sent nothing).
+    Signature {
+        pattern: HTTP_SERVER_IDLE,
+        frames: &["net/textproto.(*Reader).ReadLine"],
+        blocking: &[Blocking::IoWait],
+        creator: Creator::Any,
+        std_outside: Some("net/http.(*connReader).Read"),
+        source: "net/http: Server.IdleTimeout, ReadHeaderTimeout",
+    },
     Signature {
         pattern: Pattern {
             name: "http-server-no-read-header-timeout",
@@ -97,7 +115,7 @@ pub const CATALOGUE: &[Signature] = &[
         frames: &["net/http.(*conn).readRequest"],
         blocking: &[Blocking::IoWait],
         creator: Creator::Any,
-        all_std: true,
+        std_outside: Some("net/http.(*connReader).Read"),
         source: "net/http: Server.ReadHeaderTimeout; go vet's G112 (gosec) for servers without it",
     },
     Signature {
@@ -108,18 +126,15 @@ pub const CATALOGUE: &[Signature] = &[
         frames: &["net/http.(*connReader).backgroundRead"],
         blocking: &[],
         creator: Creator::Any,
-        all_std: true,
+        std_outside: Some("net/http.(*connReader).backgroundRead"),
         source: "net/http: Server, TimeoutHandler",
     },
     Signature {
-        pattern: Pattern {
-            name: "http-server-no-idle-timeout",
-            fix: "Server connections idle between requests pile up: clients hold keep-alive connections open and the http.Server has no IdleTimeout, so it waits as long as its ReadTimeout (forever when that is unset too). Set http.Server.IdleTimeout (a minute or two) and ReadHeaderTimeout; cap connections per client where needed.",
-        },
+        pattern: HTTP_SERVER_IDLE,
         frames: &["net/http.(*conn).serve"],
         blocking: &[Blocking::IoWait],
         creator: Creator::Any,
-        all_std: true,
+        std_outside: Some("net/http.(*connReader).Read"),
         source: "net/http: Server.IdleTimeout",
     },
     sig(
@@ -165,7 +180,7 @@ pub const CATALOGUE: &[Signature] = &[
         frames: &[],
         blocking: &[],
         creator: Creator::Function("time.goFunc"),
-        all_std: false,
+        std_outside: None,
         source: "time: AfterFunc — \"calls f in its own goroutine\"",
     },
     Signature {
@@ -176,7 +191,7 @@ pub const CATALOGUE: &[Signature] = &[
         frames: &[],
         blocking: &[Blocking::Select, Blocking::ChanReceive, Blocking::Sleep, Blocking::IoWait],
         creator: Creator::LibraryConstructor,
-        all_std: false,
+        std_outside: None,
         source: "the io.Closer contract of client libraries; goleak's \"VerifyNone\" findings",
     },
     sig(
@@ -284,7 +299,12 @@ fn matches(s: &Signature, info: &GroupInfo) -> bool {
     (s.blocking.is_empty() || s.blocking.contains(&info.blocking))
         && (s.frames.is_empty() || info.frames.iter().any(|f| s.frames.iter().any(|p| f.function.starts_with(p))))
         && creator_matches(s.creator, info)
-        && (!s.all_std || info.frames.iter().all(|f| is_std_function(&f.function) || f.function.starts_with('<')))
+        && s.std_outside.is_none_or(|prefix| {
+            // Frames are innermost first: everything after the outermost match is outside it.
+            info.frames.iter().rposition(|f| f.function.starts_with(prefix)).is_some_and(|i| {
+                info.frames[i + 1..].iter().all(|f| is_std_function(&f.function) || f.function.starts_with('<') || f.function == "runtime.goexit")
+            })
+        })
 }
 
 /// The catalogue entry a group matches, if any.
@@ -365,9 +385,12 @@ pub fn distinct_leaves(groups: &[&GroupInfo]) -> Vec<usize> {
             continue;
         }
         let leaf = name(g, g.leaf);
+        // When the leaf is a library's wrapper around the read (cmux), its package's other frames
+        // are the same wrapper seen again.
+        let wrapper = (!is_std_function(&leaf)).then(|| package_of(&leaf).to_string());
         let alt = (0..g.frames.len()).find(|&i| {
             let n = name(g, i);
-            n != leaf && !is_plumbing(&n) && !taken.contains(&n) && !leaf_count.contains_key(&n)
+            n != leaf && wrapper.as_deref() != Some(package_of(&n)) && !is_plumbing(&n) && !taken.contains(&n) && !leaf_count.contains_key(&n)
         });
         if let Some(i) = alt {
             taken.insert(name(g, i));
@@ -500,6 +523,26 @@ mod tests {
         assert_eq!(name(&idle, None), "http-server-no-idle-timeout");
         let background = io_wait(&["net/http.(*connReader).backgroundRead"]);
         assert_eq!(name(&background, None), "http-server-handler-not-returning");
+        // A connection wrapper inside the read (etcd's cmux) changes nothing.
+        let cmux = [
+            &IO_WAIT[..],
+            &[
+                "github.com/soheilhy/cmux.(*MuxConn).Read",
+                "net/http.(*connReader).Read",
+                "bufio.(*Reader).fill",
+                "bufio.(*Reader).ReadSlice",
+                "bufio.(*Reader).ReadLine",
+                "net/textproto.(*Reader).readLineSlice",
+                "net/textproto.(*Reader).ReadLine",
+                "net/http.readRequest",
+                "net/http.(*conn).readRequest",
+                "net/http.(*conn).serve",
+                "runtime.goexit",
+            ],
+        ]
+        .concat();
+        assert_eq!(name(&cmux, None), "http-server-no-idle-timeout", "Go 1.19: waiting for a request line is the keep-alive wait");
+        assert_eq!(group(&cmux, None).leaf_frame().function, "github.com/soheilhy/cmux.(*MuxConn).Read");
         // A handler of the program's own reading the network is the program's business.
         let handler =
             io_wait(&["main.readUpstream", "main.handler", "net/http.HandlerFunc.ServeHTTP", "net/http.serverHandler.ServeHTTP", "net/http.(*conn).serve"]);
