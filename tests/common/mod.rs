@@ -476,6 +476,20 @@ impl Service {
         }
     }
 
+    /// Sends SIGQUIT (through `kill`), as a user would to get a goroutine dump, waits up to 10 s
+    /// for the process to exit and returns everything it wrote to stderr (the dump).
+    pub fn quit(&mut self) -> String {
+        let Some(mut child) = self.child.take() else { return self.stderr() };
+        let _ = Command::new("kill").args(["-QUIT", &child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        self.stderr()
+    }
+
     /// Kills the process (SIGKILL) and waits for it. Idempotent.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
