@@ -16,7 +16,7 @@ use regex::Regex;
 use crate::analysis::diff::{diff as diff_snapshots, DiffOptions};
 use crate::analysis::heap::HeapSeries;
 use crate::analysis::rank::{thresholds::LEAK_MIN_SNAPSHOTS, RankOptions, Verdict};
-use crate::analysis::series::Series;
+use crate::analysis::series::{Input as SeriesInput, Reading, Series};
 use crate::analysis::Snapshot;
 use crate::cli::{AnalyzeArgs, CheckArgs, DemoArgs, DiffArgs, FailOn, GroupArgs, OutputArgs, RankArgs, SampleArgs, WatchArgs};
 use crate::error::{exit, Error, Result};
@@ -134,6 +134,30 @@ fn value_index(p: &Profile, path: &Path, sample_type: &str) -> Result<usize> {
     }
 }
 
+/// Makes two goroutine snapshots of different forms comparable: a served profile holds the
+/// goroutines of the request that fetched it, which a SIGQUIT or panic dump does not, so when only
+/// one side has them, or the forms differ (the writer's stack differs by form), they are left out
+/// (each snapshot's `request_goroutines` says how many). Warns when NEW is older than BASE.
+fn comparable_forms(table: &StackTable, base: &mut Snapshot, new: &mut Snapshot) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !base.kind.is_goroutine_like() {
+        return notes;
+    }
+    if let (Some(b), Some(n)) = (base.time_nanos, new.time_nanos) {
+        if n < b {
+            notes.push(format!("{} was taken before {}: the changes read from the newer to the older", new.source, base.source));
+        }
+    }
+    // The writer's own stack differs from form to form, and a dump taken without a request has
+    // none; the snapshots say how many they left out (and the runtime's own goroutines).
+    let (rb, rn) = (base.request_goroutines(table), new.request_goroutines(table));
+    if (rb > 0) != (rn > 0) || (base.format != new.format && rb + rn > 0) {
+        base.leave_out_request_goroutines(table);
+        new.leave_out_request_goroutines(table);
+    }
+    notes
+}
+
 /// `leakhound diff BASE NEW`: exit 0, or 5 when the report file could not be written (the report
 /// then went to stdout).
 pub fn diff(args: &DiffArgs) -> Result<ExitCode> {
@@ -162,11 +186,12 @@ pub fn diff(args: &DiffArgs) -> Result<ExitCode> {
     let bi = value_index(&base_p, &args.base, &args.sample_type)?;
     let ni = value_index(&new_p, &args.new, &args.sample_type)?;
     let mut table = StackTable::new(args.group.group_by, args.group.label.clone());
-    let base = Snapshot::from_profile(&mut table, &base_p, args.base.display().to_string(), 0, bi);
-    let new = Snapshot::from_profile(&mut table, &new_p, args.new.display().to_string(), 1, ni);
+    let mut base = Snapshot::from_profile(&mut table, &base_p, args.base.display().to_string(), 0, bi);
+    let mut new = Snapshot::from_profile(&mut table, &new_p, args.new.display().to_string(), 1, ni);
     drop((base_p, new_p));
-    let changes = diff_snapshots(&table, &base, &new, &DiffOptions { top: args.top, min_delta: args.min_delta });
     let mut warnings: Vec<String> = [truncation_warning(&base), truncation_warning(&new)].into_iter().flatten().collect();
+    warnings.extend(comparable_forms(&table, &mut base, &mut new));
+    let changes = diff_snapshots(&table, &base, &new, &DiffOptions { top: args.top, min_delta: args.min_delta });
     if changes.is_empty() && args.min_delta > 1 {
         let all = diff_snapshots(&table, &base, &new, &DiffOptions { top: None, min_delta: 1 });
         if let Some(largest) = all.iter().map(|c| c.delta.unsigned_abs()).max() {
@@ -320,25 +345,15 @@ fn sample(opts: &WatchOptions, rank: &RankOptions, max_goroutines: Option<i64>) 
     Ok((doc, outcome.unsaved))
 }
 
-/// Reads saved snapshots: one folder written by `watch`, or profile files in the order given. Each
-/// file is recognised by its content; heap and goroutineleak profiles are paired with the
-/// goroutine snapshot nearest in time.
+/// Reads saved snapshots: folders written by `watch` and profile files, in any order and any
+/// form. Each file is recognised by its content and placed by its own time (see
+/// [`Series::assemble`]): heap and goroutineleak profiles, and other forms of the same moment,
+/// add to the goroutine snapshot they were taken with.
 pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Series, HeapSeries)> {
-    let mut files = Vec::new();
     let mut series = Series::new(g.group_by, g.label.clone());
-    if inputs.len() == 1 && inputs[0].is_dir() {
-        let (f, errors) = saved::list_folder(&inputs[0])?;
-        files = f;
-        series.errors.extend(errors);
-    } else {
-        for p in inputs {
-            if p.is_dir() {
-                return Err(Error::Input(format!("{} is a folder: give one folder written by watch, or profile files", p.display())));
-            }
-            files.push(saved::SavedFile { path: p.clone(), fetched_at_nanos: None, round: None, kind: None });
-        }
-    }
-    let mut others = Vec::new();
+    let (files, errors) = crate::source::files::expand_inputs(inputs)?;
+    series.errors.extend(errors);
+    let mut read = Vec::new();
     let mut first_error = None;
     for f in &files {
         let p = match read_profile(&f.path, g.max_profile_bytes) {
@@ -350,49 +365,28 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
                 continue;
             }
         };
-        let when = p.time_nanos.or(f.fetched_at_nanos);
-        match &p.kind {
-            // Creation sites and ancestors for the groups, not a snapshot (see `watch`).
-            ProfileKind::Goroutine if f.kind.as_deref() == Some(saved::CREATION_DUMP) => {
-                series.table.group_profile(&p, 0);
+        let source = f.path.display().to_string();
+        let reading = match &p.kind {
+            ProfileKind::Goroutine => Reading::Goroutine(Snapshot::from_profile(&mut series.table, &p, source.clone(), 0, 0)),
+            ProfileKind::GoroutineLeak => Reading::Proof(series.proof_of(&p)),
+            ProfileKind::Heap => Reading::Heap(crate::analysis::heap::reduce(&p, 0)),
+            ProfileKind::Other(t) => {
+                series.errors.push(format!("{source}: a profile of {t}, left out"));
+                continue;
             }
-            ProfileKind::Goroutine => {
-                series.push(&p, f.path.display().to_string(), f.fetched_at_nanos);
-            }
-            ProfileKind::GoroutineLeak | ProfileKind::Heap => others.push((p, when, series.snapshots.len().checked_sub(1), f.round)),
-            ProfileKind::Other(t) => series.errors.push(format!("{}: a profile of {t}, left out", f.path.display())),
-        }
+        };
+        // watch's creation-site dump adds to its round's snapshot and is never one of its own.
+        let facts_only = f.kind.as_deref() == Some(saved::CREATION_DUMP);
+        read.push(SeriesInput { reading, source, when: p.time_nanos.or(f.fetched_at_nanos), round: f.round, facts_only });
     }
-    if series.snapshots.is_empty() {
+    if !read.iter().any(|i| matches!(i.reading, Reading::Goroutine(_))) {
         return Err(first_error.unwrap_or_else(|| {
             Error::Input("no goroutine profile among the inputs: give goroutine profiles (heap and goroutineleak ones only go with them)".into())
         }));
     }
     let mut heap = HeapSeries::default();
-    for (p, when, before, round) in others {
-        let index = nearest_snapshot(&series, when, round, before);
-        match p.kind {
-            ProfileKind::Heap => heap.attach(&mut series, index, &p),
-            _ => series.attach_proof(index, &p),
-        }
-    }
+    series.assemble(&mut heap, read);
     Ok((series, heap))
-}
-
-/// The goroutine snapshot a heap or goroutineleak profile belongs with: nearest in time when both
-/// have times, else the one of the same round, else the last one read before it.
-fn nearest_snapshot(series: &Series, when: Option<i64>, round: Option<usize>, before: Option<usize>) -> usize {
-    if let Some(t) = when {
-        if let Some((i, _)) = series.snapshots.iter().enumerate().filter_map(|(i, s)| s.time_nanos.map(|st| (i, st.abs_diff(t)))).min_by_key(|&(_, d)| d) {
-            return i;
-        }
-    }
-    if let Some(r) = round {
-        if let Some(i) = series.snapshots.iter().position(|s| s.source.contains(&format!("{r:03}-goroutine"))) {
-            return i;
-        }
-    }
-    before.unwrap_or(0)
 }
 
 /// `leakhound watch URL`: exit 0, or 5 when snapshots or the report could not be written in full.

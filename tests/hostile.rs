@@ -5,6 +5,7 @@
 //! function name, absurd counts, a sample of a billion locations). Every case must end within its
 //! timeout and a memory cap, with a named error and its exit code.
 
+mod common;
 mod schema;
 
 use std::io::{Read, Write};
@@ -342,7 +343,11 @@ const EVIL: &str = "main.worker\n\x1b]0;pwned\x07\x1b[2J\rPWNED no leak found | 
 
 /// A real protobuf profile of tests/fixtures, decoded, changed by `edit`, encoded and gzipped again.
 fn edited_fixture(name: &str, edit: impl Fn(&mut leakhound::proto::Profile)) -> Vec<u8> {
-    let gz = std::fs::read(repo("tests/fixtures/go127").join(name)).unwrap();
+    edited(&repo("tests/fixtures/go127").join(name), edit)
+}
+
+fn edited(path: &Path, edit: impl Fn(&mut leakhound::proto::Profile)) -> Vec<u8> {
+    let gz = std::fs::read(path).unwrap();
     let raw = leakhound::profile::gunzip(&gz, 1 << 30).unwrap();
     let mut p = leakhound::proto::Profile::decode(&raw[..]).unwrap();
     edit(&mut p);
@@ -444,18 +449,29 @@ fn escape_codes_in_a_profile_never_reach_the_output_raw() {
             _ => {}
         }
     }
-    // A series of them, as a leak report in every format, DOT included.
-    let (out, _) = run(leakhound().args(["analyze", "--format", "dot", "--min-increase", "1"]).arg(&before).arg(&after).arg(&after));
+    // The demo's series of eight real snapshots made hostile, as a leak report: DOT and text.
+    let series: Vec<PathBuf> = (0..8)
+        .map(|i| {
+            let name = format!("{i:03}-goroutine.pb.gz");
+            write(dir.path(), &name, &edited(&repo("src/source/demo").join(&name), make_hostile))
+        })
+        .collect();
+    let (out, _) = run(leakhound().args(["analyze", "--format", "dot"]).args(&series));
     let text = String::from_utf8(out.stdout.clone()).expect("UTF-8 output");
     assert!(text.starts_with("digraph leakhound {"), "{}{text}", stderr(&out));
     assert!(!text.contains('\0'));
     assert_terminal_safe("dot", &text);
+    // Graphviz reads it (a NUL or a stray quote would be a syntax error) and shows the escapes as text.
+    let svg = common::render_svg(&text);
+    assert!(svg.contains("main.worker\\n\\x1b]0;pwned"), "{svg}");
     for line in text.lines().filter(|l| l.contains("label=\"")) {
         // Every quote inside a label is escaped: the line's unescaped quotes pair up.
         assert_eq!(line.replace("\\\\", "").replace("\\\"", "").matches('"').count() % 2, 0, "{line}");
     }
-    let (out, _) = run(leakhound().args(["analyze", "--min-increase", "1"]).arg(&before).arg(&after).arg(&after));
-    assert_terminal_safe("text report", &String::from_utf8(out.stdout.clone()).unwrap());
+    let (out, _) = run(leakhound().arg("analyze").args(&series));
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(text.contains("main.worker\\n\\x1b]0;pwned"), "{text}");
+    assert_terminal_safe("text report", &text);
     assert_terminal_safe("stderr", &stderr(&out));
 }
 

@@ -12,7 +12,7 @@ pub mod trend;
 use std::collections::HashMap;
 
 use crate::profile::{Format, Profile, ProfileKind, SampleType, Truncation};
-use crate::stacks::{GroupId, GroupStats, StackTable};
+use crate::stacks::{GroupId, GroupStats, RequestRole, StackTable};
 
 /// One profile, grouped: per-group values only, never the decoded profile, so a long series stays
 /// small.
@@ -31,12 +31,20 @@ pub struct Snapshot {
     pub groups: HashMap<GroupId, GroupStats>,
     pub truncated: Option<Truncation>,
     pub heap_inuse_bytes: Option<i64>,
+    /// Goroutines of the runtime itself that a GOTRACEBACK=system or SIGQUIT dump shows and every
+    /// other form leaves out: not counted in `total`.
+    pub runtime_goroutines: i64,
+    /// Other forms of the same moment whose facts were added to this snapshot (files read).
+    pub merged: Vec<String>,
+    /// Goroutines of the profile request left out of `total` to compare with another form.
+    pub request_left_out: i64,
 }
 
 impl Snapshot {
     /// Groups `profile` into `table`, keeping the value column `value_index`.
     pub fn from_profile(table: &mut StackTable, profile: &Profile, source: String, index: usize, value_index: usize) -> Snapshot {
-        let groups = table.group_profile(profile, value_index);
+        let grouping = table.group_counted(profile, value_index);
+        let groups = grouping.groups;
         let total = groups.values().fold(0i64, |t, g| t.saturating_add(g.value));
         Snapshot {
             index,
@@ -49,7 +57,71 @@ impl Snapshot {
             groups,
             truncated: profile.truncated.clone(),
             heap_inuse_bytes: None,
+            runtime_goroutines: grouping.runtime_goroutines,
+            merged: Vec::new(),
+            request_left_out: 0,
         }
+    }
+
+    /// Adds what another form of the same moment knows (a `debug=2` dump beside a protobuf
+    /// snapshot: wait minutes and the runtime's `(leaked)` marks; its creation sites are already
+    /// in the shared table) without taking its counts: the two were not taken at the very same
+    /// instant, and this snapshot's own counts stay the ones the series is ranked on.
+    pub fn enrich_from(&mut self, other: &Snapshot) {
+        for (id, o) in &other.groups {
+            if let Some(g) = self.groups.get_mut(id) {
+                g.max_wait_minutes = g.max_wait_minutes.max(o.max_wait_minutes);
+                g.leaked = g.leaked.max(o.leaked.min(g.value.max(0) as u64));
+            }
+        }
+        self.merged.push(other.source.clone());
+    }
+
+    /// Goroutines of the request that fetched this profile (its writer and the connection's
+    /// background reader), which a SIGQUIT or panic dump of the same process does not have.
+    pub fn request_goroutines(&self, table: &StackTable) -> i64 {
+        self.request_groups(table).map(|(_, n)| n).sum()
+    }
+
+    fn request_groups<'a>(&'a self, table: &'a StackTable) -> impl Iterator<Item = (GroupId, i64)> + 'a {
+        let writers: i64 = self.groups.iter().filter(|(id, _)| table.request_role(**id) == Some(RequestRole::Writer)).map(|(_, g)| g.value).sum();
+        // One background reader per writer: other requests' readers belong to the service.
+        let mut readers_left = writers;
+        let mut readers: Vec<(GroupId, i64)> =
+            self.groups.iter().filter(|(id, _)| table.request_role(**id) == Some(RequestRole::ConnReader)).map(|(id, g)| (*id, g.value)).collect();
+        readers.sort();
+        let readers: Vec<(GroupId, i64)> = readers
+            .into_iter()
+            .map(|(id, n)| {
+                let take = n.min(readers_left);
+                readers_left -= take;
+                (id, take)
+            })
+            .collect();
+        self.groups
+            .iter()
+            .filter(|(id, _)| table.request_role(**id) == Some(RequestRole::Writer))
+            .map(|(id, g)| (*id, g.value))
+            .chain(readers)
+            .filter(|&(_, n)| n > 0)
+    }
+
+    /// Leaves the request's own goroutines out (see [`Snapshot::request_goroutines`]); returns how many.
+    pub fn leave_out_request_goroutines(&mut self, table: &StackTable) -> i64 {
+        let request: Vec<(GroupId, i64)> = self.request_groups(table).collect();
+        let mut n = 0;
+        for (id, take) in request {
+            if let Some(g) = self.groups.get_mut(&id) {
+                g.value -= take;
+                n += take;
+                if g.value <= 0 {
+                    self.groups.remove(&id);
+                }
+            }
+        }
+        self.total -= n;
+        self.request_left_out += n;
+        n
     }
 
     pub fn value(&self, id: GroupId) -> i64 {

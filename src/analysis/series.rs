@@ -3,9 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::heap::{HeapSeries, HeapSnap};
 use super::rank::{rank, RankOptions, Suspect};
 use super::Snapshot;
-use crate::profile::Profile;
+use crate::profile::{Format, Profile};
 use crate::stacks::{GroupBy, GroupId, StackTable};
 
 /// The series and everything learnt while it was taken.
@@ -52,11 +53,17 @@ impl Series {
 
     /// Adds a goroutine profile. `fallback_time_nanos` is used when the profile has no time of its own.
     pub fn push(&mut self, profile: &Profile, source: String, fallback_time_nanos: Option<i64>) -> &Snapshot {
-        let index = self.snapshots.len();
-        let mut snap = Snapshot::from_profile(&mut self.table, profile, source, index, 0);
+        let mut snap = Snapshot::from_profile(&mut self.table, profile, source, self.snapshots.len(), 0);
         if snap.time_nanos.is_none() {
             snap.time_nanos = fallback_time_nanos;
         }
+        self.push_snapshot(snap)
+    }
+
+    /// Adds a snapshot already grouped into this series' table (its index is set here).
+    pub fn push_snapshot(&mut self, mut snap: Snapshot) -> &Snapshot {
+        let index = self.snapshots.len();
+        snap.index = index;
         if let Some(prev) = self.snapshots.last() {
             let before_prev = self.snapshots.len().checked_sub(2).map(|i| &self.snapshots[i]).filter(|_| !self.restarts.contains(&(index - 1)));
             let restarted = restart_between(prev, &snap, self.failed_since_last, before_prev, &self.volatile);
@@ -80,13 +87,23 @@ impl Series {
         self.snapshots.last().expect("just pushed")
     }
 
-    /// Attaches a goroutineleak profile to snapshot `index`.
-    pub fn attach_proof(&mut self, index: usize, leak_profile: &Profile) {
+    /// Groups a goroutineleak profile into this series' table: per group, the goroutines proved leaked.
+    pub fn proof_of(&mut self, leak_profile: &Profile) -> HashMap<GroupId, u64> {
         let groups = self.table.group_profile(leak_profile, 0);
-        let proof = groups.into_iter().map(|(id, g)| (id, g.value as u64)).collect();
+        groups.into_iter().map(|(id, g)| (id, g.value as u64)).collect()
+    }
+
+    /// Sets the proof of snapshot `index`.
+    pub fn set_proof(&mut self, index: usize, proof: HashMap<GroupId, u64>) {
         if let Some(slot) = self.proven.get_mut(index) {
             *slot = Some(proof);
         }
+    }
+
+    /// Attaches a goroutineleak profile to snapshot `index`.
+    pub fn attach_proof(&mut self, index: usize, leak_profile: &Profile) {
+        let proof = self.proof_of(leak_profile);
+        self.set_proof(index, proof);
     }
 
     /// The runs between restarts, as index ranges.
@@ -149,4 +166,188 @@ fn restart_between(prev: &Snapshot, next: &Snapshot, failed_between: bool, befor
         return Some(format!("goroutines {} → {}, {groups_halved} stacks emptied", prev.total, next.total));
     }
     None
+}
+
+/// What one input profile holds, already grouped into the series' table.
+pub enum Reading {
+    /// A goroutine profile in any form.
+    Goroutine(Snapshot),
+    Heap(HeapSnap),
+    /// A goroutineleak profile: per group, the goroutines the runtime proved leaked.
+    Proof(HashMap<GroupId, u64>),
+}
+
+/// One input, read, waiting for its place in the series.
+pub struct Input {
+    pub reading: Reading,
+    /// The file read.
+    pub source: String,
+    /// The profile's own time, else the time its saved folder's index gives.
+    pub when: Option<i64>,
+    /// Saved folder and round (see [`crate::source::files::InputFile::round`]).
+    pub round: Option<(usize, usize)>,
+    /// A goroutine profile taken only for its facts (watch's creation-site dump): never a snapshot.
+    pub facts_only: bool,
+}
+
+/// Two forms of a goroutine profile taken within this much of each other (and nearer to each other
+/// than to any other snapshot) are of the same moment.
+pub const SAME_MOMENT_NANOS: i64 = 1_000_000_000;
+
+impl Series {
+    /// Builds the series from inputs given in any order.
+    ///
+    /// - Order: by the profiles' own time (protobuf `time_nanos`, else the saved folder's index),
+    ///   never by the order given; an input with no time (a loose text dump) keeps its place among
+    ///   the others, with a note.
+    /// - One moment, many forms: a `debug=2` or `debug=1` goroutine profile of the same moment as
+    ///   a protobuf one (the same round of the same saved folder, or times within
+    ///   [`SAME_MOMENT_NANOS`] and nearest) adds its facts to that snapshot instead of becoming one.
+    /// - Heap and goroutineleak profiles go with the snapshot of their round, else the one nearest
+    ///   in time, else the last one before them; one of each per snapshot.
+    pub fn assemble(&mut self, heap: &mut HeapSeries, mut inputs: Vec<Input>) {
+        // Timed inputs in time order, in the slots timed inputs had; the others stay where they were.
+        let slots: Vec<usize> = inputs.iter().enumerate().filter(|(_, i)| i.when.is_some()).map(|(n, _)| n).collect();
+        let mut timed: Vec<(usize, Input)> = Vec::with_capacity(slots.len());
+        let mut rest: Vec<Option<Input>> = Vec::with_capacity(inputs.len());
+        for (n, input) in inputs.drain(..).enumerate() {
+            if input.when.is_some() {
+                timed.push((n, input));
+                rest.push(None);
+            } else {
+                rest.push(Some(input));
+            }
+        }
+        timed.sort_by_key(|(n, i)| (i.when, *n));
+        for (slot, (_, input)) in slots.into_iter().zip(timed) {
+            rest[slot] = Some(input);
+        }
+        let inputs: Vec<Input> = rest.into_iter().flatten().collect();
+        let goroutine_inputs = inputs.iter().filter(|i| matches!(i.reading, Reading::Goroutine(_))).count();
+
+        // Which goroutine profiles are snapshots and which join one.
+        let is_proto = |i: &Input| matches!(&i.reading, Reading::Goroutine(s) if s.format == Format::Proto);
+        let protos: Vec<usize> = (0..inputs.len()).filter(|&n| is_proto(&inputs[n])).collect();
+        let mut proto_times: Vec<i64> = protos.iter().filter_map(|&n| inputs[n].when).collect();
+        proto_times.sort_unstable();
+        let min_gap = proto_times.windows(2).map(|w| w[1].saturating_sub(w[0])).filter(|&g| g > 0).min();
+        let tolerance = min_gap.map_or(SAME_MOMENT_NANOS, |g| (g / 2).min(SAME_MOMENT_NANOS));
+        let joins: Vec<Option<usize>> = inputs
+            .iter()
+            .map(|i| match &i.reading {
+                Reading::Goroutine(s) if s.format != Format::Proto => {
+                    let same_round = i.round.and_then(|r| protos.iter().copied().find(|&p| inputs[p].round == Some(r)));
+                    same_round.or_else(|| {
+                        let t = i.when?;
+                        protos
+                            .iter()
+                            .copied()
+                            .filter_map(|p| Some((p, distance(inputs[p].when?, t))))
+                            .filter(|&(_, d)| d <= tolerance)
+                            .min_by_key(|&(p, d)| (d, p))
+                            .map(|(p, _)| p)
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+
+        // Snapshots, in order; the forms that join them wait until they are all in.
+        let mut snapshot_of_input: Vec<Option<usize>> = vec![None; inputs.len()];
+        let mut joining = Vec::new();
+        let mut others = Vec::new();
+        let mut snapshot_rounds = Vec::new();
+        for (n, input) in inputs.into_iter().enumerate() {
+            match input.reading {
+                // Its creation sites are in the table already; with no snapshot to join, nothing more.
+                Reading::Goroutine(_) if input.facts_only && joins[n].is_none() => {}
+                Reading::Goroutine(snap) if joins[n].is_none() => {
+                    if input.when.is_none() && goroutine_inputs > 1 {
+                        self.errors.push(format!(
+                            "{} has no time of its own (a text dump; save it with watch to keep one): it keeps its place in the order given",
+                            input.source
+                        ));
+                    }
+                    snapshot_of_input[n] = Some(self.snapshots.len());
+                    snapshot_rounds.push(input.round);
+                    let mut snap = snap;
+                    if snap.time_nanos.is_none() {
+                        snap.time_nanos = input.when;
+                    }
+                    self.push_snapshot(snap);
+                }
+                Reading::Goroutine(snap) => joining.push((joins[n].unwrap_or(0), snap)),
+                reading => others.push((n, self.snapshots.len().checked_sub(1), Input { reading, ..input })),
+            }
+        }
+        let mut joined = Vec::new();
+        for (p, snap) in joining {
+            if let Some(i) = snapshot_of_input[p] {
+                self.snapshots[i].enrich_from(&snap);
+                joined.push(format!("{} → {i}", snap.source));
+            }
+        }
+        if !joined.is_empty() {
+            self.errors.push(format!(
+                "{} text dump(s) of the same moment as a protobuf snapshot added their facts (wait minutes, creation sites, leak marks) to it instead of becoming snapshots: {}",
+                joined.len(),
+                joined.join(", ")
+            ));
+        }
+
+        // Heap and proof: the best candidate per snapshot (same round, then nearest in time, then read first).
+        let mut heap_best: HashMap<usize, (bool, i64, usize)> = HashMap::new();
+        let mut proof_best: HashMap<usize, (bool, i64, usize)> = HashMap::new();
+        let mut placed = Vec::new();
+        for (n, before, input) in &others {
+            if self.snapshots.is_empty() {
+                break;
+            }
+            let by_round = input.round.and_then(|r| snapshot_rounds.iter().position(|&sr| sr == Some(r)));
+            let by_time = input
+                .when
+                .and_then(|t| self.snapshots.iter().enumerate().filter_map(|(i, s)| s.time_nanos.map(|st| (i, distance(st, t)))).min_by_key(|&(i, d)| (d, i)));
+            let (index, same_round, distance) = match (by_round, by_time) {
+                (Some(i), _) => (i, true, input.when.zip(self.snapshots[i].time_nanos).map_or(0, |(a, b)| distance(a, b))),
+                (None, Some((i, d))) => (i, false, d),
+                (None, None) => (before.unwrap_or(0), false, i64::MAX),
+            };
+            let rank = (!same_round, distance, *n);
+            let best = if matches!(input.reading, Reading::Heap(_)) { &mut heap_best } else { &mut proof_best };
+            if best.get(&index).is_none_or(|b| (!b.0, b.1, b.2) > rank) {
+                best.insert(index, (same_round, distance, *n));
+            }
+            placed.push((index, *n));
+        }
+        let mut left_out = Vec::new();
+        for (n, _, input) in others {
+            let Some(&(index, _)) = placed.iter().find(|(_, m)| *m == n) else { continue };
+            let best = if matches!(input.reading, Reading::Heap(_)) { &heap_best } else { &proof_best };
+            if best.get(&index).map(|b| b.2) != Some(n) {
+                left_out.push(input.source);
+                continue;
+            }
+            match input.reading {
+                Reading::Heap(mut h) => {
+                    h.snapshot = index;
+                    self.snapshots[index].heap_inuse_bytes = Some(h.inuse_space);
+                    heap.snaps.push(h);
+                }
+                Reading::Proof(p) => self.set_proof(index, p),
+                Reading::Goroutine(_) => {}
+            }
+        }
+        if !left_out.is_empty() {
+            self.errors.push(format!(
+                "left out {} heap or goroutineleak profile(s) of a moment that already has one (the one of the snapshot's own round, else the nearest in time, is used): {}",
+                left_out.len(),
+                left_out.join(", ")
+            ));
+        }
+    }
+}
+
+/// How far apart two times are, in nanoseconds (times come from files: no overflow on odd ones).
+fn distance(a: i64, b: i64) -> i64 {
+    i64::try_from(a.abs_diff(b)).unwrap_or(i64::MAX)
 }

@@ -37,6 +37,9 @@ pub fn snapshot_doc(s: &Snapshot) -> SnapshotDoc {
         kind: s.kind.name().to_string(),
         format: format_name(s.format).to_string(),
         truncated: s.truncated.as_ref().map(|t| TruncationDoc { bytes_read: t.bytes_read, goroutines_read: t.goroutines_read }),
+        runtime_goroutines: s.runtime_goroutines,
+        request_goroutines: s.request_left_out,
+        merged_from: s.merged.clone(),
     }
 }
 

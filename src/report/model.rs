@@ -59,6 +59,18 @@ pub struct SnapshotDoc {
     /// Set when the producer cut the profile short (Go stops debug=2 output at 64 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<TruncationDoc>,
+    /// Goroutines of the runtime itself a SIGQUIT or GOTRACEBACK=system dump showed, not counted
+    /// in `goroutines` (the goroutine profile does not count them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub runtime_goroutines: i64,
+    /// Goroutines of the request that fetched this profile (its writer and connection reader),
+    /// left out of `goroutines` to compare it with a form that has none alike (a SIGQUIT dump).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub request_goroutines: i64,
+    /// Other forms of the same moment (a `debug=2` dump beside this protobuf one) whose facts were
+    /// added to this snapshot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

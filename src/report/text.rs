@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use super::escape::terminal as t;
-use super::{human_delta, human_value, short_file, DiffReport, FrameDoc, GroupDoc, Style};
+use super::{human_delta, human_value, short_file, DiffReport, FrameDoc, GroupDoc, SnapshotDoc, Style};
 
 const MAX_STACK_LINES: usize = 24;
 
@@ -106,8 +106,8 @@ pub fn diff(doc: &DiffReport, style: Style, w: &mut dyn Write) -> std::io::Resul
         human_value(doc.new_total, unit),
         human_delta(doc.new_total.saturating_sub(doc.base_total), unit)
     )?;
-    writeln!(w, "  base  {}", t(&doc.base.source))?;
-    writeln!(w, "  new   {}", t(&doc.new.source))?;
+    writeln!(w, "  base  {}{}", t(&doc.base.source), not_counted(&doc.base))?;
+    writeln!(w, "  new   {}{}", t(&doc.new.source), not_counted(&doc.new))?;
     for warning in &doc.warnings {
         writeln!(w, "{} {}", p.yellow("warning:"), t(warning))?;
     }
@@ -305,5 +305,21 @@ fn plural(n: usize) -> &'static str {
         ""
     } else {
         "s"
+    }
+}
+
+/// What a diff left out of a snapshot's total to compare it with the other form.
+fn not_counted(s: &SnapshotDoc) -> String {
+    let mut parts = Vec::new();
+    if s.runtime_goroutines > 0 {
+        parts.push(format!("{} goroutine(s) of the runtime itself", s.runtime_goroutines));
+    }
+    if s.request_goroutines > 0 {
+        parts.push(format!("{} goroutine(s) of the profile request", s.request_goroutines));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("  (not counted: {})", parts.join(", "))
     }
 }

@@ -288,20 +288,35 @@ pub struct SavedFile {
 /// enriches the goroutine snapshot of its round, it is not a snapshot of its own.
 pub const CREATION_DUMP: &str = "goroutine-debug2";
 
+/// A folder's index, when it has one (read with a cap on its size).
+pub fn read_index(dir: &Path) -> Result<Option<Index>> {
+    let index_path = dir.join(INDEX_FILE);
+    if !index_path.is_file() {
+        return Ok(None);
+    }
+    let file = fs::File::open(&index_path).map_err(|source| Error::Read { path: index_path.display().to_string(), source })?;
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_INDEX_BYTES + 1), &mut text)
+        .map_err(|source| Error::Read { path: index_path.display().to_string(), source })?;
+    if text.len() as u64 > MAX_INDEX_BYTES {
+        return Err(Error::Input(format!("{}: larger than {MAX_INDEX_BYTES} bytes, not a leakhound index", index_path.display())));
+    }
+    let index: Index = serde_json::from_slice(&text).map_err(|e| Error::Input(format!("{}: not a leakhound index ({e})", index_path.display())))?;
+    Ok(Some(index))
+}
+
+/// What a folder's index says of one of its files named on its own (`analyze DIR/*.pb.gz`).
+pub fn entry_for<'a>(index: &'a Index, path: &Path) -> Option<&'a Entry> {
+    let name = path.file_name()?.to_str()?;
+    index.entries.iter().find(|e| e.file.as_deref() == Some(name))
+}
+
 /// The profiles of a folder in the order they were taken: by its index when it has one, else every
 /// file by name (hidden files and `index.json` left out).
 pub fn list_folder(dir: &Path) -> Result<(Vec<SavedFile>, Vec<String>)> {
     let index_path = dir.join(INDEX_FILE);
     let mut errors = Vec::new();
-    if index_path.exists() {
-        let file = fs::File::open(&index_path).map_err(|source| Error::Read { path: index_path.display().to_string(), source })?;
-        let mut text = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_INDEX_BYTES + 1), &mut text)
-            .map_err(|source| Error::Read { path: index_path.display().to_string(), source })?;
-        if text.len() as u64 > MAX_INDEX_BYTES {
-            return Err(Error::Input(format!("{}: larger than {MAX_INDEX_BYTES} bytes, not a leakhound index", index_path.display())));
-        }
-        let index: Index = serde_json::from_slice(&text).map_err(|e| Error::Input(format!("{}: not a leakhound index ({e})", index_path.display())))?;
+    if let Some(index) = read_index(dir)? {
         let mut files = Vec::new();
         for e in index.entries {
             match (e.file, e.error) {

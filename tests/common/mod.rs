@@ -476,6 +476,20 @@ impl Service {
         }
     }
 
+    /// Sends SIGQUIT (through `kill`), as a user would to get a goroutine dump, waits up to 10 s
+    /// for the process to exit and returns everything it wrote to stderr (the dump).
+    pub fn quit(&mut self) -> String {
+        let Some(mut child) = self.child.take() else { return self.stderr() };
+        let _ = Command::new("kill").args(["-QUIT", &child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        self.stderr()
+    }
+
     /// Kills the process (SIGKILL) and waits for it. Idempotent.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -525,3 +539,73 @@ pub const LEAKY_SCENARIO: [(&str, &str); 8] = [
     ("main.waitGroupNeverDone", "sync.WaitGroup"),
     ("main.nilChannelSend", "chan send (nil chan)"),
 ];
+
+// ---------------------------------------------------------------------------
+// Graphviz
+
+pub fn dot_works() -> bool {
+    Command::new("dot").arg("-V").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// Graphviz's `dot`, installed with apt-get on first use when missing (once per process; across
+/// processes the install runs under `flock` on a file in the target dir, and apt-get waits for
+/// dpkg's own lock). Panics, never skips, when it cannot be had.
+pub fn graphviz_dot() -> &'static str {
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(e) = READY.get_or_init(provision_graphviz) {
+        panic!(
+            "Graphviz `dot` is needed to prove --format dot renders, and could not be installed: {e}\n\
+             Install it (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz) and re-run."
+        );
+    }
+    "dot"
+}
+
+fn provision_graphviz() -> Result<(), String> {
+    if dot_works() {
+        return Ok(());
+    }
+    let apt = "apt-get -o DPkg::Lock::Timeout=600 -y --no-install-recommends";
+    let script = format!("if dot -V >/dev/null 2>&1; then exit 0; fi; {apt} install graphviz || {{ {apt} update && {apt} install graphviz; }}");
+    let root = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
+    let sudo = if root { "" } else { "sudo -n " };
+    let lock = target_dir().join("graphviz-install.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).map_err(|e| e.to_string())?;
+    let has_flock = Command::new("flock").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let mut cmd = if has_flock {
+        let mut c = Command::new("flock");
+        c.arg("-w").arg("900").arg(&lock);
+        c.arg("sh");
+        c
+    } else {
+        Command::new("sh")
+    };
+    cmd.arg("-c").arg(format!("{sudo}sh -c '{script}'")).env("DEBIAN_FRONTEND", "noninteractive").stdin(Stdio::null());
+    eprintln!("tests: `dot` not found, installing graphviz with apt-get");
+    let out = cmd.output().map_err(|e| format!("running {cmd:?}: {e}"))?;
+    if !out.status.success() {
+        let tail = |b: &[u8]| {
+            let s = String::from_utf8_lossy(b);
+            s.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+        };
+        return Err(format!("{cmd:?} failed ({}):\n{}\n{}", out.status, tail(&out.stdout), tail(&out.stderr)));
+    }
+    if dot_works() {
+        Ok(())
+    } else {
+        Err("apt-get install graphviz succeeded but `dot -V` still fails".into())
+    }
+}
+
+/// `dot -Tsvg` of a DOT text; returns the SVG.
+pub fn render_svg(dot: &str) -> String {
+    let mut child = Command::new(graphviz_dot()).arg("-Tsvg").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn dot");
+    child.stdin.take().unwrap().write_all(dot.as_bytes()).expect("write to dot");
+    let out = child.wait_with_output().expect("dot");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "dot -Tsvg failed ({}): {stderr}\ninput:\n{dot}", out.status);
+    assert!(!stderr.contains("Error") && !stderr.contains("syntax error"), "dot complained: {stderr}\ninput:\n{dot}");
+    let svg = String::from_utf8(out.stdout).expect("SVG is UTF-8");
+    assert!(svg.contains("<svg") && svg.trim_end().ends_with("</svg>"), "no SVG from dot:\n{svg}");
+    svg
+}
