@@ -63,7 +63,7 @@ failed=0
 printf '%-10s %14s %10s %8s  %s\n' target executions exec/s corpus result
 for t in "${TARGETS[@]}"; do
     execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "logs/$t.log" | awk '{print $2}' | tail -1)
-    speed=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "logs/$t.log" | awk '{print $2}' | tail -1)
+    speed=$(grep -oE 'stat::average_exec_per_sec: +[0-9]+' "logs/$t.log" | awk '{print $2}' | tail -1)
     corpus=$(find "corpus/$t" -type f | wc -l)
     status=$(cat "logs/$t.status")
     printf '%-10s %14s %10s %8s  %s\n' "$t" "${execs:-?}" "${speed:-?}" "$corpus" "$status"
