@@ -82,7 +82,20 @@ fn files_are_read_in_their_own_time_order() {
     let mixed = json(&["analyze"], &[after.clone(), debug2.clone()]);
     let srcs = sources(&mixed);
     assert!(srcs[0].ends_with("goroutine-after.pb.gz") && srcs[1].ends_with("goroutine-before.debug2.txt"), "{srcs:?}");
-    assert!(errors(&mixed).iter().any(|e| e.contains("goroutine-before.debug2.txt has no time of its own") && e.contains("keeps its place")), "{mixed:#}");
+    assert!(
+        errors(&mixed).iter().any(|e| e.contains("goroutine-before.debug2.txt has no time of its own") && e.contains("kept in the place given")),
+        "{mixed:#}"
+    );
+
+    // Text dumps in a folder without an index: in the order of their numbers, `2` before `10`.
+    let texts = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("go127/goroutine-before.debug2.txt"), texts.path().join("dump-2.txt")).unwrap();
+    std::fs::copy(fixture("go127/goroutine-after.debug2.txt"), texts.path().join("dump-10.txt")).unwrap();
+    let numbered = json(&["analyze"], &[texts.path().to_path_buf()]);
+    let srcs = sources(&numbered);
+    assert!(srcs[0].ends_with("dump-2.txt") && srcs[1].ends_with("dump-10.txt"), "{srcs:?}");
+    assert!(numbered["restarts"].is_null(), "{numbered:#}");
+    assert!(errors(&numbered).iter().any(|e| e.contains("dump-2.txt") && e.contains("dump-10.txt") && e.contains("have no time of their own")), "{numbered:#}");
 
     // diff says when its two files are the wrong way round.
     let d = json(&["diff"], &[after.clone(), before.clone()]);

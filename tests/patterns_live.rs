@@ -170,3 +170,19 @@ fn every_pattern_is_named_labelled_traced_and_its_heap_claimed_once() {
         assert!(text.contains(&format!("{started} main.streamReport")) || text.contains(&format!("{started} `main.streamReport`")), "{format}:\n{text}");
     }
 }
+
+/// Above 5,000 goroutines the last round's debug=2 dump would pause the service: watch skips it
+/// and says so (and --debug2 is how to get creation sites anyway).
+#[test]
+fn no_creation_dump_on_a_big_service() {
+    let svc = Service::start(&["-scenario", "leaky", "-rate", "1000", "-load", "0", "-burst-every", "0"]);
+    assert!(common::wait_until(std::time::Duration::from_secs(20), || svc.leaks().values().sum::<u64>() > 6_000), "the service did not grow");
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("snaps");
+    let out = leakhound().args(["watch", &svc.url(), "--interval", "1s", "--count", "2", "--format", "json", "--quiet", "--save"]).arg(&save).output().unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    schema::validate(&doc);
+    assert!(saved(&save, "goroutine-debug2").is_empty(), "no debug=2 dump above 5,000 goroutines");
+    let errors = doc["errors"].to_string();
+    assert!(errors.contains("no debug=2 dump taken for creation sites") && errors.contains("--debug2"), "{errors}");
+}

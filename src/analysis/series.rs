@@ -257,16 +257,14 @@ impl Series {
         let mut joining = Vec::new();
         let mut others = Vec::new();
         let mut snapshot_rounds = Vec::new();
+        let mut timeless = Vec::new();
         for (n, input) in inputs.into_iter().enumerate() {
             match input.reading {
                 // Its creation sites are in the table already; with no snapshot to join, nothing more.
                 Reading::Goroutine(_) if input.facts_only && joins[n].is_none() => {}
                 Reading::Goroutine(snap) if joins[n].is_none() => {
                     if input.when.is_none() && goroutine_inputs > 1 {
-                        self.errors.push(format!(
-                            "{} has no time of its own (a text dump; save it with watch to keep one): it keeps its place in the order given",
-                            input.source
-                        ));
+                        timeless.push(input.source.clone());
                     }
                     snapshot_of_input[n] = Some(self.snapshots.len());
                     snapshot_rounds.push(input.round);
@@ -279,6 +277,13 @@ impl Series {
                 Reading::Goroutine(snap) => joining.push((joins[n].unwrap_or(0), snap)),
                 reading => others.push((n, self.snapshots.len().checked_sub(1), Input { reading, ..input })),
             }
+        }
+        if !timeless.is_empty() {
+            self.errors.push(format!(
+                "{} {}: kept in the place given, among the others in time order (save dumps with watch to keep their time)",
+                timeless.join(", "),
+                if timeless.len() == 1 { "has no time of its own (a text dump)" } else { "have no time of their own (text dumps)" }
+            ));
         }
         let mut joined = Vec::new();
         for (p, snap) in joining {

@@ -337,7 +337,8 @@ pub fn list_folder(dir: &Path) -> Result<(Vec<SavedFile>, Vec<String>)> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.ends_with(".json") || n.ends_with(".md")))
         .collect();
-    paths.sort();
+    // Names as people number them: `2.txt` before `10.txt`.
+    paths.sort_by_cached_key(|p| natural_key(p));
     if paths.is_empty() {
         return Err(Error::Input(format!("{} holds no profiles", dir.display())));
     }
@@ -364,4 +365,25 @@ pub fn file_in_folder(dir: &Path, name: &str) -> std::result::Result<PathBuf, St
         }
     }
     Ok(path)
+}
+
+/// A file name split into text and numbers, so that numbered names sort by their numbers.
+fn natural_key(path: &Path) -> Vec<(String, u128)> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut key = Vec::new();
+    let mut text = String::new();
+    let mut digits = String::new();
+    for c in name.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            if !digits.is_empty() {
+                key.push((std::mem::take(&mut text), digits.parse().unwrap_or(u128::MAX)));
+                digits.clear();
+            }
+            text.push(c);
+        }
+    }
+    key.push((text, digits.parse().unwrap_or(0)));
+    key
 }
