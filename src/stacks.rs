@@ -193,7 +193,18 @@ fn frame_blocking(f: &Frame) -> Option<Blocking> {
 pub fn blocking_of(frames: &[&Frame], wait_reason: Option<&str>, runtime_frames_hidden: bool) -> Blocking {
     // The runtime's own wait reason is the best evidence there is; frames decide where it is
     // missing or generic (`semacquire` in older releases).
-    wait_reason.and_then(Blocking::from_wait_reason).unwrap_or_else(|| blocking_from_frames(frames, runtime_frames_hidden))
+    // `running` and `runnable` are states, not operations: a goroutine the netpoller or a channel
+    // has just woken is `runnable` with its park frames still on the stack, and those frames say
+    // what it blocks on.
+    let from_frames = || blocking_from_frames(frames, runtime_frames_hidden);
+    match wait_reason.and_then(Blocking::from_wait_reason) {
+        Some(Blocking::Running) => match from_frames() {
+            Blocking::Other => Blocking::Running,
+            b => b,
+        },
+        Some(b) => b,
+        None => from_frames(),
+    }
 }
 
 fn stdlib() -> &'static (FxHashSet<&'static str>, FxHashSet<&'static str>) {
@@ -608,11 +619,16 @@ impl StackTable {
             record.runtime_frames_hidden = false;
             changed = true;
         }
-        if record.wait_reason.is_none() {
-            if let Some(r) = wait_reason {
-                record.wait_reason = Some(r.to_string());
-                changed = true;
-            }
+        // A parked goroutine's reason is better evidence than the state of one caught running.
+        let is_state = |r: &str| r == "running" || r == "runnable";
+        let better = match (record.wait_reason.as_deref(), wait_reason) {
+            (None, Some(_)) => true,
+            (Some(old), Some(new)) => is_state(old) && !is_state(new),
+            _ => false,
+        };
+        if better {
+            record.wait_reason = wait_reason.map(str::to_string);
+            changed = true;
         }
         if let Some(c) = created_by {
             // Of two creation sites, the same one whatever the order they were read in.
@@ -761,6 +777,16 @@ mod tests {
         assert_eq!(blocking_of(&refs[3..], Some("chan send"), true), Blocking::ChanSend);
         assert_eq!(blocking_of(&refs[3..], None, true), Blocking::Other);
         assert_eq!(blocking_of(&refs[3..], Some("semacquire"), true), Blocking::Other);
+    }
+
+    #[test]
+    fn a_woken_goroutine_keeps_what_its_frames_block_on() {
+        let io = [f("internal/poll.runtime_pollWait"), f("internal/poll.(*pollDesc).wait"), f("net/http.(*conn).serve")];
+        let refs: Vec<&Frame> = io.iter().collect();
+        assert_eq!(blocking_of(&refs, Some("runnable"), true), Blocking::IoWait);
+        let spin = [f("runtime.Gosched"), f("main.spin")];
+        let refs: Vec<&Frame> = spin.iter().collect();
+        assert_eq!(blocking_of(&refs[1..], Some("runnable"), true), Blocking::Running, "nothing telling: the state stands");
     }
 
     fn at(name: &str, file: &str, line: i64) -> Frame {
