@@ -259,24 +259,7 @@ mod tests {
         let text = "goroutine profile: total 6\n5 @ 0x43b8f6 0x4085ec\n# labels: {\"handler\":\"orders\"}\n\
 #\t0x43b8f5\truntime.gopark+0xf5\t/usr/lib/go/src/runtime/proc.go:398\n#\t0x4a5d24\tmain.f+0x24\t/src/main.go:20\n\n1 @ 0x43b8f6\n#\t0x0\n";
         let alphabet = b"\n\t #@0x123456789abcdef+:{}\",-";
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        for _ in 0..2000 {
-            let mut bytes = text.as_bytes().to_vec();
-            for _ in 0..(next() % 8 + 1) {
-                let at = (next() as usize) % (bytes.len() + 1);
-                let b = alphabet[(next() as usize) % alphabet.len()];
-                match next() % 3 {
-                    0 if at < bytes.len() => bytes[at] = b,
-                    1 => bytes.insert(at, b),
-                    _ => bytes.truncate(at.max(1)),
-                }
-            }
+        for bytes in super::super::mutations(text.as_bytes(), alphabet, 0x9e37_79b9_7f4a_7c15, 2000) {
             let _ = parse(&bytes);
         }
     }

@@ -839,25 +839,8 @@ created by main.main\n\t/m.go:80 +0x2d1\n[originating from goroutine 1]:\nmain.m
             format!("SIGQUIT: quit\n\ngoroutine 0 gp=0x1 m=0 mp=0x2 [idle]:\n{DUMP}[originating from goroutine 1]:\nm.f(...)\n\t/a.go:1 +0x1\nrax 0x0\n"),
         ];
         let alphabet = b"\n\r\t ()[]:+.,0123456789goroutine created by ...[originating from goroutine 1]:";
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        for shape in &shapes {
-            for _ in 0..400 {
-                let mut bytes = shape.as_bytes().to_vec();
-                for _ in 0..(next() % 8 + 1) {
-                    let at = (next() as usize) % (bytes.len() + 1);
-                    let b = alphabet[(next() as usize) % alphabet.len()];
-                    match next() % 3 {
-                        0 if at < bytes.len() => bytes[at] = b,
-                        1 => bytes.insert(at, b),
-                        _ => bytes.truncate(at.max(1)),
-                    }
-                }
+        for (i, shape) in shapes.iter().enumerate() {
+            for bytes in super::super::mutations(shape.as_bytes(), alphabet, 0x2545_f491_4f6c_dd1d + i as u64, 400) {
                 let _ = parse(bytes.as_slice(), u64::MAX);
                 let _ = parse(std::io::BufReader::with_capacity(7, bytes.as_slice()), u64::MAX);
             }

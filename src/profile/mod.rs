@@ -375,6 +375,34 @@ impl FrameInterner {
     }
 }
 
+/// Deterministic mutations for the text decoders' never-panic tests: `count` copies of `shape`,
+/// each with up to 8 bytes replaced, inserted or cut, drawn from `alphabet` by a xorshift from `seed`.
+#[cfg(test)]
+pub(crate) fn mutations(shape: &[u8], alphabet: &[u8], seed: u64, count: usize) -> Vec<Vec<u8>> {
+    let mut seed = seed;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    (0..count)
+        .map(|_| {
+            let mut bytes = shape.to_vec();
+            for _ in 0..(next() % 8 + 1) {
+                let at = (next() as usize) % (bytes.len() + 1);
+                let b = alphabet[(next() as usize) % alphabet.len()];
+                match next() % 3 {
+                    0 if at < bytes.len() => bytes[at] = b,
+                    1 => bytes.insert(at, b),
+                    _ => bytes.truncate(at.max(1)),
+                }
+            }
+            bytes
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
