@@ -10,6 +10,7 @@ pub mod commands;
 pub mod error;
 pub mod profile;
 pub mod report;
+pub mod serve;
 pub mod source;
 pub mod stacks;
 pub mod watch;

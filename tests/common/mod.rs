@@ -214,12 +214,17 @@ pub fn service_binary() -> PathBuf {
 /// Builds the service with a given toolchain into `<target>/goservice/NAME`.
 #[allow(dead_code)]
 pub fn build_service(go: &Path, name: &str) -> PathBuf {
+    build_go_program(go, &service_dir(), name)
+}
+
+/// Builds the Go program in `src` (a folder of `tests/`) into `<target>/goservice/NAME`.
+pub fn build_go_program(go: &Path, src: &Path, name: &str) -> PathBuf {
     let dir = target_dir().join("goservice");
     std::fs::create_dir_all(&dir).expect("create target/goservice");
     let dest = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp-{}", std::process::id()));
     let out = go_command(go)
-        .current_dir(service_dir())
+        .current_dir(src)
         .env("GOFLAGS", "-mod=mod")
         .args(["build", "-o"])
         .arg(&tmp)
@@ -228,9 +233,9 @@ pub fn build_service(go: &Path, name: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("running {} build: {e}\n{INSTALL_HELP}", go.display()));
     if !out.status.success() {
         let _ = std::fs::remove_file(&tmp);
-        panic!("go build of tests/goservice failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        panic!("go build of {} failed:\n{}{}", src.display(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     }
-    std::fs::rename(&tmp, &dest).expect("rename leaksvc into place");
+    std::fs::rename(&tmp, &dest).expect("rename the built program into place");
     dest
 }
 
@@ -608,4 +613,87 @@ pub fn render_svg(dot: &str) -> String {
     let svg = String::from_utf8(out.stdout).expect("SVG is UTF-8");
     assert!(svg.contains("<svg") && svg.trim_end().ends_with("</svg>"), "no SVG from dot:\n{svg}");
     svg
+}
+
+// ---------------------------------------------------------------------------
+// fleetsim: many targets in one Go process (tests/fleetsim)
+
+/// Builds `tests/fleetsim` into `<target>/goservice/fleetsim` (once per process).
+pub fn fleetsim_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build_go_program(&go(), &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fleetsim"), "fleetsim")).clone()
+}
+
+/// One target of a running fleetsim.
+#[derive(Debug, Clone)]
+pub struct SimTarget {
+    pub index: usize,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub leaking: bool,
+}
+
+/// A running fleetsim process. Dropping it kills it and waits.
+pub struct Fleetsim {
+    child: Child,
+    pub targets: Vec<SimTarget>,
+}
+
+impl Fleetsim {
+    /// Starts fleetsim with `args` (e.g. `["-targets", "50", "-leaking", "5"]`) and waits for its `ready` line.
+    pub fn start(args: &[&str]) -> Fleetsim {
+        let bin = fleetsim_binary();
+        let mut child = Command::new(&bin)
+            .arg("-exit-on-stdin-eof")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut line = String::new();
+            while r.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if tx.send(line.trim().to_string()).is_err() {
+                    break;
+                }
+                line.clear();
+            }
+        });
+        let mut targets = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(l) => l,
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("fleetsim {args:?}: no `ready` line within 30 s (got {} targets)", targets.len());
+                }
+            };
+            if line == "ready" {
+                break;
+            }
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            match parts.as_slice() {
+                ["TARGET", i, url, kind] => targets.push(SimTarget { index: i.parse().expect("index"), url: url.to_string(), leaking: *kind == "leaking" }),
+                _ => panic!("fleetsim: unexpected line {line:?}"),
+            }
+        }
+        Fleetsim { child, targets }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Fleetsim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
