@@ -590,7 +590,12 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
         urls: args.urls.clone(),
         listen: args.listen.clone(),
         interval: args.interval,
-        window: crate::serve::window::WindowOptions { snapshots: window, stack_limit: args.stack_limit, group_by: args.group.group_by, label: args.group.label.clone() },
+        window: crate::serve::window::WindowOptions {
+            snapshots: window,
+            stack_limit: args.stack_limit,
+            group_by: args.group.group_by,
+            label: args.group.label.clone(),
+        },
         max_stacks: args.max_stacks,
         concurrency: args.concurrency,
         shard: args.shard,

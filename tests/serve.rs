@@ -21,10 +21,16 @@ struct Serve {
 }
 
 impl Serve {
+    /// `leakhound serve ARGS` on a free port.
     fn start(args: &[&str]) -> Serve {
+        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        Serve::start_raw(&all)
+    }
+
+    /// `leakhound ARGS`, which must listen on port 0.
+    fn start_raw(args: &[&str]) -> Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_leakhound"))
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -188,14 +194,16 @@ fn value(all: &[Sample], name: &str, target: &str) -> Option<f64> {
     samples(all, name, target).first().map(|s| s.value)
 }
 
-/// `promtool check metrics` (Debian's prometheus package), when installed, on an exposition.
+/// `promtool check metrics` (Debian's prometheus package, provisioned by the harness) on an exposition.
 fn promtool_check(text: &str) {
-    let Ok(mut child) = Command::new("promtool").args(["check", "metrics"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()
-    else {
-        eprintln!("promtool is not installed: the exposition is checked by this test's own parser only");
-        return;
-    };
     use std::io::Write;
+    let mut child = Command::new(common::promtool())
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
     child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "promtool check metrics: {}{}\n{text}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -294,9 +302,7 @@ fn serve_exports_the_leaking_service_and_not_the_benign_one_reloads_and_stops_cl
         if let Some(e) = value(&all, "leakhound_sample_errors_total", &dead) {
             errors_seen.push(e);
         }
-        value(&all, "leakhound_target_up", &dead) == Some(0.0)
-            && value(&all, "leakhound_target_up", &bname).is_none()
-            && errors_seen.iter().any(|&e| e >= 2.0)
+        value(&all, "leakhound_target_up", &dead) == Some(0.0) && value(&all, "leakhound_target_up", &bname).is_none() && errors_seen.iter().any(|&e| e >= 2.0)
     });
     assert!(reloaded, "after the edit: {errors_seen:?}\n{}\n{}", serve.metrics(), serve.stderr());
     assert!(errors_seen.windows(2).all(|w| w[1] >= w[0]), "a counter never goes down: {errors_seen:?}");
@@ -379,4 +385,36 @@ fn memory_stays_flat_over_many_rounds_of_a_fleet() {
     eprintln!("serve over {} fleetsim targets: VmRSS {warm} KiB after {} rounds, peak {peak} KiB over the next 40", sim.targets.len(), 2 * window);
     // Growth bounded: allocator noise, not a per-round leak (40 rounds × 40 targets).
     assert!(peak <= warm + warm / 4 + 4096, "VmRSS grew from {warm} KiB to {peak} KiB over 40 rounds");
+}
+
+#[test]
+fn the_readme_serve_examples_run() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme.split("### `serve`").nth(1).expect("a serve section").split("\n### ").next().unwrap();
+    let block = section.split("```console\n").nth(1).expect("a console block").split("```").next().unwrap();
+    let commands: Vec<&str> = block.lines().filter(|l| l.starts_with("leakhound serve ")).collect();
+    assert_eq!(commands.len(), 2, "{block}");
+    let (a, b) = (Service::start(&["-scenario", "benign"]), Service::start(&["-scenario", "benign"]));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("targets.json");
+    write_targets(&file, &[(&a.url(), "orders")]);
+    for command in commands {
+        // The example as written, on the test services and a free port.
+        let mut args: Vec<String> = command
+            .split_whitespace()
+            .skip(1)
+            .map(|w| w.replace("http://127.0.0.1:6060", &a.url()).replace("http://127.0.0.1:6061", &b.url()).replace("targets.json", file.to_str().unwrap()))
+            .collect();
+        match args.iter().position(|w| w == "--listen") {
+            Some(i) => args[i + 1] = "127.0.0.1:0".into(),
+            None => args.extend(["--listen".into(), "127.0.0.1:0".into()]),
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut serve = Serve::start_raw(&args);
+        assert!(wait_until(Duration::from_secs(20), || serve.get("/-/ready").status == 200), "`{command}` never ready:\n{}", serve.stderr());
+        let all = parse_exposition(&serve.metrics());
+        assert!(all.iter().filter(|s| s.name == "leakhound_target_up").all(|s| s.value == 1.0), "`{command}`");
+        serve.signal("TERM");
+        assert!(serve.wait(Duration::from_secs(10)).success(), "`{command}`:\n{}", serve.stderr());
+    }
 }

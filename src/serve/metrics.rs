@@ -60,9 +60,7 @@ type Labels = Vec<(String, String)>;
 /// A valid Prometheus label name that is not reserved (`__` names are Prometheus' own).
 pub fn valid_label_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with("__")
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') && !name.starts_with("__")
 }
 
 /// An untrusted label value: control and bidirectional characters shown as text, capped.

@@ -155,11 +155,7 @@ pub fn run(opts: ServeOptions, signals: &Signals) -> Result<()> {
     });
     apply_targets(&shared, initial);
     let listening = server.server_addr().to_ip().map_or_else(|| opts.listen.clone(), |a| a.to_string());
-    eprintln!(
-        "leakhound serve: listening on http://{listening} ({} targets, every {})",
-        shared.entries().len(),
-        humantime::format_duration(opts.interval)
-    );
+    eprintln!("leakhound serve: listening on http://{listening} ({} targets, every {})", shared.entries().len(), humantime::format_duration(opts.interval));
 
     // The workers: at most --concurrency samplings at once, fed by a bounded queue.
     let (jobs, queue) = std::sync::mpsc::sync_channel::<Arc<Entry>>(QUEUE_BOUND);

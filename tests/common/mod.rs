@@ -567,14 +567,22 @@ pub fn graphviz_dot() -> &'static str {
 }
 
 fn provision_graphviz() -> Result<(), String> {
-    if dot_works() {
+    apt_install("graphviz", "dot -V", dot_works)
+}
+
+/// Installs a Debian package with apt-get unless `ready()` already holds: as root or through
+/// `sudo -n`, under `flock` on a file in the target dir (so concurrent test binaries install once;
+/// apt-get waits for dpkg's own lock), `apt-get update` only when the first try fails. `check` is a
+/// shell command that succeeds once the package is there (re-checked under the lock).
+pub fn apt_install(package: &str, check: &str, ready: fn() -> bool) -> Result<(), String> {
+    if ready() {
         return Ok(());
     }
     let apt = "apt-get -o DPkg::Lock::Timeout=600 -y --no-install-recommends";
-    let script = format!("if dot -V >/dev/null 2>&1; then exit 0; fi; {apt} install graphviz || {{ {apt} update && {apt} install graphviz; }}");
+    let script = format!("if {{ {check}; }} >/dev/null 2>&1; then exit 0; fi; {apt} install {package} || {{ {apt} update && {apt} install {package}; }}");
     let root = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
     let sudo = if root { "" } else { "sudo -n " };
-    let lock = target_dir().join("graphviz-install.lock");
+    let lock = target_dir().join(format!("{package}-install.lock"));
     std::fs::create_dir_all(lock.parent().unwrap()).map_err(|e| e.to_string())?;
     let has_flock = Command::new("flock").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
     let mut cmd = if has_flock {
@@ -586,7 +594,7 @@ fn provision_graphviz() -> Result<(), String> {
         Command::new("sh")
     };
     cmd.arg("-c").arg(format!("{sudo}sh -c '{script}'")).env("DEBIAN_FRONTEND", "noninteractive").stdin(Stdio::null());
-    eprintln!("tests: `dot` not found, installing graphviz with apt-get");
+    eprintln!("tests: {package} is missing, installing it with apt-get");
     let out = cmd.output().map_err(|e| format!("running {cmd:?}: {e}"))?;
     if !out.status.success() {
         let tail = |b: &[u8]| {
@@ -595,10 +603,10 @@ fn provision_graphviz() -> Result<(), String> {
         };
         return Err(format!("{cmd:?} failed ({}):\n{}\n{}", out.status, tail(&out.stdout), tail(&out.stderr)));
     }
-    if dot_works() {
+    if ready() {
         Ok(())
     } else {
-        Err("apt-get install graphviz succeeded but `dot -V` still fails".into())
+        Err(format!("apt-get install {package} succeeded but `{check}` still fails"))
     }
 }
 
@@ -613,6 +621,43 @@ pub fn render_svg(dot: &str) -> String {
     let svg = String::from_utf8(out.stdout).expect("SVG is UTF-8");
     assert!(svg.contains("<svg") && svg.trim_end().ends_with("</svg>"), "no SVG from dot:\n{svg}");
     svg
+}
+
+// ---------------------------------------------------------------------------
+// Prometheus
+
+/// Debian's `prometheus` package (2.42 on Debian 12) ships both.
+pub const PROMETHEUS: &str = "/usr/bin/prometheus";
+pub const PROMTOOL: &str = "/usr/bin/promtool";
+
+fn prometheus_works() -> bool {
+    [PROMETHEUS, PROMTOOL]
+        .iter()
+        .all(|bin| Command::new(bin).arg("--version").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success()))
+}
+
+fn prometheus_ready() {
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(e) = READY.get_or_init(|| apt_install("prometheus", &format!("{PROMTOOL} --version && {PROMETHEUS} --version"), prometheus_works)) {
+        panic!(
+            "Prometheus and promtool are needed to test the alert rules and serve's metrics against the real thing, \
+             and could not be installed: {e}\n\
+             Install them (Debian/Ubuntu: apt-get install prometheus) and re-run."
+        );
+    }
+}
+
+/// `promtool`, installed with Debian's `prometheus` package on first use when missing. Panics,
+/// never skips, when it cannot be had.
+pub fn promtool() -> &'static str {
+    prometheus_ready();
+    PROMTOOL
+}
+
+/// The `prometheus` server, from the same package as [`promtool`].
+pub fn prometheus() -> &'static str {
+    prometheus_ready();
+    PROMETHEUS
 }
 
 // ---------------------------------------------------------------------------
