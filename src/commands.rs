@@ -805,3 +805,39 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
     let lost = emit_final(&args.output, |w, style| report::write_leak(&doc, format, style, w))?;
     Ok(if outcome.unsaved.is_some() || lost.is_some() { ExitCode::from(exit::OUTPUT_LOST) } else { ExitCode::SUCCESS })
 }
+
+/// `leakhound serve`: runs until SIGTERM or SIGINT (exit 0); errors (exit 2) only before serving.
+pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
+    if args.urls.is_empty() && args.targets.is_none() {
+        return Err(Error::Input("serve needs targets: URLs as arguments, or --targets FILE (a Prometheus file_sd file)".into()));
+    }
+    let window = args.window as usize;
+    let opts = crate::serve::ServeOptions {
+        targets_file: args.targets.clone(),
+        urls: args.urls.clone(),
+        listen: args.listen.clone(),
+        interval: args.interval,
+        window: crate::serve::window::WindowOptions {
+            snapshots: window,
+            stack_limit: args.stack_limit,
+            group_by: args.group.group_by,
+            label: args.group.label.clone(),
+        },
+        max_stacks: args.max_stacks,
+        concurrency: args.concurrency,
+        shard: args.shard,
+        http: HttpOptions {
+            headers: args.headers.clone(),
+            insecure: args.insecure,
+            timeout: args.timeout,
+            retries: args.retries,
+            max_body_bytes: args.group.max_profile_bytes,
+            ..Default::default()
+        },
+        path: args.path.clone(),
+        max_profile_bytes: args.group.max_profile_bytes,
+        rank: rank_options(&args.rank)?,
+    };
+    crate::serve::run(opts, crate::serve::install_signal_handlers())?;
+    Ok(ExitCode::SUCCESS)
+}

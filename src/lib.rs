@@ -11,6 +11,7 @@ pub mod error;
 pub mod fleet;
 pub mod profile;
 pub mod report;
+pub mod serve;
 pub mod source;
 pub mod stacks;
 pub mod watch;
