@@ -480,3 +480,87 @@ pub fn fleet_html(doc: &FleetReport) -> String {
     };
     super::html::page_of(&format!("leakhound fleet: {}", doc.outcome), body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A leak report with one leaking stack, its growth scaled: one replica of a service.
+    fn demo_report(scale: f64) -> LeakReport {
+        let json = r#"{"schema":"leakhound.report/v1","tool":{"name":"leakhound","version":"0"},"target":"t","snapshots":[],"verdict":"leak","outcome":"leak","suspects":[
+          {"rank":1,"verdict":"leak","score":0.9,"leaf":"main.forgottenSender","blocking":"chan send","stack":[{"function":"runtime.gopark"},{"function":"main.forgottenSender","file":"/src/main.go","line":12}],
+           "leaf_frame":{"function":"main.forgottenSender","file":"/src/main.go","line":12},"pattern":"forgotten-sender","hint":"h","counts":[1,2,3,4],"growth_per_minute":10.0,
+           "evidence":{"increase":3,"tau":1.0,"nondecreasing_share":1.0,"rising_steps":3,"jump_share":0.3,"drawdown":0.0,"step_noise":0.5}}],"errors":[]}"#;
+        let mut r: LeakReport = serde_json::from_str(json).unwrap();
+        for s in &mut r.suspects {
+            s.growth_per_minute *= scale;
+        }
+        r
+    }
+
+    fn target(name: &str, job: Option<&str>, report: Option<LeakReport>) -> TargetDoc {
+        TargetDoc {
+            name: name.into(),
+            url: format!("http://{name}"),
+            labels: job.map(|j| BTreeMap::from([("job".to_string(), j.to_string())])).unwrap_or_default(),
+            service: String::new(),
+            outcome: String::new(),
+            error: report.is_none().then(|| "connection refused".to_string()),
+            report,
+            saved_to: None,
+            failing: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_stack_is_merged_across_the_replicas_of_its_service() {
+        let mut clean = demo_report(1.0);
+        clean.suspects.clear();
+        clean.outcome = "clean".into();
+        let targets = vec![
+            target("a:1", Some("orders"), Some(demo_report(1.0))),
+            target("b:1", Some("orders"), Some(demo_report(1.2))),
+            target("c:1", Some("orders"), Some(demo_report(3.0))),
+            target("d:1", Some("orders"), Some(clean.clone())),
+            target("e:1", Some("catalog"), Some(clean)),
+            target("f:1", None, Some(demo_report(0.5))),
+            target("g:1", Some("payments"), None),
+        ];
+        let doc = build(targets, &["job".to_string(), "service".to_string()]);
+        assert_eq!(doc.outcome, "leak");
+        assert_eq!(doc.unsampled, ["g:1"]);
+        assert_eq!((doc.targets_total, doc.targets_sampled), (7, 6));
+        let names: Vec<&str> = doc.services.iter().map(|s| s.service.as_str()).collect();
+        assert_eq!(names, ["orders", "f:1"], "worst first; catalog (clean) and payments (unsampled) not listed");
+        let orders = &doc.services[0];
+        assert_eq!((orders.replicas, orders.sampled, orders.affected), (4, 4, 3));
+        let s = &orders.stacks[0];
+        assert_eq!((s.replicas, s.of_replicas), (3, 4));
+        assert_eq!(s.growth_per_minute, 12.0, "the median of 10, 12 and 30");
+        assert_eq!(s.summary, "leaking in 3 of 4 replicas of orders, +12.0/min each");
+        assert_eq!(doc.services[1].stacks[0].summary, "leaking in f:1, +5.0/min");
+        assert_eq!(doc.targets[6].outcome, "unsampled");
+        // Without a leak, a target that could not be sampled is the worst outcome.
+        let mut clean = demo_report(1.0);
+        clean.suspects.clear();
+        clean.outcome = "clean".into();
+        let doc = build(vec![target("a:1", None, Some(clean)), target("b:1", None, None)], &[]);
+        assert_eq!(doc.outcome, "unsampled");
+    }
+
+    #[test]
+    fn hostile_names_stay_text_in_every_format() {
+        let mut r = demo_report(1.0);
+        r.suspects[0].group.leaf = "<script>alert(1)</script>\u{1b}]0;x\u{7}|`*".into();
+        let doc = build(vec![target("a:1", Some("<b>orders\u{202e}</b>"), Some(r))], &["job".to_string()]);
+        let html = fleet_html(&doc);
+        assert!(!html.contains("<script>alert") && !html.contains("<b>orders") && !html.contains('\u{202e}'), "{html}");
+        for format in [OutputFormat::Text, OutputFormat::Markdown, OutputFormat::Json] {
+            let mut out = Vec::new();
+            write(&doc, format, Style::default(), &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}'), "{format:?}: {text}");
+        }
+        assert!(write(&doc, OutputFormat::Dot, Style::default(), &mut Vec::new()).is_err());
+    }
+}
