@@ -475,9 +475,6 @@ fn respond(shared: &Shared, request: tiny_http::Request) {
     let mut response = tiny_http::Response::from_data(body).with_status_code(status).with_header(header("Content-Type", content_type));
     response.add_header(header("X-Content-Type-Options", "nosniff"));
     response.add_header(header("Cache-Control", "no-store"));
-    if content_type.starts_with("text/html") {
-        response.add_header(header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"));
-    }
     // A client that went away is not worth a message.
     let _ = request.respond(response);
 }
@@ -528,6 +525,9 @@ fn route(shared: &Shared, path: &str, request: &tiny_http::Request) -> (u16, &'s
     }
 }
 
+/// serve's own pages run no script and load nothing (the report pages carry their own policy).
+const OWN_PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
+
 /// `%XX` sequences decoded; `None` for a malformed one or bytes that are not UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
@@ -562,7 +562,7 @@ fn percent_encode(s: &str) -> String {
 fn not_sampled_yet(t: &Target) -> String {
     maud::html! {
         (maud::DOCTYPE)
-        html { head { meta charset="utf-8"; title { "leakhound serve — " (report::escape::terminal(&t.name)) } }
+        html { head { meta charset="utf-8"; meta http-equiv="Content-Security-Policy" content=(OWN_PAGE_CSP); title { "leakhound serve — " (report::escape::terminal(&t.name)) } }
         body { p { "Not sampled yet: " (report::escape::terminal(&t.name)) ". " a href="/" { "All targets" } } } }
     }
     .into_string()
@@ -615,6 +615,7 @@ fn overview(shared: &Shared) -> String {
         html lang="en" {
             head {
                 meta charset="utf-8";
+                meta http-equiv="Content-Security-Policy" content=(OWN_PAGE_CSP);
                 title { "leakhound serve: " (leaking) " leaking of " (views.len()) }
                 style { "body{font:14px system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse}td,th{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left}.leak{color:#b00;font-weight:bold}.suspect{color:#b60}.down{color:#777}" }
             }
