@@ -181,6 +181,53 @@ fn serve_manifests_fit_together_and_the_cli() {
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"].as_bool(), Some(true));
 }
 
+#[test]
+fn check_cronjob_fits_the_configmap_and_the_cli() {
+    let rel = "deploy/kubernetes/leakhound-check-cronjob.yaml";
+    let docs = yaml_docs(rel);
+    assert_eq!(docs.len(), 1, "{rel}");
+    let cron = doc(&docs, "CronJob");
+    assert_eq!(cron["apiVersion"].as_str(), Some("batch/v1"));
+    let schedule = str_of(&cron["spec"]["schedule"], "schedule");
+    assert_eq!(schedule.split_whitespace().count(), 5, "{rel}: a five-field cron schedule, got {schedule:?}");
+    assert_eq!(cron["spec"]["concurrencyPolicy"].as_str(), Some("Forbid"), "two checks of one fleet at once double the load");
+    let job = &cron["spec"]["jobTemplate"]["spec"];
+    assert_eq!(job["backoffLimit"].as_u64(), Some(0), "a leak found (exit 1) is a result: never retried");
+    let pod = &job["template"]["spec"];
+    assert_eq!(pod["restartPolicy"].as_str(), Some("Never"));
+    let c = &seq_of(&pod["containers"], "containers")[0];
+    let args = args_of(c);
+    assert_eq!(args[0], "check", "{rel}: the CronJob runs `leakhound check`");
+    assert_real_command_line(&args, rel);
+
+    // The targets file is the serve manifest's ConfigMap.
+    let serve_docs = yaml_docs("deploy/kubernetes/leakhound-serve.yaml");
+    let configmap = doc(&serve_docs, "ConfigMap");
+    let cm_name = str_of(&configmap["metadata"]["name"], "ConfigMap name");
+    let key = str_of(configmap["data"].as_mapping().unwrap().keys().next().unwrap(), "key");
+    assert_eq!(flag_value(&args, "--targets"), mounted_file(pod, c, cm_name, key));
+
+    // The whole run fits in the Job's deadline: count × interval plus room for fetches.
+    let interval = humantime::parse_duration(flag_value(&args, "--interval")).expect("--interval");
+    let count: u32 = flag_value(&args, "--count").parse().expect("--count");
+    let deadline = job["activeDeadlineSeconds"].as_u64().expect("activeDeadlineSeconds");
+    assert!(interval.as_secs() * count as u64 * 2 <= deadline, "{rel}: {count} × {interval:?} does not fit twice in {deadline} s");
+
+    // --save goes to a writable volume (the root file system is read-only).
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"].as_bool(), Some(true));
+    let save = flag_value(&args, "--save");
+    let writable: Vec<String> = seq_of(&c["volumeMounts"], "volumeMounts")
+        .iter()
+        .filter(|m| m["readOnly"].as_bool() != Some(true))
+        .filter(|m| {
+            let name = m["name"].as_str();
+            seq_of(&pod["volumes"], "volumes").iter().any(|v| v["name"].as_str() == name && v.get("emptyDir").is_some())
+        })
+        .map(|m| str_of(&m["mountPath"], "mountPath").to_string())
+        .collect();
+    assert!(writable.iter().any(|m| save.starts_with(&format!("{m}/"))), "{rel}: --save {save} is not inside a writable emptyDir mount {writable:?}");
+}
+
 /// `FROM`, `CMD` and the like of a Dockerfile: (instruction, rest), continuation lines joined.
 fn dockerfile_instructions(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
