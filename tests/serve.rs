@@ -579,3 +579,31 @@ fn hostile_names_from_a_target_are_escaped_everywhere() {
         schema::validate(&t["report"]);
     }
 }
+
+#[test]
+fn shards_split_the_targets_between_instances() {
+    // Nobody listens on these ports: each target only has to be listed, not sampled.
+    let urls: Vec<String> = (0..9).map(|_| format!("http://127.0.0.1:{}", free_port())).collect();
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let mut args: Vec<&str> = urls.iter().map(String::as_str).collect();
+        args.extend(["--shard", &shard, "--interval", "1h", "--retries", "0", "--timeout", "1s"]);
+        let serve = Serve::start(&args);
+        let all = parse_exposition(&serve.metrics());
+        let mine: Vec<String> =
+            all.iter().filter(|s| s.name == "leakhound_sample_errors_total").filter_map(|s| s.label("target").map(str::to_string)).collect();
+        let count = all.iter().find(|s| s.name == "leakhound_targets").map(|s| s.value as usize);
+        assert_eq!(count, Some(mine.len()));
+        let kept: leakhound::source::targets::Shard = shard.parse().unwrap();
+        for u in &urls {
+            let t = leakhound::source::targets::from_urls(std::slice::from_ref(u)).unwrap().remove(0);
+            assert_eq!(mine.contains(&t.name), kept.keeps(&t), "{u} in shard {shard}");
+        }
+        seen.extend(mine);
+    }
+    seen.sort();
+    let mut all: Vec<String> = urls.iter().map(|u| name_of(u)).collect();
+    all.sort();
+    assert_eq!(seen, all, "every target in exactly one shard");
+}

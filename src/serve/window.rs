@@ -7,8 +7,8 @@
 //!
 //! Memory is bounded three ways: at most `snapshots` snapshots (and as many failed rounds), at
 //! most `stack_limit` distinct stacks per snapshot (the largest; the rest still count in the
-//! total), and a stack table that forgets the stacks that left the window (see
-//! [`StackTable::retain`]) once it has grown to twice what the window holds.
+//! total), and a stack table that forgets the stacks and frames that left the window (see
+//! [`StackTable::retain`]) once it has grown to twice what the window holds (or by a slack).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -44,6 +44,10 @@ pub const DEFAULT_STACK_LIMIT: usize = 5_000;
 /// round) keeps at most this many stale ones.
 const TABLE_SLACK: usize = 1_024;
 
+/// Likewise for frames: the table is trimmed when it holds twice the frames it kept at the last
+/// trim, or this many more.
+const FRAME_SLACK: usize = 1_024;
+
 enum Entry {
     Snapshot(Box<Snapshot>),
     /// A failed round, as `watch` records it: it makes a later fall in goroutines a restart.
@@ -56,8 +60,11 @@ pub struct Window {
     table: StackTable,
     entries: VecDeque<Entry>,
     snapshots: usize,
-    /// Trim the table once it holds more stacks than this.
+    /// Trim the table once it holds more stacks than this ...
     trim_at: usize,
+    /// ... or more frames than this (a profile brings all its frames, also those of stacks that
+    /// change from one snapshot to the next, such as goroutines caught running).
+    trim_frames_at: usize,
     /// Stacks dropped from snapshots by the stack limit (for the report).
     pub dropped_stacks: u64,
 }
@@ -66,7 +73,7 @@ impl Window {
     pub fn new(opts: WindowOptions) -> Window {
         let table = StackTable::new(opts.group_by, opts.label.clone());
         let trim_at = TABLE_SLACK.min(opts.stack_limit);
-        Window { opts, table, entries: VecDeque::new(), snapshots: 0, trim_at, dropped_stacks: 0 }
+        Window { opts, table, entries: VecDeque::new(), snapshots: 0, trim_at, trim_frames_at: FRAME_SLACK, dropped_stacks: 0 }
     }
 
     /// Snapshots in the window.
@@ -81,6 +88,11 @@ impl Window {
     /// Distinct stacks the window's table holds.
     pub fn stacks(&self) -> usize {
         self.table.len()
+    }
+
+    /// Distinct frames the window's table holds.
+    pub fn frames(&self) -> usize {
+        self.table.frames()
     }
 
     /// Adds a goroutine profile (grouped at once; the profile itself is not kept). `fallback_time_nanos`
@@ -119,7 +131,7 @@ impl Window {
                 self.snapshots -= 1;
             }
         }
-        if self.table.len() > self.trim_at {
+        if self.table.len() > self.trim_at || self.table.frames() > self.trim_frames_at {
             self.trim_table();
         }
     }
@@ -153,6 +165,7 @@ impl Window {
         }
         self.table = table;
         self.trim_at = self.table.len().saturating_mul(2).max(self.table.len() + TABLE_SLACK.min(self.opts.stack_limit));
+        self.trim_frames_at = self.table.frames().saturating_mul(2).max(self.table.frames() + FRAME_SLACK);
     }
 
     /// The window as `watch` would have built it from the same rounds, for `f` to analyse.
@@ -289,5 +302,34 @@ mod tests {
         small.trim_table();
         assert!(small.stacks() <= 20);
         assert_eq!(large_leaks(window_verdicts(&mut small)), b);
+    }
+
+    #[test]
+    fn frames_that_come_and_go_do_not_pile_up() {
+        // A profile lists every location its samples use, and a filtered or merged one (a proxy,
+        // fleetsim's per-target profiles) also ones no sample of this target uses; a busy service
+        // catches goroutines at new lines. Simulated on a real profile: each round brings 5 frames
+        // never seen before, used by no sample, and the stacks stay the same.
+        let base = demo_profiles().remove(7);
+        let mut w = Window::new(WindowOptions { snapshots: 8, ..Default::default() });
+        let mut most = 0;
+        for round in 0..1000i64 {
+            let mut p = base.clone();
+            for k in 0..5 {
+                p.frames.push(crate::profile::Frame {
+                    function: format!("main.elsewhere{round}_{k}"),
+                    file: "main.go".into(),
+                    line: round,
+                    address: 0,
+                    start_line: 0,
+                });
+            }
+            w.push(&p, format!("round {round}"), Some(round * 1_000_000_000));
+            most = most.max(w.frames());
+        }
+        let per_profile = base.frames.len() + 5;
+        assert!(most <= 2 * per_profile + FRAME_SLACK + per_profile, "frames piled up: {most} (a profile has {per_profile})");
+        assert!(w.stacks() < 40, "the stacks are the same: {}", w.stacks());
+        assert_eq!(w.len(), 8);
     }
 }
