@@ -370,14 +370,20 @@ fn memory_stays_flat_over_many_rounds_of_a_fleet() {
     assert!(wait_until(Duration::from_secs(30), || rounds(&serve) >= 2 * window as u64), "rounds stalled:\n{}", serve.stderr());
     let warm = rss_kib(serve.pid());
     let mut peak = warm;
-    assert!(
-        wait_until(Duration::from_secs(60), || {
-            peak = peak.max(rss_kib(serve.pid()));
-            rounds(&serve) >= 2 * window as u64 + 40
-        }),
-        "rounds stalled:\n{}",
-        serve.stderr()
-    );
+    let mut at = |round: u64| {
+        assert!(
+            wait_until(Duration::from_secs(60), || {
+                peak = peak.max(rss_kib(serve.pid()));
+                rounds(&serve) >= round
+            }),
+            "rounds stalled:\n{}",
+            serve.stderr()
+        );
+        rss_kib(serve.pid())
+    };
+    let first = 2 * window as u64;
+    let mid = at(first + 20);
+    let end = at(first + 40);
     let all = parse_exposition(&serve.metrics());
     // Every leaking target is found, and no benign one.
     for t in &sim.targets {
@@ -386,9 +392,14 @@ fn memory_stays_flat_over_many_rounds_of_a_fleet() {
         let leaks = samples(&all, "leakhound_suspect_goroutines", &name).into_iter().filter(|s| s.label("verdict") == Some("leak")).count();
         assert_eq!(leaks > 0, t.leaking, "{name} (leaking: {}):\n{:?}", t.leaking, samples(&all, "leakhound_suspect_goroutines", &name));
     }
-    eprintln!("serve over {} fleetsim targets: VmRSS {warm} KiB after {} rounds, peak {peak} KiB over the next 40", sim.targets.len(), 2 * window);
-    // Growth bounded: allocator noise, not a per-round leak (40 rounds × 40 targets).
-    assert!(peak <= warm + warm / 4 + 4096, "VmRSS grew from {warm} KiB to {peak} KiB over 40 rounds");
+    eprintln!(
+        "serve over {} fleetsim targets: VmRSS {warm} KiB after {first} rounds, {mid} KiB 20 rounds later, {end} KiB 40 rounds later, peak {peak} KiB",
+        sim.targets.len()
+    );
+    // Flat: allocator noise, not a per-round leak (40 rounds × 40 targets; a table that kept every
+    // frame it was shown grew by ~1 MiB in 20 rounds here).
+    assert!(peak <= warm + warm / 8 + 2048, "VmRSS grew from {warm} KiB to {peak} KiB over 40 rounds");
+    assert!(end <= mid + 768, "VmRSS still growing: {mid} KiB, then {end} KiB 20 rounds later");
 }
 
 #[test]

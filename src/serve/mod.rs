@@ -220,7 +220,7 @@ const QUEUE_BOUND: usize = 16_384;
 /// Threads answering HTTP requests.
 const HTTP_THREADS: usize = 4;
 
-/// Largest request the server reads a target name from (paths are short).
+/// Longest request path answered (a target name is short).
 const MAX_PATH_BYTES: usize = 2048;
 
 /// The targets the options name, this shard's only.
@@ -241,7 +241,7 @@ fn file_stamp(opts: &ServeOptions) -> Option<(u64, Option<SystemTime>, u64)> {
     let path = opts.targets_file.as_ref()?;
     let meta = std::fs::metadata(path).ok()?;
     // The loader caps the size it reads; hashing a huge file each round is not worth it either.
-    let hash = if meta.len() <= 16 << 20 {
+    let hash = if meta.len() <= targets::MAX_FILE_BYTES {
         std::fs::read(path).ok().map_or(0, |b| {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
