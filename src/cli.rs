@@ -289,6 +289,10 @@ pub struct ServeArgs {
     /// Accept invalid TLS certificates.
     #[arg(long)]
     pub insecure: bool,
+    /// The label that names a target's service, to merge a stack across its replicas on / and in
+    /// /api/v1/report (repeatable; the first one a target has wins) [default: job, then service].
+    #[arg(long, value_name = "LABEL")]
+    pub group_by_label: Vec<String>,
     #[command(flatten)]
     pub rank: RankArgs,
     #[command(flatten)]

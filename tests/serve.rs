@@ -283,11 +283,13 @@ fn serve_exports_the_leaking_service_and_not_the_benign_one_reloads_and_stops_cl
     assert_eq!(serve.get("/targets/nobody:1").status, 404);
     assert_eq!(serve.get("/nothing-here").status, 404);
     let report = serve.report();
+    schema::validate(&report);
+    assert_eq!(report["schema"], "leakhound.fleet/v1");
     let targets = report["targets"].as_array().expect("targets");
     assert_eq!(targets.len(), 2);
-    for t in targets {
-        schema::validate(&t["report"]);
-    }
+    // The fleet summary names the leaking service by its job label, and not the benign one.
+    let services: Vec<&str> = report["services"].as_array().unwrap().iter().filter(|s| s["verdict"] == "leak").filter_map(|s| s["service"].as_str()).collect();
+    assert_eq!(services, ["orders"], "{report:#}");
     let leaky_report = targets.iter().find(|t| t["name"] == lname.as_str()).unwrap();
     assert_eq!(leaky_report["report"]["verdict"], "leak");
     let window_before = leaky_report["report"]["snapshots"].as_array().unwrap().len();
@@ -310,7 +312,9 @@ fn serve_exports_the_leaking_service_and_not_the_benign_one_reloads_and_stops_cl
     let leaky_report = report["targets"].as_array().unwrap().iter().find(|t| t["name"] == lname.as_str()).unwrap().clone();
     assert!(leaky_report["report"]["snapshots"].as_array().unwrap().len() >= window_before, "the window stayed");
     let dead_report = report["targets"].as_array().unwrap().iter().find(|t| t["name"] == dead.as_str()).unwrap().clone();
-    assert!(dead_report["last_error"].as_str().is_some_and(|e| e.contains("refused")), "{dead_report}");
+    assert!(dead_report["error"].as_str().is_some_and(|e| e.contains("refused")), "{dead_report}");
+    assert_eq!(dead_report["outcome"], "unsampled");
+    schema::validate(&report);
     assert!(serve.stderr().contains("the targets file changed"));
 
     // SIGTERM: exit 0, the listener closed.
@@ -366,14 +370,20 @@ fn memory_stays_flat_over_many_rounds_of_a_fleet() {
     assert!(wait_until(Duration::from_secs(30), || rounds(&serve) >= 2 * window as u64), "rounds stalled:\n{}", serve.stderr());
     let warm = rss_kib(serve.pid());
     let mut peak = warm;
-    assert!(
-        wait_until(Duration::from_secs(60), || {
-            peak = peak.max(rss_kib(serve.pid()));
-            rounds(&serve) >= 2 * window as u64 + 40
-        }),
-        "rounds stalled:\n{}",
-        serve.stderr()
-    );
+    let mut at = |round: u64| {
+        assert!(
+            wait_until(Duration::from_secs(60), || {
+                peak = peak.max(rss_kib(serve.pid()));
+                rounds(&serve) >= round
+            }),
+            "rounds stalled:\n{}",
+            serve.stderr()
+        );
+        rss_kib(serve.pid())
+    };
+    let first = 2 * window as u64;
+    let mid = at(first + 20);
+    let end = at(first + 40);
     let all = parse_exposition(&serve.metrics());
     // Every leaking target is found, and no benign one.
     for t in &sim.targets {
@@ -382,9 +392,14 @@ fn memory_stays_flat_over_many_rounds_of_a_fleet() {
         let leaks = samples(&all, "leakhound_suspect_goroutines", &name).into_iter().filter(|s| s.label("verdict") == Some("leak")).count();
         assert_eq!(leaks > 0, t.leaking, "{name} (leaking: {}):\n{:?}", t.leaking, samples(&all, "leakhound_suspect_goroutines", &name));
     }
-    eprintln!("serve over {} fleetsim targets: VmRSS {warm} KiB after {} rounds, peak {peak} KiB over the next 40", sim.targets.len(), 2 * window);
-    // Growth bounded: allocator noise, not a per-round leak (40 rounds × 40 targets).
-    assert!(peak <= warm + warm / 4 + 4096, "VmRSS grew from {warm} KiB to {peak} KiB over 40 rounds");
+    eprintln!(
+        "serve over {} fleetsim targets: VmRSS {warm} KiB after {first} rounds, {mid} KiB 20 rounds later, {end} KiB 40 rounds later, peak {peak} KiB",
+        sim.targets.len()
+    );
+    // Flat: allocator noise, not a per-round leak (40 rounds × 40 targets; a table that kept every
+    // frame it was shown grew by ~1 MiB in 20 rounds here).
+    assert!(peak <= warm + warm / 8 + 2048, "VmRSS grew from {warm} KiB to {peak} KiB over 40 rounds");
+    assert!(end <= mid + 768, "VmRSS still growing: {mid} KiB, then {end} KiB 20 rounds later");
 }
 
 #[test]
@@ -426,20 +441,21 @@ fn a_target_that_restarts_is_handled_as_watch_handles_it() {
     let name = name_of(&svc.url());
     let serve = Serve::start(&[&svc.url(), "--interval", "250ms", "--window", "40", "--timeout", "2s", "--retries", "0"]);
     let target = |s: &Serve| s.report()["targets"].as_array().unwrap().iter().find(|t| t["name"] == name.as_str()).cloned().unwrap();
+    let up = |s: &Serve| value(&parse_exposition(&s.metrics()), "leakhound_target_up", &name);
     let snapshots = |t: &Value| t["report"]["snapshots"].as_array().map_or(0, Vec::len);
     assert!(wait_until(Duration::from_secs(20), || snapshots(&target(&serve)) >= 6), "{}", serve.stderr());
     // The service goes away and comes back on the same port, from nothing.
     svc.kill();
-    assert!(wait_until(Duration::from_secs(10), || target(&serve)["up"] == false), "{}", serve.stderr());
+    assert!(wait_until(Duration::from_secs(10), || up(&serve) == Some(0.0)), "{}", serve.stderr());
     let _svc = Service::start_on(port, &["-scenario", "leaky", "-rate", "20"]);
     let restarted = wait_until(Duration::from_secs(20), || {
         let t = target(&serve);
-        t["up"] == true && t["report"]["restarts"].as_array().is_some_and(|r| !r.is_empty())
+        up(&serve) == Some(1.0) && t["report"]["restarts"].as_array().is_some_and(|r| !r.is_empty())
     });
     let t = target(&serve);
     assert!(restarted, "no restart seen:\n{t:#}\n{}", serve.stderr());
     let report = &t["report"];
-    schema::validate(report);
+    schema::validate(&serve.report());
     assert!(report["errors"].as_array().unwrap().iter().any(|e| e.as_str().is_some_and(|e| e.contains("restarted"))), "{report:#}");
     assert!(report["failed_rounds"].as_array().is_some_and(|f| !f.is_empty()), "the outage's rounds are recorded");
     // As in watch, the ranking uses the longest run between restarts, never both mixed.
@@ -574,10 +590,7 @@ fn hostile_names_from_a_target_are_escaped_everywhere() {
             assert!(!page.contains(raw), "{path} holds {raw:?} raw");
         }
     }
-    let report = serve.report();
-    for t in report["targets"].as_array().unwrap() {
-        schema::validate(&t["report"]);
-    }
+    schema::validate(&serve.report());
 }
 
 #[test]

@@ -54,6 +54,9 @@ pub struct ServeOptions {
     pub path: Option<String>,
     pub max_profile_bytes: u64,
     pub rank: RankOptions,
+    /// The labels that name a target's service, to merge a stack across replicas on `/` and in
+    /// `/api/v1/report` (see `report::fleet`).
+    pub group_by_labels: Vec<String>,
 }
 
 /// The flags the signal handlers set.
@@ -123,8 +126,6 @@ struct Shared {
     rounds: AtomicU64,
     /// Why the last reload of the targets file failed, while the old list is kept.
     reload_error: Mutex<Option<String>>,
-    /// Whether every target has finished one sampling since the targets were loaded.
-    started: Instant,
 }
 
 impl Shared {
@@ -146,13 +147,7 @@ pub fn run(opts: ServeOptions, signals: &Signals) -> Result<()> {
     let server = tiny_http::Server::http(opts.listen.as_str())
         .map_err(|e| Error::Input(format!("cannot listen on {}: {e}; pass another --listen address (host:port)", opts.listen)))?;
     let server = Arc::new(server);
-    let shared = Arc::new(Shared {
-        opts: opts.clone(),
-        targets: RwLock::new(BTreeMap::new()),
-        rounds: AtomicU64::new(0),
-        reload_error: Mutex::new(None),
-        started: Instant::now(),
-    });
+    let shared = Arc::new(Shared { opts: opts.clone(), targets: RwLock::new(BTreeMap::new()), rounds: AtomicU64::new(0), reload_error: Mutex::new(None) });
     apply_targets(&shared, initial);
     let listening = server.server_addr().to_ip().map_or_else(|| opts.listen.clone(), |a| a.to_string());
     eprintln!("leakhound serve: listening on http://{listening} ({} targets, every {})", shared.entries().len(), humantime::format_duration(opts.interval));
@@ -225,7 +220,7 @@ const QUEUE_BOUND: usize = 16_384;
 /// Threads answering HTTP requests.
 const HTTP_THREADS: usize = 4;
 
-/// Largest request the server reads a target name from (paths are short).
+/// Longest request path answered (a target name is short).
 const MAX_PATH_BYTES: usize = 2048;
 
 /// The targets the options name, this shard's only.
@@ -246,7 +241,7 @@ fn file_stamp(opts: &ServeOptions) -> Option<(u64, Option<SystemTime>, u64)> {
     let path = opts.targets_file.as_ref()?;
     let meta = std::fs::metadata(path).ok()?;
     // The loader caps the size it reads; hashing a huge file each round is not worth it either.
-    let hash = if meta.len() <= 16 << 20 {
+    let hash = if meta.len() <= targets::MAX_FILE_BYTES {
         std::fs::read(path).ok().map_or(0, |b| {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -372,7 +367,7 @@ fn sample(entry: &Entry, shared: &Shared, fetcher: &Fetcher) {
     state.round += 1;
     let round = state.round;
     let outcome = match fetched {
-        Ok(p) => Sampled::Snapshot(state.window.push(&p, format!("{url} (round {round})"), Some(at))),
+        Ok(p) => Sampled::Snapshot(state.window.push(p, format!("{url} (round {round})"), Some(at))),
         Err(message) => {
             state.window.record_failure(format!("round {round}: {message}"));
             Sampled::Failed(message)
@@ -494,7 +489,7 @@ fn route(shared: &Shared, path: &str, request: &tiny_http::Request) -> (u16, &'s
         "/" => (200, HTML, overview(shared).into_bytes()),
         "/api/v1/report" => {
             let mut out = Vec::new();
-            match report::escape::json(&fleet_json(shared), &mut out) {
+            match report::fleet::write(&fleet_report(shared), report::OutputFormat::Json, report::Style::default(), &mut out) {
                 Ok(()) => (200, "application/json", out),
                 Err(e) => (500, TEXT, format!("{e}\n").into_bytes()),
             }
@@ -510,7 +505,10 @@ fn route(shared: &Shared, path: &str, request: &tiny_http::Request) -> (u16, &'s
             let Some(entry) = entry else {
                 return (404, TEXT, format!("no target named {}\n", report::escape::terminal(&name)).into_bytes());
             };
-            let report = entry.state.lock().ok().and_then(|s| s.report.clone());
+            let (report, error) = match entry.state.lock() {
+                Ok(s) => (s.report.clone().filter(|_| !s.window.is_empty()), s.last_error.clone()),
+                Err(_) => (None, None),
+            };
             match report {
                 Some(doc) => {
                     let mut out = Vec::new();
@@ -519,14 +517,11 @@ fn route(shared: &Shared, path: &str, request: &tiny_http::Request) -> (u16, &'s
                         Err(e) => (500, TEXT, format!("{e}\n").into_bytes()),
                     }
                 }
-                None => (200, HTML, not_sampled_yet(&entry.target).into_bytes()),
+                None => (200, HTML, not_sampled_yet(&entry.target, error.as_deref()).into_bytes()),
             }
         }
     }
 }
-
-/// serve's own pages run no script and load nothing (the report pages carry their own policy).
-const OWN_PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
 
 /// `%XX` sequences decoded; `None` for a malformed one or bytes that are not UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
@@ -559,100 +554,54 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
-fn not_sampled_yet(t: &Target) -> String {
-    maud::html! {
-        (maud::DOCTYPE)
-        html { head { meta charset="utf-8"; meta http-equiv="Content-Security-Policy" content=(OWN_PAGE_CSP); title { "leakhound serve — " (report::escape::terminal(&t.name)) } }
-        body { p { "Not sampled yet: " (report::escape::terminal(&t.name)) ". " a href="/" { "All targets" } } } }
-    }
-    .into_string()
+fn not_sampled_yet(t: &Target, error: Option<&str>) -> String {
+    let name = report::escape::terminal(&t.name);
+    let body = maud::html! {
+        h1 { "leakhound serve: " code { (name) } " has no snapshot yet" }
+        @if let Some(e) = error { p.error { "Its last sampling failed: " (report::escape::terminal(e)) } }
+        p { a href="/" { "All targets" } }
+    };
+    report::html::page_of(&format!("leakhound serve: {name} not sampled yet"), body)
 }
 
-/// The fleet's JSON: every target's report in the `leakhound.report/v1` shape.
-fn fleet_json(shared: &Shared) -> serde_json::Value {
-    let views = views(shared);
-    let targets: Vec<serde_json::Value> = views
-        .iter()
-        .map(|v| {
-            serde_json::json!({
-                "name": v.target.name,
-                "url": crate::source::http::redact_url(&v.target.url),
-                "labels": v.target.labels,
-                "up": v.metrics.up,
-                "goroutines": v.metrics.goroutines,
-                "sample_errors": v.metrics.errors_total,
-                "last_error": v.last_error,
-                "report": v.report.as_deref(),
-            })
+/// The fleet document (`leakhound.fleet/v1`, as `watch` over many targets writes it): each
+/// target's current report (its window), or why it has none.
+fn fleet_report(shared: &Shared) -> report::fleet::FleetReport {
+    let targets = views(shared)
+        .into_iter()
+        .map(|v| report::fleet::TargetDoc {
+            name: v.target.name.clone(),
+            url: crate::source::http::redact_url(&v.target.url),
+            labels: v.target.labels.clone(),
+            service: String::new(),
+            outcome: String::new(),
+            // One or the other (the schema's oneOf): a failed round of a target that has a window
+            // is in its report's errors and failed_rounds.
+            error: (v.window == 0).then(|| v.last_error.clone().unwrap_or_else(|| "not sampled yet".to_string())),
+            report: v.report.filter(|_| v.window > 0).map(|r| LeakReport::clone(&r)),
+            saved_to: None,
+            failing: Vec::new(),
         })
         .collect();
-    serde_json::json!({
-        "schema": "leakhound.serve/v1",
-        "tool": report::Tool::default(),
-        "rounds": shared.rounds.load(Ordering::SeqCst),
-        "uptime_seconds": shared.started.elapsed().as_secs(),
-        "targets": targets,
-    })
+    report::fleet::build(targets, &shared.opts.group_by_labels)
 }
 
-/// `/`: every target, leaking ones first.
+/// `/`: the fleet overview (`report::fleet`'s), each target linking to its own page.
 fn overview(shared: &Shared) -> String {
-    let mut views = views(shared);
-    let outcome = |v: &View| v.report.as_ref().map(|r| if r.outcome.is_empty() { r.verdict.clone() } else { r.outcome.clone() });
-    let order = |v: &View| match outcome(v).as_deref() {
-        Some("leak") => 0,
-        Some("suspect") => 1,
-        _ if v.metrics.up == Some(false) => 2,
-        _ => 3,
-    };
-    views.sort_by(|a, b| order(a).cmp(&order(b)).then_with(|| a.target.name.cmp(&b.target.name)));
-    let leaking = views.iter().filter(|v| order(v) == 0).count();
-    let down = views.iter().filter(|v| v.metrics.up == Some(false)).count();
+    let doc = fleet_report(shared);
     let reload_error = shared.reload_error.lock().ok().and_then(|e| e.clone());
-    let esc = |s: &str| report::escape::terminal(s).into_owned();
-    let page = maud::html! {
-        (maud::DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta http-equiv="Content-Security-Policy" content=(OWN_PAGE_CSP);
-                title { "leakhound serve: " (leaking) " leaking of " (views.len()) }
-                style { "body{font:14px system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse}td,th{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left}.leak{color:#b00;font-weight:bold}.suspect{color:#b60}.down{color:#777}" }
-            }
-            body {
-                h1 { "leakhound serve" }
-                p {
-                    (views.len()) " targets, " (leaking) " leaking, " (down) " not answering; round " (shared.rounds.load(Ordering::SeqCst))
-                    ", every " (humantime::format_duration(shared.opts.interval)) ", window of " (shared.opts.window.snapshots) " snapshots. "
-                    a href="/metrics" { "/metrics" } " · " a href="/api/v1/report" { "/api/v1/report" }
-                }
-                @if let Some(e) = &reload_error { p.leak { "The targets file could not be read again (the previous list stays): " (esc(e)) } }
-                table {
-                    thead { tr { th { "target" } th { "labels" } th { "outcome" } th { "goroutines" } th { "snapshots" } th { "leaks" } th { "suspects" } th { "top stack" } th { "growth/min" } th { "last error" } } }
-                    tbody {
-                        @for v in &views {
-                            @let o = outcome(v).unwrap_or_else(|| "not sampled yet".into());
-                            @let r = v.report.as_deref();
-                            @let top = r.and_then(|r| r.suspects.first());
-                            tr {
-                                td { a href={ "/targets/" (percent_encode(&v.target.name)) } { (esc(&v.target.name)) } }
-                                td { (esc(&v.target.labels.iter().map(|(k, val)| format!("{k}={val}")).collect::<Vec<_>>().join(" "))) }
-                                td class=(o.as_str()) { (o) }
-                                td { @if let Some(g) = v.metrics.goroutines { (g) } }
-                                td { (v.window) }
-                                td { (r.map_or(0, |r| r.suspects.iter().filter(|s| s.verdict == crate::analysis::rank::Verdict::Leak).count())) }
-                                td { (r.map_or(0, |r| r.suspects.iter().filter(|s| s.verdict == crate::analysis::rank::Verdict::Suspect).count())) }
-                                td { @if let Some(s) = top { (esc(&s.group.leaf)) " (" (esc(&s.pattern)) ")" } }
-                                td { @if let Some(s) = top { (format!("{:+.1}", s.growth_per_minute)) } }
-                                td.down { @if let Some(e) = &v.last_error { (esc(e)) } }
-                            }
-                        }
-                    }
-                }
-            }
+    let down: Vec<String> = views(shared).into_iter().filter(|v| v.metrics.up == Some(false)).map(|v| v.target.name).collect();
+    let body = maud::html! {
+        p {
+            "leakhound serve: round " (shared.rounds.load(Ordering::SeqCst)) ", every " (humantime::format_duration(shared.opts.interval))
+            ", a window of " (shared.opts.window.snapshots) " snapshots per target"
+            @if !down.is_empty() { "; not answering: " (report::escape::terminal(&down.join(", "))) }
+            ". " a href="/metrics" { "/metrics" } " · " a href="/api/v1/report" { "/api/v1/report" }
         }
+        @if let Some(e) = &reload_error { p.error { "The targets file could not be read again (the previous list stays): " (report::escape::terminal(e)) } }
+        (report::fleet::overview_html(&doc, &|_, t| format!("/targets/{}", percent_encode(&t.name))))
     };
-    page.into_string()
+    report::html::page_of(&format!("leakhound serve: {}", doc.outcome), body)
 }
 
 #[cfg(test)]

@@ -95,10 +95,12 @@ impl Window {
         self.table.frames()
     }
 
-    /// Adds a goroutine profile (grouped at once; the profile itself is not kept). `fallback_time_nanos`
+    /// Adds a goroutine profile (grouped at once; the profile itself is not kept, and of its
+    /// frames only those its samples use reach the table). `fallback_time_nanos`
     /// is used when the profile has no time of its own. Returns the snapshot's goroutine total.
-    pub fn push(&mut self, profile: &Profile, source: String, fallback_time_nanos: Option<i64>) -> i64 {
-        let mut snap = Snapshot::from_profile(&mut self.table, profile, source, 0, 0);
+    pub fn push(&mut self, profile: Profile, source: String, fallback_time_nanos: Option<i64>) -> i64 {
+        let profile = used_frames_only(profile);
+        let mut snap = Snapshot::from_profile(&mut self.table, &profile, source, 0, 0);
         if snap.time_nanos.is_none() {
             snap.time_nanos = fallback_time_nanos;
         }
@@ -191,6 +193,55 @@ impl Window {
     }
 }
 
+/// The profile with only the frames its samples use (stacks, creation sites, ancestors). A
+/// profile may list more (a proxy's or fleetsim's filtered profiles list the whole process's):
+/// the window's table would keep them all. A profile with an index out of range is left as it is.
+pub fn used_frames_only(mut p: Profile) -> Profile {
+    let n = p.frames.len();
+    let mut used = vec![u32::MAX; n];
+    let mut next = 0u32;
+    let mut mark = |i: u32| -> bool {
+        match used.get_mut(i as usize) {
+            Some(slot) => {
+                if *slot == u32::MAX {
+                    *slot = next;
+                    next += 1;
+                }
+                true
+            }
+            None => false,
+        }
+    };
+    for s in &p.samples {
+        let facts = s.goroutine.as_ref();
+        let all = s.stack.iter().chain(facts.and_then(|g| g.created_by.as_ref())).chain(facts.into_iter().flat_map(|g| g.ancestors.iter().flatten()));
+        for &i in all {
+            if !mark(i) {
+                return p;
+            }
+        }
+    }
+    if next as usize == n {
+        return p;
+    }
+    let mut frames = vec![None; next as usize];
+    for (old, f) in std::mem::take(&mut p.frames).into_iter().enumerate() {
+        if let Some(&new) = used.get(old).filter(|&&u| u != u32::MAX) {
+            frames[new as usize] = Some(f);
+        }
+    }
+    p.frames = frames.into_iter().flatten().collect();
+    let map = |i: &mut u32| *i = used[*i as usize];
+    for s in &mut p.samples {
+        s.stack.iter_mut().for_each(map);
+        if let Some(g) = s.goroutine.as_mut() {
+            g.created_by.iter_mut().for_each(map);
+            g.ancestors.iter_mut().flatten().for_each(map);
+        }
+    }
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,7 +289,7 @@ mod tests {
         let all: Vec<&Profile> = profiles.iter().collect();
         let mut w = Window::new(WindowOptions { snapshots: 8, ..Default::default() });
         for (i, p) in profiles.iter().enumerate() {
-            w.push(p, format!("round {i}"), None);
+            w.push(p.clone(), format!("round {i}"), None);
         }
         let expected = watch_verdicts(&all);
         assert!(expected.iter().filter(|v| v.1 == Verdict::Leak).count() >= 5, "the demo leaks: {expected:?}");
@@ -247,7 +298,7 @@ mod tests {
         // A window of 5 slides: it says what watch says over the last 5.
         let mut w = Window::new(WindowOptions { snapshots: 5, ..Default::default() });
         for (i, p) in profiles.iter().enumerate() {
-            w.push(p, format!("round {i}"), None);
+            w.push(p.clone(), format!("round {i}"), None);
             let from = (i + 1).saturating_sub(5);
             assert_eq!(window_verdicts(&mut w), watch_verdicts(&all[from..=i]), "after round {i}");
         }
@@ -266,7 +317,7 @@ mod tests {
                 w.record_failure("round 6: connection refused".into());
                 series.record_failure("round 6: connection refused".into());
             }
-            w.push(&profiles[i], format!("round {n}"), None);
+            w.push(profiles[i].clone(), format!("round {n}"), None);
             series.push(&profiles[i], format!("round {n}"), None);
         }
         let expected = verdicts(&series.table, &series.rank(&RankOptions::default()));
@@ -285,8 +336,8 @@ mod tests {
         let mut big = Window::new(WindowOptions { snapshots: 8, ..Default::default() });
         for round in 0..3 {
             for (i, p) in profiles.iter().enumerate() {
-                small.push(p, format!("round {round}.{i}"), None);
-                big.push(p, format!("round {round}.{i}"), None);
+                small.push(p.clone(), format!("round {round}.{i}"), None);
+                big.push(p.clone(), format!("round {round}.{i}"), None);
                 assert!(small.stacks() <= 2 * 20 + 30, "the table stays bounded: {}", small.stacks());
             }
         }
@@ -306,14 +357,13 @@ mod tests {
 
     #[test]
     fn frames_that_come_and_go_do_not_pile_up() {
-        // A profile lists every location its samples use, and a filtered or merged one (a proxy,
-        // fleetsim's per-target profiles) also ones no sample of this target uses; a busy service
-        // catches goroutines at new lines. Simulated on a real profile: each round brings 5 frames
-        // never seen before, used by no sample, and the stacks stay the same.
         let base = demo_profiles().remove(7);
+        let used = used_frames_only(base.clone()).frames.len();
+        // A profile may list frames no sample uses (a proxy's, fleetsim's filtered profiles list
+        // the whole process's): they never reach the table. Simulated on a real profile: 5 new
+        // unused frames each round.
         let mut w = Window::new(WindowOptions { snapshots: 8, ..Default::default() });
-        let mut most = 0;
-        for round in 0..1000i64 {
+        for round in 0..200i64 {
             let mut p = base.clone();
             for k in 0..5 {
                 p.frames.push(crate::profile::Frame {
@@ -324,12 +374,24 @@ mod tests {
                     start_line: 0,
                 });
             }
-            w.push(&p, format!("round {round}"), Some(round * 1_000_000_000));
+            w.push(p, format!("round {round}"), Some(round * 1_000_000_000));
+            assert!(w.frames() <= used, "unused frames kept: {} of {used}", w.frames());
+        }
+        // A busy service catches goroutines at new lines: new frames that samples do use, in the
+        // same stacks when grouped by function. The table is trimmed on its frames as well as its
+        // stacks. Simulated by moving the lines of main's frames every round.
+        let mut w = Window::new(WindowOptions { snapshots: 8, group_by: GroupBy::Function, ..Default::default() });
+        let mut most = 0;
+        for round in 0..1000i64 {
+            let mut p = base.clone();
+            for f in p.frames.iter_mut().filter(|f| f.function.starts_with("main.")) {
+                f.line += round;
+            }
+            w.push(p, format!("round {round}"), Some(round * 1_000_000_000));
             most = most.max(w.frames());
         }
-        let per_profile = base.frames.len() + 5;
-        assert!(most <= 2 * per_profile + FRAME_SLACK + per_profile, "frames piled up: {most} (a profile has {per_profile})");
-        assert!(w.stacks() < 40, "the stacks are the same: {}", w.stacks());
+        assert!(most <= 2 * 8 * used + FRAME_SLACK + used, "frames piled up: {most} (a profile uses {used})");
+        assert!(w.stacks() < 60, "the same stacks by function: {}", w.stacks());
         assert_eq!(w.len(), 8);
     }
 }
