@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+
 use crate::error::{Error, Result};
 use crate::source::http::FetchLimit;
 use crate::source::saved;
@@ -40,7 +42,8 @@ pub struct TargetRun {
 /// their results in the members' order once all have ended (a signal in `stop` ends them all).
 pub fn run(members: Vec<Member>, concurrency: usize, stop: &AtomicBool) -> Vec<TargetRun> {
     let limit = Arc::new(FetchLimit::new(concurrency.max(1)));
-    std::thread::scope(|scope| {
+    let bar = progress_bar(&members);
+    let runs = std::thread::scope(|scope| {
         let handles: Vec<_> = members
             .into_iter()
             .map(|mut m| {
@@ -48,7 +51,12 @@ pub fn run(members: Vec<Member>, concurrency: usize, stop: &AtomicBool) -> Vec<T
                 // One progress bar per target would fight over the terminal.
                 m.watch.progress = false;
                 let (target, opts) = (m.target.clone(), m.watch.clone());
-                let handle = scope.spawn(move || watch::run_target(&m.watch, stop));
+                let bar = bar.clone();
+                let handle = scope.spawn(move || {
+                    let result = watch::run_target(&m.watch, stop);
+                    bar.inc(1);
+                    result
+                });
                 (target, opts, handle)
             })
             .collect();
@@ -64,7 +72,31 @@ pub fn run(members: Vec<Member>, concurrency: usize, stop: &AtomicBool) -> Vec<T
                 TargetRun { target, watch, result }
             })
             .collect()
-    })
+    });
+    bar.finish_and_clear();
+    runs
+}
+
+/// One bar for the whole fleet (a bar per target would fight over the terminal): the targets
+/// done and the time left in the plan. Only on a terminal, and not with `--quiet`.
+fn progress_bar(members: &[Member]) -> ProgressBar {
+    use std::io::IsTerminal;
+    let Some(first) = members.first().map(|m| &m.watch).filter(|w| w.progress && std::io::stderr().is_terminal()) else {
+        return ProgressBar::hidden();
+    };
+    let (count, interval, deadline) = (first.count, first.interval, first.deadline);
+    let bar = ProgressBar::with_draw_target(Some(members.len() as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} targets done, {left} left")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key("left", move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let left = watch::time_left(count, interval, deadline, state.elapsed());
+                let _ = write!(w, "{}", humantime::format_duration(std::time::Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0))));
+            })
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 /// The snapshot folder of each target inside `dir`: `dir` must be new or empty (as for one

@@ -345,3 +345,63 @@ fn wrong_targets_are_refused_before_sampling() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// Ctrl-C ends every target's sampling at once, even one stalled in a fetch, and the fleet report
+/// is still written with what was taken.
+#[test]
+fn ctrl_c_ends_the_whole_fleet_and_still_writes_the_report() {
+    let (in_flight, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let servers: Vec<(String, Arc<Mutex<Vec<Instant>>>)> =
+        (0..2).map(|_| counting_server(Duration::from_millis(10), in_flight.clone(), peak.clone())).collect();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = format!("127.0.0.1:{}", silent.local_addr().unwrap().port());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let mut watch = leakhound()
+        .args([
+            "watch",
+            &servers[0].0,
+            &servers[1].0,
+            &silent_addr,
+            "--interval",
+            "200ms",
+            "--count",
+            "1000",
+            "--timeout",
+            "60s",
+            "--quiet",
+            "--format",
+            "json",
+        ])
+        .arg("--save")
+        .arg(dir.path().join("s"))
+        .arg("--output")
+        .arg(&report)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let asked = Instant::now();
+    let _ = Command::new("kill").args(["-INT", &watch.id().to_string()]).status();
+    let status = watch.wait().unwrap();
+    assert!(asked.elapsed() < Duration::from_secs(5), "stopped at once, not after the silent target's 60 s timeout");
+    assert!(status.success(), "{status:?}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    schema::validate(&doc);
+    for (i, (addr, arrivals)) in servers.iter().enumerate() {
+        let t = &doc["targets"][i];
+        let n = t["report"]["snapshots"].as_array().unwrap().len();
+        assert!((3..=10).contains(&n), "{addr}: {n} snapshots");
+        // A fetch in flight at the signal is abandoned: at most one request more than snapshots.
+        let asked = arrivals.lock().unwrap().len();
+        assert!(asked == n || asked == n + 1, "{addr}: {asked} requests, {n} snapshots");
+        assert!(t["report"]["errors"].to_string().contains("interrupted"), "{t:#}");
+    }
+    assert_eq!(doc["unsampled"], serde_json::json!([silent_addr]));
+    assert!(doc["targets"][2]["error"].as_str().unwrap().contains("interrupted"), "{:#}", doc["targets"][2]);
+}
