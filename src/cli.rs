@@ -289,6 +289,11 @@ pub struct ServeArgs {
     /// Accept invalid TLS certificates.
     #[arg(long)]
     pub insecure: bool,
+    /// Also fetch /debug/pprof/goroutineleak each round (Go 1.26+): goroutines the runtime proves
+    /// leaked are a leak at once. The runtime runs a garbage collection for it; a target that does
+    /// not serve it, or takes longer than the interval, is no longer asked.
+    #[arg(long)]
+    pub goroutineleak: bool,
     /// The label that names a target's service, to merge a stack across its replicas on / and in
     /// /api/v1/report (repeatable; the first one a target has wins) [default: job, then service].
     #[arg(long, value_name = "LABEL")]

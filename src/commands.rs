@@ -836,6 +836,7 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
         },
         path: args.path.clone(),
         max_profile_bytes: args.group.max_profile_bytes,
+        leak_profile: args.goroutineleak,
         rank: rank_options(&args.rank)?,
         group_by_labels: if args.group_by_label.is_empty() {
             report::fleet::DEFAULT_GROUP_LABELS.map(String::from).to_vec()

@@ -620,3 +620,35 @@ fn shards_split_the_targets_between_instances() {
     all.sort();
     assert_eq!(seen, all, "every target in exactly one shard");
 }
+
+#[test]
+fn goroutineleak_proof_makes_a_leak_without_a_trend() {
+    let proving = Service::start(&["-scenario", "leaky", "-rate", "20"]);
+    let old_go = Service::start(&["-scenario", "leaky", "-rate", "20", "-serve-goroutineleak=false"]);
+    // A window of 3 snapshots can never show a leak from growth (that needs 4): every leak
+    // listed is the runtime's proof.
+    let serve = Serve::start(&[&proving.url(), &old_go.url(), "--window", "3", "--interval", "300ms", "--goroutineleak"]);
+    let (p, o) = (name_of(&proving.url()), name_of(&old_go.url()));
+    let leaks = |all: &[Sample], t: &str| samples(all, "leakhound_suspect_goroutines", t).into_iter().filter(|s| s.label("verdict") == Some("leak")).count();
+    let mut all = Vec::new();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            all = parse_exposition(&serve.metrics());
+            leaks(&all, &p) >= 5 && rounds_at_least(&all, 5)
+        }),
+        "{all:?}\n{}",
+        serve.stderr()
+    );
+    assert_eq!(leaks(&all, &o), 0, "without the proof, 3 snapshots show no leak");
+    let report = serve.report();
+    schema::validate(&report);
+    let target = |name: &str| report["targets"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap().clone();
+    let proven = target(&p)["report"]["suspects"].as_array().unwrap().iter().filter(|s| s["gc_proven_leaked"].as_u64().is_some_and(|n| n > 0)).count();
+    assert!(proven >= 5, "{:#}", target(&p));
+    let errors = target(&o)["report"]["errors"].to_string();
+    assert!(errors.contains("does not serve /debug/pprof/goroutineleak"), "{errors}");
+}
+
+fn rounds_at_least(all: &[Sample], n: u64) -> bool {
+    all.iter().any(|s| s.name == "leakhound_rounds_total" && s.value >= n as f64)
+}

@@ -53,6 +53,8 @@ pub struct ServeOptions {
     /// `--path`: where pprof is mounted when a target's URL does not say.
     pub path: Option<String>,
     pub max_profile_bytes: u64,
+    /// Also fetch each target's goroutineleak profile every round (`--goroutineleak`).
+    pub leak_profile: bool,
     pub rank: RankOptions,
     /// The labels that name a target's service, to merge a stack across replicas on `/` and in
     /// `/api/v1/report` (see `report::fleet`).
@@ -101,6 +103,9 @@ pub fn install_signal_handlers() -> &'static Signals {
 struct Entry {
     target: Target,
     goroutine_url: String,
+    /// Its goroutineleak profile, while it is fetched (`--goroutineleak`, and the target serves it
+    /// in time).
+    leak_url: Option<String>,
     /// Queued or being sampled: not queued again until done.
     busy: AtomicBool,
     state: Mutex<TargetState>,
@@ -108,6 +113,10 @@ struct Entry {
 
 struct TargetState {
     window: Window,
+    /// The goroutineleak profile is no longer fetched (not served, or slower than the interval).
+    leak_off: bool,
+    /// Notes for the report that no round records (why the goroutineleak profile is not fetched).
+    notes: Vec<String>,
     /// Rounds sampled (the source of each snapshot names its round).
     round: u64,
     up: Option<bool>,
@@ -217,6 +226,9 @@ static SIGNALS_STOP: AtomicBool = AtomicBool::new(false);
 /// this is only reached by a list this long; the rest wait for the next round.
 const QUEUE_BOUND: usize = 16_384;
 
+/// Notes kept per target for its report (the goroutineleak profile's failures).
+const MAX_NOTES: usize = 8;
+
 /// Threads answering HTTP requests.
 const HTTP_THREADS: usize = 4;
 
@@ -281,8 +293,10 @@ fn apply_targets(shared: &Shared, list: Vec<Target>) {
         if next.contains_key(&t.name) {
             continue;
         }
-        let goroutine_url = match crate::source::http::Target::parse(&t.url, shared.opts.path.as_deref()).and_then(|h| h.goroutine_url(false)) {
-            Ok(u) => u,
+        let urls =
+            crate::source::http::Target::parse(&t.url, shared.opts.path.as_deref()).and_then(|h| Ok((h.goroutine_url(false)?, h.url("goroutineleak", ""))));
+        let (goroutine_url, leak_url) = match urls {
+            Ok((g, l)) => (g.clone(), (shared.opts.leak_profile && !g.contains("/goroutineleak")).then_some(l)),
             Err(e) => {
                 eprintln!("leakhound serve: target {} left out: {}", report::escape::terminal(&t.name), report::escape::terminal(&e.to_string()));
                 continue;
@@ -293,9 +307,9 @@ fn apply_targets(shared: &Shared, list: Vec<Target>) {
             Some(old) if old.goroutine_url == goroutine_url => {
                 // New labels, same target: the window moves over.
                 let state = old.state.lock().map(|mut s| std::mem::replace(&mut *s, new_state(&shared.opts))).unwrap_or_else(|_| new_state(&shared.opts));
-                Arc::new(Entry { target: t.clone(), goroutine_url, busy: AtomicBool::new(false), state: Mutex::new(state) })
+                Arc::new(Entry { target: t.clone(), goroutine_url, leak_url, busy: AtomicBool::new(false), state: Mutex::new(state) })
             }
-            _ => Arc::new(Entry { target: t.clone(), goroutine_url, busy: AtomicBool::new(false), state: Mutex::new(new_state(&shared.opts)) }),
+            _ => Arc::new(Entry { target: t.clone(), goroutine_url, leak_url, busy: AtomicBool::new(false), state: Mutex::new(new_state(&shared.opts)) }),
         };
         next.insert(t.name.clone(), entry);
     }
@@ -310,6 +324,8 @@ fn apply_targets(shared: &Shared, list: Vec<Target>) {
 fn new_state(opts: &ServeOptions) -> TargetState {
     TargetState {
         window: Window::new(opts.window.clone()),
+        leak_off: false,
+        notes: Vec::new(),
         round: 0,
         up: None,
         goroutines: None,
@@ -363,6 +379,12 @@ fn sample(entry: &Entry, shared: &Shared, fetcher: &Fetcher) {
             }
         })
     });
+    let leak_url = entry.leak_url.as_ref().filter(|_| fetched.is_ok() && entry.state.lock().is_ok_and(|s| !s.leak_off));
+    let proof = leak_url.map(|u| {
+        let asked = Instant::now();
+        let answer = fetcher.get(u);
+        (u, answer, asked.elapsed())
+    });
     let Ok(mut state) = entry.state.lock() else { return };
     state.round += 1;
     let round = state.round;
@@ -373,6 +395,33 @@ fn sample(entry: &Entry, shared: &Shared, fetcher: &Fetcher) {
             Sampled::Failed(message)
         }
     };
+    if let Some((u, answer, took)) = proof {
+        match answer
+            .map_err(|e| (matches!(e, crate::source::http::FetchError::NotFound { .. }), e.to_string()))
+            .and_then(|bytes| profile::decode(&bytes, opts.max_profile_bytes).map_err(|e| (false, format!("{u}: {e}"))))
+        {
+            Ok(p) if p.kind == profile::ProfileKind::GoroutineLeak => state.window.attach_proof(p),
+            Ok(p) => state.notes.push(format!("round {round}: {u} is a {} profile, not a goroutineleak profile", p.kind.name())),
+            Err((true, _)) => {
+                state.leak_off = true;
+                state.notes.push("the service does not serve /debug/pprof/goroutineleak (Go 1.26 and later do): leaks are judged by growth alone".into());
+            }
+            Err((false, e)) => state.notes.push(format!("round {round}: {e}")),
+        }
+        // The runtime runs a collection for this profile, which on a large service takes longer
+        // than the interval: then it is no longer asked for, to keep the pace and spare the service.
+        if took > opts.interval && !state.leak_off {
+            state.leak_off = true;
+            state.notes.push(format!(
+                "the goroutineleak profile took {:.1} s, longer than the {} interval: it is no longer fetched, and leaks are judged by growth",
+                took.as_secs_f64(),
+                humantime::format_duration(opts.interval)
+            ));
+        }
+        // Notes of failed fetches stay few: the latest ones.
+        let excess = state.notes.len().saturating_sub(MAX_NOTES);
+        state.notes.drain(..excess);
+    }
     match outcome {
         Sampled::Snapshot(total) => {
             state.up = Some(true);
@@ -386,9 +435,10 @@ fn sample(entry: &Entry, shared: &Shared, fetcher: &Fetcher) {
         }
     }
     let name = entry.target.name.clone();
+    let notes = state.notes.clone();
     let doc = state.window.with_series(|series| {
         let suspects = series.rank(&opts.rank);
-        report::build::leak_report(&name, series, &HeapSeries::default(), &suspects, &opts.rank, None, &[])
+        report::build::leak_report(&name, series, &HeapSeries::default(), &suspects, &opts.rank, None, &notes)
     });
     state.top = doc
         .suspects

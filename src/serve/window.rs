@@ -49,9 +49,16 @@ const TABLE_SLACK: usize = 1_024;
 const FRAME_SLACK: usize = 1_024;
 
 enum Entry {
-    Snapshot(Box<Snapshot>),
+    Snapshot(Box<Kept>),
     /// A failed round, as `watch` records it: it makes a later fall in goroutines a restart.
     Failure(String),
+}
+
+/// A snapshot, and the goroutines the runtime proved leaked at its moment, per group (from a
+/// goroutineleak profile), when one was taken.
+struct Kept {
+    snap: Snapshot,
+    proof: Option<HashMap<GroupId, u64>>,
 }
 
 /// One target's last snapshots.
@@ -114,10 +121,24 @@ impl Window {
             self.dropped_stacks += (by_size.len() - self.opts.stack_limit) as u64;
         }
         let total = snap.total;
-        self.entries.push_back(Entry::Snapshot(Box::new(snap)));
+        self.entries.push_back(Entry::Snapshot(Box::new(Kept { snap, proof: None })));
         self.snapshots += 1;
         self.trim();
         total
+    }
+
+    /// Attaches a goroutineleak profile to the last snapshot: the goroutines the runtime proved
+    /// leaked, per stack (as `watch` attaches it to its round's snapshot).
+    pub fn attach_proof(&mut self, leak_profile: Profile) {
+        if !matches!(self.entries.back(), Some(Entry::Snapshot(_))) {
+            return;
+        }
+        let leak_profile = used_frames_only(leak_profile);
+        let proof: HashMap<GroupId, u64> = self.table.group_profile(&leak_profile, 0).into_iter().map(|(id, g)| (id, g.value.max(0) as u64)).collect();
+        if let Some(Entry::Snapshot(kept)) = self.entries.back_mut() {
+            kept.proof = Some(proof);
+        }
+        self.trim();
     }
 
     /// Records a failed round.
@@ -143,10 +164,11 @@ impl Window {
     fn trim_table(&mut self) {
         let mut peak: HashMap<GroupId, i64> = HashMap::new();
         for e in &self.entries {
-            if let Entry::Snapshot(s) = e {
-                for (id, g) in &s.groups {
+            if let Entry::Snapshot(k) = e {
+                let proven = k.proof.iter().flatten().map(|(id, n)| (id, i64::try_from(*n).unwrap_or(i64::MAX)));
+                for (id, v) in k.snap.groups.iter().map(|(id, g)| (id, g.value)).chain(proven) {
                     let p = peak.entry(*id).or_insert(i64::MIN);
-                    *p = (*p).max(g.value);
+                    *p = (*p).max(v);
                 }
             }
         }
@@ -161,8 +183,11 @@ impl Window {
         ids.sort_unstable();
         let (table, new_id) = self.table.retain(&ids);
         for e in &mut self.entries {
-            if let Entry::Snapshot(s) = e {
-                s.groups = s.groups.drain().filter_map(|(id, g)| new_id.get(&id).map(|&n| (n, g))).collect();
+            if let Entry::Snapshot(k) = e {
+                k.snap.groups = k.snap.groups.drain().filter_map(|(id, g)| new_id.get(&id).map(|&n| (n, g))).collect();
+                if let Some(proof) = k.proof.as_mut() {
+                    *proof = proof.drain().filter_map(|(id, n)| new_id.get(&id).map(|&m| (m, n))).collect();
+                }
             }
         }
         self.table = table;
@@ -176,8 +201,11 @@ impl Window {
         std::mem::swap(&mut series.table, &mut self.table);
         for e in &self.entries {
             match e {
-                Entry::Snapshot(s) => {
-                    series.push_snapshot(Snapshot::clone(s));
+                Entry::Snapshot(k) => {
+                    let index = series.push_snapshot(k.snap.clone()).index;
+                    if let Some(proof) = &k.proof {
+                        series.set_proof(index, proof.clone());
+                    }
                 }
                 Entry::Failure(m) => series.record_failure(m.clone()),
             }
@@ -393,5 +421,30 @@ mod tests {
         assert!(most <= 2 * 8 * used + FRAME_SLACK + used, "frames piled up: {most} (a profile uses {used})");
         assert!(w.stacks() < 60, "the same stacks by function: {}", w.stacks());
         assert_eq!(w.len(), 8);
+    }
+
+    #[test]
+    fn the_runtime_s_proof_counts_as_in_watch() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/source/demo");
+        let read = |name: String| crate::profile::decode(&std::fs::read(dir.join(name)).unwrap(), crate::profile::DEFAULT_MAX_PROFILE_BYTES).unwrap();
+        // Only the first 3 rounds: too few for a leak from growth, so every leak is the proof's.
+        let mut w = Window::new(WindowOptions { snapshots: 3, ..Default::default() });
+        let mut series = Series::new(GroupBy::Line, None);
+        for i in 0..3 {
+            let (g, leak) = (read(format!("{i:03}-goroutine.pb.gz")), read(format!("{i:03}-goroutineleak.pb.gz")));
+            series.push(&g, format!("round {i}"), None);
+            series.attach_proof(i, &leak);
+            w.push(g, format!("round {i}"), None);
+            w.attach_proof(leak);
+        }
+        let proven = |v: &[Suspect]| v.iter().filter(|s| s.gc_proven_leaked.is_some()).count();
+        let expected = series.rank(&RankOptions::default());
+        assert!(proven(&expected) >= 5, "the demo's leaks are proven");
+        let got = w.rank(&RankOptions::default());
+        assert_eq!(proven(&got), proven(&expected));
+        assert_eq!(window_verdicts(&mut w), verdicts(&series.table, &expected));
+        // Trimming keeps the proof with its stacks.
+        w.trim_table();
+        assert_eq!(window_verdicts(&mut w), verdicts(&series.table, &expected));
     }
 }
