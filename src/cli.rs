@@ -141,11 +141,32 @@ pub struct SampleArgs {
     pub quiet: bool,
 }
 
+/// Many targets at once (several URLs, or `--targets FILE`).
+#[derive(Debug, Args, Clone)]
+pub struct FleetArgs {
+    /// A Prometheus file_sd file (JSON or YAML: a list of {targets: ["host:port", ...], labels:
+    /// {...}}) of targets to sample together, besides any URLs given [default: none].
+    #[arg(long = "targets", id = "targets_file", value_name = "FILE")]
+    pub targets_file: Option<PathBuf>,
+    /// Over many targets: at most this many fetches in flight at once (each target keeps its own
+    /// schedule).
+    #[arg(long, value_name = "N", default_value_t = crate::fleet::DEFAULT_CONCURRENCY, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..), usize::from))]
+    pub concurrency: usize,
+    /// Over many targets: the label that names a target's service, to merge a stack across its
+    /// replicas (repeatable; the first one a target has wins) [default: job, then service].
+    #[arg(long, value_name = "LABEL")]
+    pub group_by_label: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Base URL of the service (http://host:port, or host:port) or the full URL of its goroutine
-    /// profile, taken as written (query included).
-    pub url: String,
+    /// profile, taken as written (query included). Several URLs (or --targets) watch them all at
+    /// once and write one fleet report.
+    #[arg(required_unless_present = "targets_file")]
+    pub urls: Vec<String>,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     #[command(flatten)]
     pub sample: SampleArgs,
     #[command(flatten)]
@@ -177,9 +198,12 @@ pub enum FailOn {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// A service URL to sample (http://host:port, or host:port), or a saved folder / profile files to read.
-    #[arg(required = true)]
+    /// A service URL to sample (http://host:port, or host:port), or a saved folder / profile files
+    /// to read. Several URLs (or --targets) check them all at once: the worst outcome decides.
+    #[arg(required_unless_present = "targets_file")]
     pub targets: Vec<String>,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     /// Fail (exit 1) on leaks only, or on suspects too.
     #[arg(long, value_enum, default_value_t = FailOn::Leak)]
     pub fail_on: FailOn,
@@ -265,6 +289,15 @@ pub struct ServeArgs {
     /// Accept invalid TLS certificates.
     #[arg(long)]
     pub insecure: bool,
+    /// Also fetch /debug/pprof/goroutineleak each round (Go 1.26+): goroutines the runtime proves
+    /// leaked are a leak at once. The runtime runs a garbage collection for it; a target that does
+    /// not serve it, or takes longer than the interval, is no longer asked.
+    #[arg(long)]
+    pub goroutineleak: bool,
+    /// The label that names a target's service, to merge a stack across its replicas on / and in
+    /// /api/v1/report (repeatable; the first one a target has wins) [default: job, then service].
+    #[arg(long, value_name = "LABEL")]
+    pub group_by_label: Vec<String>,
     #[command(flatten)]
     pub rank: RankArgs,
     #[command(flatten)]

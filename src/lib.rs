@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod fleet;
 pub mod profile;
 pub mod report;
 pub mod serve;

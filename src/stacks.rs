@@ -495,6 +495,11 @@ impl StackTable {
         self.groups.len()
     }
 
+    /// Distinct frames interned (every frame of every profile grouped, used by a group or not).
+    pub fn frames(&self) -> usize {
+        self.exact.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
     }

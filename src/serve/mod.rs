@@ -53,7 +53,12 @@ pub struct ServeOptions {
     /// `--path`: where pprof is mounted when a target's URL does not say.
     pub path: Option<String>,
     pub max_profile_bytes: u64,
+    /// Also fetch each target's goroutineleak profile every round (`--goroutineleak`).
+    pub leak_profile: bool,
     pub rank: RankOptions,
+    /// The labels that name a target's service, to merge a stack across replicas on `/` and in
+    /// `/api/v1/report` (see `report::fleet`).
+    pub group_by_labels: Vec<String>,
 }
 
 /// The flags the signal handlers set.
@@ -98,6 +103,9 @@ pub fn install_signal_handlers() -> &'static Signals {
 struct Entry {
     target: Target,
     goroutine_url: String,
+    /// Its goroutineleak profile, while it is fetched (`--goroutineleak`, and the target serves it
+    /// in time).
+    leak_url: Option<String>,
     /// Queued or being sampled: not queued again until done.
     busy: AtomicBool,
     state: Mutex<TargetState>,
@@ -105,6 +113,10 @@ struct Entry {
 
 struct TargetState {
     window: Window,
+    /// The goroutineleak profile is no longer fetched (not served, or slower than the interval).
+    leak_off: bool,
+    /// Notes for the report that no round records (why the goroutineleak profile is not fetched).
+    notes: Vec<String>,
     /// Rounds sampled (the source of each snapshot names its round).
     round: u64,
     up: Option<bool>,
@@ -123,8 +135,6 @@ struct Shared {
     rounds: AtomicU64,
     /// Why the last reload of the targets file failed, while the old list is kept.
     reload_error: Mutex<Option<String>>,
-    /// Whether every target has finished one sampling since the targets were loaded.
-    started: Instant,
 }
 
 impl Shared {
@@ -146,13 +156,7 @@ pub fn run(opts: ServeOptions, signals: &Signals) -> Result<()> {
     let server = tiny_http::Server::http(opts.listen.as_str())
         .map_err(|e| Error::Input(format!("cannot listen on {}: {e}; pass another --listen address (host:port)", opts.listen)))?;
     let server = Arc::new(server);
-    let shared = Arc::new(Shared {
-        opts: opts.clone(),
-        targets: RwLock::new(BTreeMap::new()),
-        rounds: AtomicU64::new(0),
-        reload_error: Mutex::new(None),
-        started: Instant::now(),
-    });
+    let shared = Arc::new(Shared { opts: opts.clone(), targets: RwLock::new(BTreeMap::new()), rounds: AtomicU64::new(0), reload_error: Mutex::new(None) });
     apply_targets(&shared, initial);
     let listening = server.server_addr().to_ip().map_or_else(|| opts.listen.clone(), |a| a.to_string());
     eprintln!("leakhound serve: listening on http://{listening} ({} targets, every {})", shared.entries().len(), humantime::format_duration(opts.interval));
@@ -222,10 +226,13 @@ static SIGNALS_STOP: AtomicBool = AtomicBool::new(false);
 /// this is only reached by a list this long; the rest wait for the next round.
 const QUEUE_BOUND: usize = 16_384;
 
+/// Notes kept per target for its report (the goroutineleak profile's failures).
+const MAX_NOTES: usize = 8;
+
 /// Threads answering HTTP requests.
 const HTTP_THREADS: usize = 4;
 
-/// Largest request the server reads a target name from (paths are short).
+/// Longest request path answered (a target name is short).
 const MAX_PATH_BYTES: usize = 2048;
 
 /// The targets the options name, this shard's only.
@@ -246,7 +253,7 @@ fn file_stamp(opts: &ServeOptions) -> Option<(u64, Option<SystemTime>, u64)> {
     let path = opts.targets_file.as_ref()?;
     let meta = std::fs::metadata(path).ok()?;
     // The loader caps the size it reads; hashing a huge file each round is not worth it either.
-    let hash = if meta.len() <= 16 << 20 {
+    let hash = if meta.len() <= targets::MAX_FILE_BYTES {
         std::fs::read(path).ok().map_or(0, |b| {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -286,8 +293,10 @@ fn apply_targets(shared: &Shared, list: Vec<Target>) {
         if next.contains_key(&t.name) {
             continue;
         }
-        let goroutine_url = match crate::source::http::Target::parse(&t.url, shared.opts.path.as_deref()).and_then(|h| h.goroutine_url(false)) {
-            Ok(u) => u,
+        let urls =
+            crate::source::http::Target::parse(&t.url, shared.opts.path.as_deref()).and_then(|h| Ok((h.goroutine_url(false)?, h.url("goroutineleak", ""))));
+        let (goroutine_url, leak_url) = match urls {
+            Ok((g, l)) => (g.clone(), (shared.opts.leak_profile && !g.contains("/goroutineleak")).then_some(l)),
             Err(e) => {
                 eprintln!("leakhound serve: target {} left out: {}", report::escape::terminal(&t.name), report::escape::terminal(&e.to_string()));
                 continue;
@@ -298,9 +307,9 @@ fn apply_targets(shared: &Shared, list: Vec<Target>) {
             Some(old) if old.goroutine_url == goroutine_url => {
                 // New labels, same target: the window moves over.
                 let state = old.state.lock().map(|mut s| std::mem::replace(&mut *s, new_state(&shared.opts))).unwrap_or_else(|_| new_state(&shared.opts));
-                Arc::new(Entry { target: t.clone(), goroutine_url, busy: AtomicBool::new(false), state: Mutex::new(state) })
+                Arc::new(Entry { target: t.clone(), goroutine_url, leak_url, busy: AtomicBool::new(false), state: Mutex::new(state) })
             }
-            _ => Arc::new(Entry { target: t.clone(), goroutine_url, busy: AtomicBool::new(false), state: Mutex::new(new_state(&shared.opts)) }),
+            _ => Arc::new(Entry { target: t.clone(), goroutine_url, leak_url, busy: AtomicBool::new(false), state: Mutex::new(new_state(&shared.opts)) }),
         };
         next.insert(t.name.clone(), entry);
     }
@@ -315,6 +324,8 @@ fn apply_targets(shared: &Shared, list: Vec<Target>) {
 fn new_state(opts: &ServeOptions) -> TargetState {
     TargetState {
         window: Window::new(opts.window.clone()),
+        leak_off: false,
+        notes: Vec::new(),
         round: 0,
         up: None,
         goroutines: None,
@@ -368,16 +379,49 @@ fn sample(entry: &Entry, shared: &Shared, fetcher: &Fetcher) {
             }
         })
     });
+    let leak_url = entry.leak_url.as_ref().filter(|_| fetched.is_ok() && entry.state.lock().is_ok_and(|s| !s.leak_off));
+    let proof = leak_url.map(|u| {
+        let asked = Instant::now();
+        let answer = fetcher.get(u);
+        (u, answer, asked.elapsed())
+    });
     let Ok(mut state) = entry.state.lock() else { return };
     state.round += 1;
     let round = state.round;
     let outcome = match fetched {
-        Ok(p) => Sampled::Snapshot(state.window.push(&p, format!("{url} (round {round})"), Some(at))),
+        Ok(p) => Sampled::Snapshot(state.window.push(p, format!("{url} (round {round})"), Some(at))),
         Err(message) => {
             state.window.record_failure(format!("round {round}: {message}"));
             Sampled::Failed(message)
         }
     };
+    if let Some((u, answer, took)) = proof {
+        match answer
+            .map_err(|e| (matches!(e, crate::source::http::FetchError::NotFound { .. }), e.to_string()))
+            .and_then(|bytes| profile::decode(&bytes, opts.max_profile_bytes).map_err(|e| (false, format!("{u}: {e}"))))
+        {
+            Ok(p) if p.kind == profile::ProfileKind::GoroutineLeak => state.window.attach_proof(p),
+            Ok(p) => state.notes.push(format!("round {round}: {u} is a {} profile, not a goroutineleak profile", p.kind.name())),
+            Err((true, _)) => {
+                state.leak_off = true;
+                state.notes.push("the service does not serve /debug/pprof/goroutineleak (Go 1.26 and later do): leaks are judged by growth alone".into());
+            }
+            Err((false, e)) => state.notes.push(format!("round {round}: {e}")),
+        }
+        // The runtime runs a collection for this profile, which on a large service takes longer
+        // than the interval: then it is no longer asked for, to keep the pace and spare the service.
+        if took > opts.interval && !state.leak_off {
+            state.leak_off = true;
+            state.notes.push(format!(
+                "the goroutineleak profile took {:.1} s, longer than the {} interval: it is no longer fetched, and leaks are judged by growth",
+                took.as_secs_f64(),
+                humantime::format_duration(opts.interval)
+            ));
+        }
+        // Notes of failed fetches stay few: the latest ones.
+        let excess = state.notes.len().saturating_sub(MAX_NOTES);
+        state.notes.drain(..excess);
+    }
     match outcome {
         Sampled::Snapshot(total) => {
             state.up = Some(true);
@@ -391,9 +435,10 @@ fn sample(entry: &Entry, shared: &Shared, fetcher: &Fetcher) {
         }
     }
     let name = entry.target.name.clone();
+    let notes = state.notes.clone();
     let doc = state.window.with_series(|series| {
         let suspects = series.rank(&opts.rank);
-        report::build::leak_report(&name, series, &HeapSeries::default(), &suspects, &opts.rank, None, &[])
+        report::build::leak_report(&name, series, &HeapSeries::default(), &suspects, &opts.rank, None, &notes)
     });
     state.top = doc
         .suspects
@@ -475,9 +520,6 @@ fn respond(shared: &Shared, request: tiny_http::Request) {
     let mut response = tiny_http::Response::from_data(body).with_status_code(status).with_header(header("Content-Type", content_type));
     response.add_header(header("X-Content-Type-Options", "nosniff"));
     response.add_header(header("Cache-Control", "no-store"));
-    if content_type.starts_with("text/html") {
-        response.add_header(header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"));
-    }
     // A client that went away is not worth a message.
     let _ = request.respond(response);
 }
@@ -497,7 +539,7 @@ fn route(shared: &Shared, path: &str, request: &tiny_http::Request) -> (u16, &'s
         "/" => (200, HTML, overview(shared).into_bytes()),
         "/api/v1/report" => {
             let mut out = Vec::new();
-            match report::escape::json(&fleet_json(shared), &mut out) {
+            match report::fleet::write(&fleet_report(shared), report::OutputFormat::Json, report::Style::default(), &mut out) {
                 Ok(()) => (200, "application/json", out),
                 Err(e) => (500, TEXT, format!("{e}\n").into_bytes()),
             }
@@ -513,7 +555,10 @@ fn route(shared: &Shared, path: &str, request: &tiny_http::Request) -> (u16, &'s
             let Some(entry) = entry else {
                 return (404, TEXT, format!("no target named {}\n", report::escape::terminal(&name)).into_bytes());
             };
-            let report = entry.state.lock().ok().and_then(|s| s.report.clone());
+            let (report, error) = match entry.state.lock() {
+                Ok(s) => (s.report.clone().filter(|_| !s.window.is_empty()), s.last_error.clone()),
+                Err(_) => (None, None),
+            };
             match report {
                 Some(doc) => {
                     let mut out = Vec::new();
@@ -522,7 +567,7 @@ fn route(shared: &Shared, path: &str, request: &tiny_http::Request) -> (u16, &'s
                         Err(e) => (500, TEXT, format!("{e}\n").into_bytes()),
                     }
                 }
-                None => (200, HTML, not_sampled_yet(&entry.target).into_bytes()),
+                None => (200, HTML, not_sampled_yet(&entry.target, error.as_deref()).into_bytes()),
             }
         }
     }
@@ -559,99 +604,54 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
-fn not_sampled_yet(t: &Target) -> String {
-    maud::html! {
-        (maud::DOCTYPE)
-        html { head { meta charset="utf-8"; title { "leakhound serve — " (report::escape::terminal(&t.name)) } }
-        body { p { "Not sampled yet: " (report::escape::terminal(&t.name)) ". " a href="/" { "All targets" } } } }
-    }
-    .into_string()
+fn not_sampled_yet(t: &Target, error: Option<&str>) -> String {
+    let name = report::escape::terminal(&t.name);
+    let body = maud::html! {
+        h1 { "leakhound serve: " code { (name) } " has no snapshot yet" }
+        @if let Some(e) = error { p.error { "Its last sampling failed: " (report::escape::terminal(e)) } }
+        p { a href="/" { "All targets" } }
+    };
+    report::html::page_of(&format!("leakhound serve: {name} not sampled yet"), body)
 }
 
-/// The fleet's JSON: every target's report in the `leakhound.report/v1` shape.
-fn fleet_json(shared: &Shared) -> serde_json::Value {
-    let views = views(shared);
-    let targets: Vec<serde_json::Value> = views
-        .iter()
-        .map(|v| {
-            serde_json::json!({
-                "name": v.target.name,
-                "url": crate::source::http::redact_url(&v.target.url),
-                "labels": v.target.labels,
-                "up": v.metrics.up,
-                "goroutines": v.metrics.goroutines,
-                "sample_errors": v.metrics.errors_total,
-                "last_error": v.last_error,
-                "report": v.report.as_deref(),
-            })
+/// The fleet document (`leakhound.fleet/v1`, as `watch` over many targets writes it): each
+/// target's current report (its window), or why it has none.
+fn fleet_report(shared: &Shared) -> report::fleet::FleetReport {
+    let targets = views(shared)
+        .into_iter()
+        .map(|v| report::fleet::TargetDoc {
+            name: v.target.name.clone(),
+            url: crate::source::http::redact_url(&v.target.url),
+            labels: v.target.labels.clone(),
+            service: String::new(),
+            outcome: String::new(),
+            // One or the other (the schema's oneOf): a failed round of a target that has a window
+            // is in its report's errors and failed_rounds.
+            error: (v.window == 0).then(|| v.last_error.clone().unwrap_or_else(|| "not sampled yet".to_string())),
+            report: v.report.filter(|_| v.window > 0).map(|r| LeakReport::clone(&r)),
+            saved_to: None,
+            failing: Vec::new(),
         })
         .collect();
-    serde_json::json!({
-        "schema": "leakhound.serve/v1",
-        "tool": report::Tool::default(),
-        "rounds": shared.rounds.load(Ordering::SeqCst),
-        "uptime_seconds": shared.started.elapsed().as_secs(),
-        "targets": targets,
-    })
+    report::fleet::build(targets, &shared.opts.group_by_labels)
 }
 
-/// `/`: every target, leaking ones first.
+/// `/`: the fleet overview (`report::fleet`'s), each target linking to its own page.
 fn overview(shared: &Shared) -> String {
-    let mut views = views(shared);
-    let outcome = |v: &View| v.report.as_ref().map(|r| if r.outcome.is_empty() { r.verdict.clone() } else { r.outcome.clone() });
-    let order = |v: &View| match outcome(v).as_deref() {
-        Some("leak") => 0,
-        Some("suspect") => 1,
-        _ if v.metrics.up == Some(false) => 2,
-        _ => 3,
-    };
-    views.sort_by(|a, b| order(a).cmp(&order(b)).then_with(|| a.target.name.cmp(&b.target.name)));
-    let leaking = views.iter().filter(|v| order(v) == 0).count();
-    let down = views.iter().filter(|v| v.metrics.up == Some(false)).count();
+    let doc = fleet_report(shared);
     let reload_error = shared.reload_error.lock().ok().and_then(|e| e.clone());
-    let esc = |s: &str| report::escape::terminal(s).into_owned();
-    let page = maud::html! {
-        (maud::DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                title { "leakhound serve: " (leaking) " leaking of " (views.len()) }
-                style { "body{font:14px system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse}td,th{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left}.leak{color:#b00;font-weight:bold}.suspect{color:#b60}.down{color:#777}" }
-            }
-            body {
-                h1 { "leakhound serve" }
-                p {
-                    (views.len()) " targets, " (leaking) " leaking, " (down) " not answering; round " (shared.rounds.load(Ordering::SeqCst))
-                    ", every " (humantime::format_duration(shared.opts.interval)) ", window of " (shared.opts.window.snapshots) " snapshots. "
-                    a href="/metrics" { "/metrics" } " · " a href="/api/v1/report" { "/api/v1/report" }
-                }
-                @if let Some(e) = &reload_error { p.leak { "The targets file could not be read again (the previous list stays): " (esc(e)) } }
-                table {
-                    thead { tr { th { "target" } th { "labels" } th { "outcome" } th { "goroutines" } th { "snapshots" } th { "leaks" } th { "suspects" } th { "top stack" } th { "growth/min" } th { "last error" } } }
-                    tbody {
-                        @for v in &views {
-                            @let o = outcome(v).unwrap_or_else(|| "not sampled yet".into());
-                            @let r = v.report.as_deref();
-                            @let top = r.and_then(|r| r.suspects.first());
-                            tr {
-                                td { a href={ "/targets/" (percent_encode(&v.target.name)) } { (esc(&v.target.name)) } }
-                                td { (esc(&v.target.labels.iter().map(|(k, val)| format!("{k}={val}")).collect::<Vec<_>>().join(" "))) }
-                                td class=(o.as_str()) { (o) }
-                                td { @if let Some(g) = v.metrics.goroutines { (g) } }
-                                td { (v.window) }
-                                td { (r.map_or(0, |r| r.suspects.iter().filter(|s| s.verdict == crate::analysis::rank::Verdict::Leak).count())) }
-                                td { (r.map_or(0, |r| r.suspects.iter().filter(|s| s.verdict == crate::analysis::rank::Verdict::Suspect).count())) }
-                                td { @if let Some(s) = top { (esc(&s.group.leaf)) " (" (esc(&s.pattern)) ")" } }
-                                td { @if let Some(s) = top { (format!("{:+.1}", s.growth_per_minute)) } }
-                                td.down { @if let Some(e) = &v.last_error { (esc(e)) } }
-                            }
-                        }
-                    }
-                }
-            }
+    let down: Vec<String> = views(shared).into_iter().filter(|v| v.metrics.up == Some(false)).map(|v| v.target.name).collect();
+    let body = maud::html! {
+        p {
+            "leakhound serve: round " (shared.rounds.load(Ordering::SeqCst)) ", every " (humantime::format_duration(shared.opts.interval))
+            ", a window of " (shared.opts.window.snapshots) " snapshots per target"
+            @if !down.is_empty() { "; not answering: " (report::escape::terminal(&down.join(", "))) }
+            ". " a href="/metrics" { "/metrics" } " · " a href="/api/v1/report" { "/api/v1/report" }
         }
+        @if let Some(e) = &reload_error { p.error { "The targets file could not be read again (the previous list stays): " (report::escape::terminal(e)) } }
+        (report::fleet::overview_html(&doc, &|_, t| format!("/targets/{}", percent_encode(&t.name))))
     };
-    page.into_string()
+    report::html::page_of(&format!("leakhound serve: {}", doc.outcome), body)
 }
 
 #[cfg(test)]
