@@ -66,6 +66,8 @@ struct Header<'a> {
     reason: &'a [u8],
     minutes: u64,
     leaked: bool,
+    /// `gp=0x… m=…` before the bracket.
+    gp: bool,
 }
 
 /// `goroutine 18 [chan receive, 12 minutes, locked to thread]:`, optionally with
@@ -103,7 +105,7 @@ fn parse_header(line: &[u8]) -> Option<Header<'_>> {
             leaked = true;
         }
     }
-    Some(Header { id, reason, minutes, leaked })
+    Some(Header { id, reason, minutes, leaked, gp: after.starts_with(b" gp=") })
 }
 
 fn trim(b: &[u8]) -> &[u8] {
@@ -163,6 +165,7 @@ struct Parser {
     /// The pending function's name (a buffer reused for every frame).
     pending_name: Vec<u8>,
     key_buf: Vec<u8>,
+    evidence: super::gowrap::TracebackEvidence,
 }
 
 impl Parser {
@@ -189,6 +192,7 @@ impl Parser {
             pending: None,
             pending_name: Vec::new(),
             key_buf: Vec::new(),
+            evidence: Default::default(),
         }
     }
 
@@ -333,6 +337,7 @@ impl Parser {
             self.reason = self.reason_id(h.reason);
             self.minutes = h.minutes;
             self.leaked = h.leaked;
+            self.evidence.gp_headers |= h.gp;
             self.skip_block = h.id == 0;
             self.created_by = None;
             self.part = Part::Own;
@@ -362,7 +367,10 @@ impl Parser {
         }
         if let Some(rest) = line.strip_prefix(b"created by ") {
             let name = match memchr::memmem::find(rest, b" in goroutine ") {
-                Some(i) => &rest[..i],
+                Some(i) => {
+                    self.evidence.creator_goroutine = true;
+                    &rest[..i]
+                }
                 None => rest,
             };
             self.pending_name.clear();
@@ -555,6 +563,7 @@ pub fn parse<R: BufRead>(mut reader: R, max_bytes: u64) -> Result<Profile, Decod
     if p.goroutines == 0 {
         return Err(DecodeError::NoGoroutines);
     }
+    super::gowrap::drop_go_statement_wrappers(&p.interner.frames, &mut p.samples, p.evidence);
     Ok(Profile {
         kind: ProfileKind::Goroutine,
         format: Format::Debug2,
