@@ -30,6 +30,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Watch a bundled leaking service replayed over real HTTP, and print the ranked report.
     Demo(DemoArgs),
+    /// Sample many targets continuously and serve what is found: Prometheus /metrics, HTML, JSON.
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -139,11 +141,32 @@ pub struct SampleArgs {
     pub quiet: bool,
 }
 
+/// Many targets at once (several URLs, or `--targets FILE`).
+#[derive(Debug, Args, Clone)]
+pub struct FleetArgs {
+    /// A Prometheus file_sd file (JSON or YAML: a list of {targets: ["host:port", ...], labels:
+    /// {...}}) of targets to sample together, besides any URLs given [default: none].
+    #[arg(long = "targets", id = "targets_file", value_name = "FILE")]
+    pub targets_file: Option<PathBuf>,
+    /// Over many targets: at most this many fetches in flight at once (each target keeps its own
+    /// schedule).
+    #[arg(long, value_name = "N", default_value_t = crate::fleet::DEFAULT_CONCURRENCY, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..), usize::from))]
+    pub concurrency: usize,
+    /// Over many targets: the label that names a target's service, to merge a stack across its
+    /// replicas (repeatable; the first one a target has wins) [default: job, then service].
+    #[arg(long, value_name = "LABEL")]
+    pub group_by_label: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Base URL of the service (http://host:port, or host:port) or the full URL of its goroutine
-    /// profile, taken as written (query included).
-    pub url: String,
+    /// profile, taken as written (query included). Several URLs (or --targets) watch them all at
+    /// once and write one fleet report.
+    #[arg(required_unless_present = "targets_file")]
+    pub urls: Vec<String>,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     #[command(flatten)]
     pub sample: SampleArgs,
     #[command(flatten)]
@@ -175,9 +198,12 @@ pub enum FailOn {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// A service URL to sample (http://host:port, or host:port), or a saved folder / profile files to read.
-    #[arg(required = true)]
+    /// A service URL to sample (http://host:port, or host:port), or a saved folder / profile files
+    /// to read. Several URLs (or --targets) check them all at once: the worst outcome decides.
+    #[arg(required_unless_present = "targets_file")]
     pub targets: Vec<String>,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     /// Fail (exit 1) on leaks only, or on suspects too.
     #[arg(long, value_enum, default_value_t = FailOn::Leak)]
     pub fail_on: FailOn,
@@ -211,4 +237,69 @@ pub struct DemoArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Endpoints: / (overview), /targets/<name> (a target's report page), /api/v1/report (JSON), /metrics (Prometheus text, or OpenMetrics when asked), /-/healthy, /-/ready (once every target was sampled once).\nMetrics: leakhound_target_up, leakhound_goroutines, leakhound_sample_duration_seconds, leakhound_sample_errors_total, leakhound_suspect_goroutines and leakhound_suspect_growth_per_minute (labels target, the target's own labels, leaf, pattern, verdict; only the top --max-stacks stacks per target, so at most targets x --max-stacks of each), leakhound_targets, leakhound_rounds_total.\nSIGHUP reads the targets file again (it is also read again when it changes); SIGTERM or SIGINT stops (exit 0)."
+)]
+pub struct ServeArgs {
+    /// Targets: base URLs (http://host:port, or host:port) or goroutine profile URLs.
+    pub urls: Vec<String>,
+    /// A Prometheus file_sd file (JSON or YAML) listing the targets and their labels; read again
+    /// when it changes and on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+    /// Address to serve on.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9464")]
+    pub listen: String,
+    /// Time between two samplings of each target.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    pub interval: Duration,
+    /// Snapshots kept per target (per-stack counts only) and ranked each round.
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u64).range(2..=10_000))]
+    pub window: u64,
+    /// Listed stacks exported per target in /metrics (the top of its ranking): bounds the
+    /// number of series to targets x N.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_stacks: usize,
+    /// Distinct stacks kept per target (the largest); beyond it the smallest are forgotten.
+    #[arg(long, value_name = "N", default_value_t = crate::serve::window::DEFAULT_STACK_LIMIT, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub stack_limit: usize,
+    /// Targets sampled at once.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    pub concurrency: usize,
+    /// Keep only the targets of shard I of N (0 <= I < N), split as Prometheus' hashmod
+    /// relabelling does, so N instances share a large fleet [default: all targets].
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::source::targets::Shard>,
+    /// Timeout of one fetch (connecting: at most 5 s of it); a target that has not answered
+    /// when its next round comes is not asked again until it does.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub timeout: Duration,
+    /// Retries of a failed fetch within a round.
+    #[arg(long, default_value_t = 1)]
+    pub retries: u32,
+    /// Where pprof is mounted on the targets, when their URLs do not say [default: /debug/pprof].
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Extra request header, `Name: value` (repeatable), sent to every target [default: none].
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Accept invalid TLS certificates.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Also fetch /debug/pprof/goroutineleak each round (Go 1.26+): goroutines the runtime proves
+    /// leaked are a leak at once. The runtime runs a garbage collection for it; a target that does
+    /// not serve it, or takes longer than the interval, is no longer asked.
+    #[arg(long)]
+    pub goroutineleak: bool,
+    /// The label that names a target's service, to merge a stack across its replicas on / and in
+    /// /api/v1/report (repeatable; the first one a target has wins) [default: job, then service].
+    #[arg(long, value_name = "LABEL")]
+    pub group_by_label: Vec<String>,
+    #[command(flatten)]
+    pub rank: RankArgs,
+    #[command(flatten)]
+    pub group: GroupArgs,
 }

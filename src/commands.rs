@@ -18,7 +18,7 @@ use crate::analysis::heap::HeapSeries;
 use crate::analysis::rank::{thresholds::LEAK_MIN_SNAPSHOTS, RankOptions, Verdict};
 use crate::analysis::series::{Input as SeriesInput, Reading, Series};
 use crate::analysis::Snapshot;
-use crate::cli::{AnalyzeArgs, CheckArgs, DemoArgs, DiffArgs, FailOn, GroupArgs, OutputArgs, RankArgs, SampleArgs, WatchArgs};
+use crate::cli::{AnalyzeArgs, CheckArgs, DemoArgs, DiffArgs, FailOn, FleetArgs, GroupArgs, OutputArgs, RankArgs, SampleArgs, WatchArgs};
 use crate::error::{exit, Error, Result};
 use crate::profile::{Profile, ProfileKind};
 use crate::report::build::{snapshot_doc, truncation_warning};
@@ -26,6 +26,7 @@ use crate::report::{self, ChangeDoc, DiffReport, GroupDoc, LeakReport, OutputFor
 use crate::source::files::read_profile;
 use crate::source::http::{HttpOptions, Target};
 use crate::source::saved;
+use crate::source::targets;
 use crate::stacks::{GroupId, StackTable};
 use crate::watch::{self, WatchOptions};
 
@@ -327,13 +328,19 @@ fn refuse_short_plan(opts: &WatchOptions, s: &SampleArgs) -> Result<()> {
     Err(Error::Input(format!("check needs at least {min} snapshots to pass (no leak is only clear from a trend), but {plan} gives {}: {fix}", opts.count)))
 }
 
+/// The leak report of a watch.
+fn leak_report_of(opts: &WatchOptions, outcome: &watch::Outcome, rank: &RankOptions, max_goroutines: Option<i64>) -> LeakReport {
+    let suspects = outcome.series.rank(rank);
+    let mut doc = crate::report::build::leak_report(&opts.target_text, &outcome.series, &outcome.heap, &suspects, rank, max_goroutines, &[]);
+    doc.errors.extend(label_warning(&outcome.series.table, outcome.series.snapshots.iter().flat_map(|s| s.groups.keys().copied()), opts.label.as_deref()));
+    doc
+}
+
 /// Samples a live service and builds its report; also says why saving stopped, if it did.
 fn sample(opts: &WatchOptions, rank: &RankOptions, max_goroutines: Option<i64>) -> Result<(LeakReport, Option<String>)> {
     install_signal_handler();
     let outcome = watch::run(opts, &STOP)?;
-    let suspects = outcome.series.rank(rank);
-    let mut doc = crate::report::build::leak_report(&opts.target_text, &outcome.series, &outcome.heap, &suspects, rank, max_goroutines, &[]);
-    doc.errors.extend(label_warning(&outcome.series.table, outcome.series.snapshots.iter().flat_map(|s| s.groups.keys().copied()), opts.label.as_deref()));
+    let mut doc = leak_report_of(opts, &outcome, rank, max_goroutines);
     let note = match &outcome.saved_to {
         Some(dir) => format!("snapshots saved in {}", dir.display()),
         None => "no snapshot was saved".to_string(),
@@ -343,6 +350,115 @@ fn sample(opts: &WatchOptions, rank: &RankOptions, max_goroutines: Option<i64>) 
         doc.errors.push(note);
     }
     Ok((doc, outcome.unsaved))
+}
+
+/// The targets of a run over many services: several URLs, or `--targets FILE` (with or without
+/// URLs). `None` for one URL alone, which runs exactly as it always has.
+fn fleet_targets(urls: &[String], f: &FleetArgs, output: &OutputArgs) -> Result<Option<Vec<targets::Target>>> {
+    if f.targets_file.is_none() && urls.len() <= 1 {
+        return Ok(None);
+    }
+    if output.format == OutputFormat::Dot {
+        return Err(Error::Input("--format dot draws the call graph of one target; over many targets use --format html (a graph per target)".into()));
+    }
+    let mut list = targets::from_urls(urls)?;
+    if let Some(path) = &f.targets_file {
+        let from_file = targets::load(path)?;
+        if from_file.is_empty() {
+            return Err(Error::Input(format!("--targets {}: lists no target; add target groups to it, or give URLs", path.display())));
+        }
+        let given: HashSet<String> = list.iter().map(|t| t.name.clone()).collect();
+        for t in from_file {
+            if given.contains(&t.name) {
+                return Err(Error::Input(format!("{} is given as a URL and in --targets {}: give it once", t.name, path.display())));
+            }
+            list.push(t);
+        }
+    }
+    if list.len() > crate::fleet::MAX_TARGETS {
+        return Err(Error::Input(format!(
+            "{} targets: at most {} in one watch or check; split the targets file, or run `leakhound serve` instances with --shard",
+            list.len(),
+            crate::fleet::MAX_TARGETS
+        )));
+    }
+    Ok(Some(list))
+}
+
+/// Each target's watch, planned before any sampling: its URL, and its snapshot folder inside
+/// `--save DIR` (made when its first profile arrives).
+fn fleet_members(list: Vec<targets::Target>, s: &SampleArgs, g: &GroupArgs, heap: bool, default_count: usize) -> Result<Vec<crate::fleet::Member>> {
+    let parent = s.save.clone().unwrap_or_else(saved::default_dir);
+    let dirs = crate::fleet::save_dirs(&parent, &list)?;
+    list.into_iter()
+        .zip(dirs)
+        .map(|(target, dir)| {
+            let mut watch = watch_options(&target.url, s, g, heap, default_count).map_err(|e| Error::Input(format!("target {}: {e}", target.name)))?;
+            saved::SaveDir::plan(&dir, &watch.target_text)?;
+            watch.save_dir = dir;
+            Ok(crate::fleet::Member { target, watch })
+        })
+        .collect()
+}
+
+/// A fleet's report, and why saving stopped for a target, if it did for any.
+struct FleetRun {
+    doc: report::fleet::FleetReport,
+    unsaved: Option<String>,
+}
+
+/// Samples every target at once and builds the fleet document; `failing` says what fails the
+/// check in a target's report (nothing for `watch`). Interrupted before any snapshot of any
+/// target: exit 130, as for one target.
+fn sample_fleet(
+    members: Vec<crate::fleet::Member>,
+    f: &FleetArgs,
+    rank: &RankOptions,
+    max_goroutines: Option<i64>,
+    failing: impl Fn(&str, &mut LeakReport) -> Vec<String>,
+) -> Result<FleetRun> {
+    install_signal_handler();
+    let parent = members.first().and_then(|m| m.watch.save_dir.parent().map(Path::to_path_buf));
+    let runs = crate::fleet::run(members, f.concurrency, &STOP);
+    if !runs.is_empty() && runs.iter().all(|r| matches!(&r.result, Err(u) if matches!(u.error, Error::Interrupted(_)))) {
+        return Err(Error::Interrupted("interrupted before the first snapshot of any target was taken; nothing was saved".into()));
+    }
+    let mut unsaved = None;
+    let mut saved_any = false;
+    let mut docs = Vec::with_capacity(runs.len());
+    for run in runs {
+        let mut doc = report::fleet::TargetDoc {
+            name: run.target.name.clone(),
+            url: crate::source::http::redact_url(&run.target.url),
+            labels: run.target.labels.clone(),
+            service: String::new(),
+            outcome: String::new(),
+            report: None,
+            error: None,
+            saved_to: None,
+            failing: Vec::new(),
+        };
+        match run.result {
+            Ok(outcome) => {
+                let mut r = leak_report_of(&run.watch, &outcome, rank, max_goroutines);
+                doc.failing = failing(&run.target.name, &mut r);
+                doc.report = Some(r);
+                doc.saved_to = outcome.saved_to.as_ref().map(|d| d.display().to_string());
+                saved_any |= outcome.saved_to.is_some();
+                if let Some(why) = outcome.unsaved {
+                    unsaved.get_or_insert(format!("{}: {why}", run.target.name));
+                }
+            }
+            Err(u) => doc.error = Some(u.error.to_string()),
+        }
+        docs.push(doc);
+    }
+    match parent.filter(|_| saved_any) {
+        Some(dir) => eprintln!("leakhound: snapshots saved in {}, one folder per target", dir.display()),
+        None => eprintln!("leakhound: no snapshot was saved"),
+    }
+    let labels = if f.group_by_label.is_empty() { report::fleet::DEFAULT_GROUP_LABELS.map(String::from).to_vec() } else { f.group_by_label.clone() };
+    Ok(FleetRun { doc: report::fleet::build(docs, &labels), unsaved })
 }
 
 /// Reads saved snapshots: folders written by `watch` and profile files, in any order and any
@@ -393,7 +509,24 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
 pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
     let rank = rank_options(&args.rank)?;
     check_output(&args.output, false)?;
-    let opts = watch_options(&args.url, &args.sample, &args.group, args.sample.heap, 12)?;
+    if let Some(list) = fleet_targets(&args.urls, &args.fleet, &args.output)? {
+        let members = fleet_members(list, &args.sample, &args.group, args.sample.heap, 12)?;
+        if let Some(m) = members.first().filter(|m| m.watch.count < LEAK_MIN_SNAPSHOTS) {
+            eprintln!(
+                "leakhound: warning: {} snapshot(s) cannot show a trend (a leak from growth needs {LEAK_MIN_SNAPSHOTS}); only leaks the runtime proves can be found",
+                m.watch.count
+            );
+        }
+        let run = sample_fleet(members, &args.fleet, &rank, None, |_, _| Vec::new())?;
+        let format = args.output.format;
+        let lost = emit_final(&args.output, |w, style| report::fleet::write(&run.doc, format, style, w))?;
+        if run.doc.targets_sampled == 0 {
+            eprintln!("leakhound: no target could be sampled");
+            return Ok(ExitCode::from(exit::TARGET));
+        }
+        return Ok(if run.unsaved.is_some() || lost.is_some() { ExitCode::from(exit::OUTPUT_LOST) } else { ExitCode::SUCCESS });
+    }
+    let opts = watch_options(&args.urls[0], &args.sample, &args.group, args.sample.heap, 12)?;
     if opts.count < LEAK_MIN_SNAPSHOTS {
         eprintln!(
             "leakhound: warning: {} snapshot(s) cannot show a trend (a leak from growth needs {LEAK_MIN_SNAPSHOTS}); only leaks the runtime proves can be found",
@@ -451,36 +584,10 @@ fn read_baseline(path: &Path) -> Result<LeakReport> {
     })
 }
 
-/// `leakhound check TARGET...`: exit 0 clean, 1 failed, 2 input error, 3 target not sampled,
-/// 4 inconclusive, 5 output not written in full.
-pub fn check(args: &CheckArgs) -> Result<ExitCode> {
-    let rank = rank_options(&args.rank)?;
-    check_output(&args.output, false)?;
-    let baseline = args.baseline.as_deref().map(read_baseline).transpose()?;
-    let max_goroutines = (args.rank.max_goroutines > 0).then_some(args.rank.max_goroutines);
-    let (mut doc, unsaved) = if looks_like_url(&args.targets[0]) {
-        if args.targets.len() > 1 {
-            return Err(Error::Input("check samples one URL at a time".into()));
-        }
-        let opts = watch_options(&args.targets[0], &args.sample, &args.group, !args.no_heap, 6)?;
-        refuse_short_plan(&opts, &args.sample)?;
-        sample(&opts, &rank, max_goroutines)?
-    } else {
-        let inputs: Vec<PathBuf> = args.targets.iter().map(PathBuf::from).collect();
-        let (series, heap) = load_saved(&inputs, &args.group)?;
-        if !series.unreadable.is_empty() {
-            return Err(Error::Input(format!(
-                "{} of the inputs cannot be read, and check judges all of them or none: {}. Remove or replace it (analyze leaves such files out with a warning)",
-                series.unreadable.len(),
-                series.unreadable.join("; ")
-            )));
-        }
-        let suspects = series.rank(&rank);
-        let mut doc = report::build::leak_report(&summarise_inputs(&args.targets), &series, &heap, &suspects, &rank, max_goroutines, &[]);
-        doc.errors.extend(label_warning(&series.table, series.snapshots.iter().flat_map(|s| s.groups.keys().copied()), args.group.label.as_deref()));
-        (doc, None)
-    };
-    let fails_on = |v: Verdict| match args.fail_on {
+/// What fails a check in a report: suspects `--fail-on` names (less those a baseline accepts) and
+/// a snapshot over `--max-goroutines`. Notes the accepted ones in the report.
+fn failing_of(doc: &mut LeakReport, baseline: Option<&LeakReport>, fail_on: FailOn, rank: &RankOptions, max_goroutines: Option<i64>) -> Vec<String> {
+    let fails_on = |v: Verdict| match fail_on {
         FailOn::Leak => v == Verdict::Leak,
         FailOn::Suspect => true,
     };
@@ -489,7 +596,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
         if !fails_on(s.verdict) {
             continue;
         }
-        if let Some(b) = &baseline {
+        if let Some(b) = baseline {
             let id = stack_identity(s);
             if let Some(old) = b.suspects.iter().find(|o| stack_identity(o) == id) {
                 // Known and accepted: fails only when it now grows clearly faster.
@@ -517,6 +624,44 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
             doc.errors.push(format!("{accepted} suspect(s) are in the baseline and did not grow faster: not failing on them"));
         }
     }
+    failing
+}
+
+/// `leakhound check TARGET...`: exit 0 clean, 1 failed, 2 input error, 3 target not sampled,
+/// 4 inconclusive, 5 output not written in full.
+pub fn check(args: &CheckArgs) -> Result<ExitCode> {
+    let rank = rank_options(&args.rank)?;
+    check_output(&args.output, false)?;
+    let max_goroutines = (args.rank.max_goroutines > 0).then_some(args.rank.max_goroutines);
+    if args.fleet.targets_file.is_some() || (args.targets.len() > 1 && looks_like_url(&args.targets[0])) {
+        if let Some(t) = args.targets.iter().find(|t| !looks_like_url(t)) {
+            return Err(Error::Input(format!(
+                "{t}: not a URL; a check over many services takes URLs (and --targets), and saved snapshots are checked on their own"
+            )));
+        }
+        return check_fleet(args, &rank, max_goroutines);
+    }
+    let baseline = args.baseline.as_deref().map(read_baseline).transpose()?;
+    let (mut doc, unsaved) = if looks_like_url(&args.targets[0]) {
+        let opts = watch_options(&args.targets[0], &args.sample, &args.group, !args.no_heap, 6)?;
+        refuse_short_plan(&opts, &args.sample)?;
+        sample(&opts, &rank, max_goroutines)?
+    } else {
+        let inputs: Vec<PathBuf> = args.targets.iter().map(PathBuf::from).collect();
+        let (series, heap) = load_saved(&inputs, &args.group)?;
+        if !series.unreadable.is_empty() {
+            return Err(Error::Input(format!(
+                "{} of the inputs cannot be read, and check judges all of them or none: {}. Remove or replace it (analyze leaves such files out with a warning)",
+                series.unreadable.len(),
+                series.unreadable.join("; ")
+            )));
+        }
+        let suspects = series.rank(&rank);
+        let mut doc = report::build::leak_report(&summarise_inputs(&args.targets), &series, &heap, &suspects, &rank, max_goroutines, &[]);
+        doc.errors.extend(label_warning(&series.table, series.snapshots.iter().flat_map(|s| s.groups.keys().copied()), args.group.label.as_deref()));
+        (doc, None)
+    };
+    let failing = failing_of(&mut doc, baseline.as_ref(), args.fail_on, &rank, max_goroutines);
     let format = args.output.format;
     let lost = emit_final(&args.output, |w, style| report::write_leak(&doc, format, style, w))?;
     if !failing.is_empty() {
@@ -537,6 +682,88 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(exit::INCONCLUSIVE));
     }
     eprintln!("leakhound check: passed ({})", doc.outcome);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A `--baseline` for a fleet: one target's report (accepted on every target), or an earlier fleet
+/// report (each target's own).
+enum Baseline {
+    One(LeakReport),
+    Fleet(report::fleet::FleetReport),
+}
+
+impl Baseline {
+    fn read(path: &Path) -> Result<Baseline> {
+        let text = std::fs::read(path).map_err(|source| Error::Read { path: format!("--baseline {}", path.display()), source })?;
+        let schema = serde_json::from_slice::<serde_json::Value>(&text).ok().and_then(|v| v.get("schema").and_then(|s| s.as_str().map(String::from)));
+        if schema.as_deref() == Some(report::fleet::FLEET_SCHEMA) {
+            return serde_json::from_slice(&text)
+                .map(Baseline::Fleet)
+                .map_err(|e| Error::Input(format!("--baseline {}: not a leakhound fleet report ({e})", path.display())));
+        }
+        read_baseline(path).map(Baseline::One)
+    }
+
+    fn of(&self, target: &str) -> Option<&LeakReport> {
+        match self {
+            Baseline::One(r) => Some(r),
+            Baseline::Fleet(f) => f.targets.iter().find(|t| t.name == target).and_then(|t| t.report.as_ref()),
+        }
+    }
+}
+
+/// `check` over many targets: each is judged as one would be, and the worst outcome decides the
+/// exit code: 1 when any fails, else 3 when any could not be sampled (a fleet never passes on
+/// targets nobody looked at), else 5 when output was lost, else 4 when any is inconclusive, else 0.
+fn check_fleet(args: &CheckArgs, rank: &RankOptions, max_goroutines: Option<i64>) -> Result<ExitCode> {
+    let list = fleet_targets(&args.targets, &args.fleet, &args.output)?.unwrap_or_default();
+    let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
+    let members = fleet_members(list, &args.sample, &args.group, !args.no_heap, 6)?;
+    if let Some(m) = members.first() {
+        refuse_short_plan(&m.watch, &args.sample)?;
+    }
+    let run = sample_fleet(members, &args.fleet, rank, max_goroutines, |name, doc| {
+        failing_of(doc, baseline.as_ref().and_then(|b| b.of(name)), args.fail_on, rank, max_goroutines)
+    })?;
+    let doc = &run.doc;
+    let format = args.output.format;
+    let lost = emit_final(&args.output, |w, style| report::fleet::write(doc, format, style, w))?;
+    let failing: Vec<&report::fleet::TargetDoc> = doc.targets.iter().filter(|t| !t.failing.is_empty()).collect();
+    if !failing.is_empty() {
+        eprintln!("leakhound check: FAILED ({} of {} targets)", failing.len(), doc.targets_total);
+        for t in &failing {
+            for f in &t.failing {
+                eprintln!("  {}: {}", crate::report::escape::terminal(&t.name), crate::report::escape::terminal(f));
+            }
+        }
+    }
+    if !doc.unsampled.is_empty() {
+        eprintln!("leakhound check: {} of {} targets could not be sampled:", doc.unsampled.len(), doc.targets_total);
+        for t in doc.targets.iter().filter(|t| t.report.is_none()) {
+            eprintln!("  {}: {}", crate::report::escape::terminal(&t.name), crate::report::escape::terminal(t.error.as_deref().unwrap_or("")));
+        }
+    }
+    if !failing.is_empty() {
+        return Ok(ExitCode::from(exit::FAILED));
+    }
+    if !doc.unsampled.is_empty() {
+        return Ok(ExitCode::from(exit::TARGET));
+    }
+    if let Some(why) = run.unsaved.or(lost) {
+        eprintln!("leakhound check: output not written in full ({why}); no leak found otherwise");
+        return Ok(ExitCode::from(exit::OUTPUT_LOST));
+    }
+    let inconclusive: Vec<&str> = doc.targets.iter().filter(|t| t.outcome == "inconclusive").map(|t| t.name.as_str()).collect();
+    if !inconclusive.is_empty() {
+        eprintln!(
+            "leakhound check: INCONCLUSIVE: too few snapshots for a trend on {} of {} targets ({})",
+            inconclusive.len(),
+            doc.targets_total,
+            crate::report::escape::terminal(&inconclusive.join(", "))
+        );
+        return Ok(ExitCode::from(exit::INCONCLUSIVE));
+    }
+    eprintln!("leakhound check: passed ({} targets, {})", doc.targets_total, doc.outcome);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -577,4 +804,46 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
     let format = args.output.format;
     let lost = emit_final(&args.output, |w, style| report::write_leak(&doc, format, style, w))?;
     Ok(if outcome.unsaved.is_some() || lost.is_some() { ExitCode::from(exit::OUTPUT_LOST) } else { ExitCode::SUCCESS })
+}
+
+/// `leakhound serve`: runs until SIGTERM or SIGINT (exit 0); errors (exit 2) only before serving.
+pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
+    if args.urls.is_empty() && args.targets.is_none() {
+        return Err(Error::Input("serve needs targets: URLs as arguments, or --targets FILE (a Prometheus file_sd file)".into()));
+    }
+    let window = args.window as usize;
+    let opts = crate::serve::ServeOptions {
+        targets_file: args.targets.clone(),
+        urls: args.urls.clone(),
+        listen: args.listen.clone(),
+        interval: args.interval,
+        window: crate::serve::window::WindowOptions {
+            snapshots: window,
+            stack_limit: args.stack_limit,
+            group_by: args.group.group_by,
+            label: args.group.label.clone(),
+        },
+        max_stacks: args.max_stacks,
+        concurrency: args.concurrency,
+        shard: args.shard,
+        http: HttpOptions {
+            headers: args.headers.clone(),
+            insecure: args.insecure,
+            timeout: args.timeout,
+            retries: args.retries,
+            max_body_bytes: args.group.max_profile_bytes,
+            ..Default::default()
+        },
+        path: args.path.clone(),
+        max_profile_bytes: args.group.max_profile_bytes,
+        leak_profile: args.goroutineleak,
+        rank: rank_options(&args.rank)?,
+        group_by_labels: if args.group_by_label.is_empty() {
+            report::fleet::DEFAULT_GROUP_LABELS.map(String::from).to_vec()
+        } else {
+            args.group_by_label.clone()
+        },
+    };
+    crate::serve::run(opts, crate::serve::install_signal_handlers())?;
+    Ok(ExitCode::SUCCESS)
 }

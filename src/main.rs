@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => commands::analyze(args),
         Command::Check(args) => commands::check(args),
         Command::Demo(args) => commands::demo(args),
+        Command::Serve(args) => commands::serve(args),
     };
     match result {
         Ok(code) => code,

@@ -495,6 +495,11 @@ impl StackTable {
         self.groups.len()
     }
 
+    /// Distinct frames interned (every frame of every profile grouped, used by a group or not).
+    pub fn frames(&self) -> usize {
+        self.exact.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
     }
@@ -648,6 +653,43 @@ impl StackTable {
     /// The group's part in the request that fetched a served profile, if any.
     pub fn request_role(&self, id: GroupId) -> Option<RequestRole> {
         self.groups[id.0 as usize].request
+    }
+
+    /// A table holding only the groups `keep` (and the frames they use), and the new id of each:
+    /// a long-running analysis (`serve`'s rolling window) forgets the stacks that left its window,
+    /// so its table stays as small as the window. Each group keeps everything it had (stack, wait
+    /// reason, creation site, ancestors), so what it shows does not change.
+    pub fn retain(&self, keep: &[GroupId]) -> (StackTable, FxHashMap<GroupId, GroupId>) {
+        let mut out = StackTable::new(self.group_by, self.label_key.clone());
+        let mut ids = FxHashMap::default();
+        for &old in keep {
+            let Some(r) = self.groups.get(old.0 as usize) else { continue };
+            if ids.contains_key(&old) {
+                continue;
+            }
+            let stack: Vec<u32> = r.stack.iter().map(|&i| out.intern_exact(&self.exact[i as usize])).collect();
+            let created_by = r.created_by.map(|i| out.intern_exact(&self.exact[i as usize]));
+            let ancestors: Vec<Vec<u32>> = r.ancestors.iter().map(|a| a.iter().map(|&i| out.intern_exact(&self.exact[i as usize])).collect()).collect();
+            // The key the group was found under: the comparable frames of any of its stacks agree.
+            let mut key = Vec::new();
+            comparable_key(&out.facts, &stack, &mut key);
+            let id = GroupId(out.groups.len() as u32);
+            out.groups.push(GroupRecord {
+                stack,
+                label: r.label.clone(),
+                wait_reason: r.wait_reason.clone(),
+                runtime_frames_hidden: r.runtime_frames_hidden,
+                created_by,
+                request: r.request,
+                ancestors,
+                ancestors_weight: r.ancestors_weight,
+                goroutines: r.goroutines,
+                info: OnceLock::new(),
+            });
+            out.group_ids.insert(GroupKey { frames: key, label: r.label.clone() }, id);
+            ids.insert(old, id);
+        }
+        (out, ids)
     }
 }
 

@@ -149,7 +149,32 @@ impl Saver {
     }
 }
 
+/// A watch that took no snapshot: why (the error `run` returns), and the problems met on the way.
+#[derive(Debug)]
+pub struct Unsampled {
+    pub error: Error,
+    pub errors: Vec<String>,
+}
+
+impl From<Error> for Unsampled {
+    fn from(error: Error) -> Self {
+        Unsampled { error, errors: Vec::new() }
+    }
+}
+
+/// Watches one target; the problems met before a run that took nothing go to stderr.
 pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
+    run_target(opts, stop).map_err(|u| {
+        for e in &u.errors {
+            eprintln!("leakhound: {e}");
+        }
+        u.error
+    })
+}
+
+/// Watches one target, printing nothing but its progress bar: the loop `watch` runs for its one
+/// target and `fleet` runs for each of many.
+pub fn run_target(opts: &WatchOptions, stop: &AtomicBool) -> std::result::Result<Outcome, Unsampled> {
     let fetcher = Arc::new(Fetcher::new(&opts.http).map_err(|e| Error::Input(e.to_string()))?);
     let goroutine_url = opts.target.goroutine_url(opts.debug2).map_err(|e| Error::Input(e.to_string()))?;
     let mut saver = Saver { dir: SaveDir::plan(&opts.save_dir, &opts.target_text)?, failed: None, saved: 0 };
@@ -193,7 +218,7 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
                     };
                     if let Some(problem) = problem {
                         bar.finish_and_clear();
-                        return Err(Error::Target(problem));
+                        return Err(Error::Target(problem).into());
                     }
                 }
                 let path = saver.save(&mut series, round, "goroutine", &goroutine_url, &bytes, at);
@@ -211,7 +236,7 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
                 // The very first fetch failed even after retries: the target cannot be sampled (exit 3).
                 if round == 0 {
                     bar.finish_and_clear();
-                    return Err(Error::Target(e.to_string()));
+                    return Err(Error::Target(e.to_string()).into());
                 }
                 saver.record_error(round, "goroutine", &goroutine_url, &e.to_string(), at);
                 first_error.get_or_insert(e.clone());
@@ -319,17 +344,14 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
     if series.snapshots.is_empty() {
         let why = match stopped {
             Some(Stop::Signal) => {
-                return Err(Error::Interrupted(format!("interrupted before the first snapshot of {goroutine_url} was taken; nothing was saved")))
+                return Err(Error::Interrupted(format!("interrupted before the first snapshot of {goroutine_url} was taken; nothing was saved")).into())
             }
             Some(Stop::Deadline) => {
                 format!("{goroutine_url}: no answer before the --duration {deadline_text} deadline; raise --duration, or check that the service answers")
             }
             None => first_error.map_or_else(|| format!("{goroutine_url}: no goroutine snapshot could be read (see the errors above)"), |e| e.to_string()),
         };
-        for e in &series.errors {
-            eprintln!("leakhound: {e}");
-        }
-        return Err(Error::Target(why));
+        return Err(Unsampled { error: Error::Target(why), errors: series.errors });
     }
     let saved_to = saver.dir.created().then(|| saver.dir.dir.clone());
     Ok(Outcome { series, heap, saved_to, interrupted, unsaved: saver.failed })

@@ -70,6 +70,8 @@ struct Header<'a> {
     reason: &'a [u8],
     minutes: u64,
     leaked: bool,
+    /// `gp=0x… m=…` before the bracket.
+    gp: bool,
 }
 
 /// `goroutine 18 [chan receive, 12 minutes, locked to thread]:`, optionally with
@@ -107,7 +109,7 @@ fn parse_header(line: &[u8]) -> Option<Header<'_>> {
             leaked = true;
         }
     }
-    Some(Header { id, reason, minutes, leaked })
+    Some(Header { id, reason, minutes, leaked, gp: after.starts_with(b" gp=") })
 }
 
 fn trim(b: &[u8]) -> &[u8] {
@@ -226,6 +228,7 @@ struct Parser {
     pending_span: Option<(usize, usize)>,
     /// … or copied, when the buffer ended between the function line and its location line.
     pending_name: Vec<u8>,
+    evidence: super::gowrap::TracebackEvidence,
 }
 
 impl Parser {
@@ -254,6 +257,7 @@ impl Parser {
             pending: None,
             pending_span: None,
             pending_name: Vec::new(),
+            evidence: Default::default(),
         }
     }
 
@@ -406,6 +410,7 @@ impl Parser {
             self.reason = self.reason_id(h.reason);
             self.minutes = h.minutes;
             self.leaked = h.leaked;
+            self.evidence.gp_headers |= h.gp;
             self.skip_block = h.id == 0;
             self.created_by = None;
             self.part = Part::Own;
@@ -435,7 +440,10 @@ impl Parser {
         }
         if let Some(rest) = line.strip_prefix(b"created by ") {
             let name = match memchr::memmem::find(rest, b" in goroutine ") {
-                Some(i) => &rest[..i],
+                Some(i) => {
+                    self.evidence.creator_goroutine = true;
+                    &rest[..i]
+                }
                 None => rest,
             };
             self.set_pending(Pending::Creator, buf, trim(name));
@@ -627,6 +635,8 @@ impl Parser {
             }
         }
         self.goroutines += other.goroutines;
+        self.evidence.gp_headers |= other.evidence.gp_headers;
+        self.evidence.creator_goroutine |= other.evidence.creator_goroutine;
         (self.interner.frames.len() < MAX_DISTINCT_FRAMES && self.samples.len() < MAX_DISTINCT_STACKS).then_some(())
     }
 
@@ -642,6 +652,7 @@ impl Parser {
         if self.goroutines == 0 {
             return Err(DecodeError::NoGoroutines);
         }
+        super::gowrap::drop_go_statement_wrappers(&self.interner.frames, &mut self.samples, self.evidence);
         Ok(Profile {
             kind: ProfileKind::Goroutine,
             format: Format::Debug2,

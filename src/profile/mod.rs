@@ -4,6 +4,7 @@
 
 mod debug1;
 mod debug2;
+mod gowrap;
 mod gzip;
 mod pb;
 

@@ -37,7 +37,7 @@ pub fn leak(doc: &LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
     let doc = shown.as_ref().unwrap_or(doc);
     let outcome = if doc.outcome.is_empty() { &doc.verdict } else { &doc.outcome };
     let title = format!("leakhound: {outcome} — {}", doc.target);
-    w.write_all(page(&title, leak_body(doc)).into_string().as_bytes())
+    w.write_all(page(&title, leak_body(doc, "")).into_string().as_bytes())
 }
 
 pub fn diff(doc: &DiffReport, w: &mut dyn Write) -> std::io::Result<()> {
@@ -47,11 +47,23 @@ pub fn diff(doc: &DiffReport, w: &mut dyn Write) -> std::io::Result<()> {
     w.write_all(page(&title, diff_body(doc)).into_string().as_bytes())
 }
 
+/// A leak report as a section of a larger page (the fleet page): its ids and links prefixed with
+/// `prefix` so that several reports share one page.
+pub(crate) fn leak_section(doc: &LeakReport, prefix: &str) -> Markup {
+    let shown = visible(doc);
+    leak_body(shown.as_ref().unwrap_or(doc), prefix)
+}
+
+/// A whole page around `body`, with the leak page's style, script and policy.
+pub(crate) fn page_of(title: &str, body: Markup) -> String {
+    page(title, body).into_string()
+}
+
 /// The document with every string's control, bidirectional and line-separator characters shown
 /// as escapes (`escape::terminal`), or `None` when it has none (the usual case). The template
 /// engine escapes markup; this keeps a crafted name from reordering the page's text or forging a
 /// line of a stack. One pass over the whole document, so no field can be forgotten.
-fn visible<T: Serialize + DeserializeOwned>(doc: &T) -> Option<T> {
+pub(crate) fn visible<T: Serialize + DeserializeOwned>(doc: &T) -> Option<T> {
     fn clean(v: &mut Value) -> bool {
         match v {
             Value::String(s) if s.chars().any(escape::is_unsafe) => {
@@ -215,13 +227,13 @@ fn goroutine_function(g: &GroupDoc) -> Option<&str> {
     g.stack.iter().rev().map(|f| f.function.as_str()).find(|f| *f != "runtime.goexit" && !f.starts_with("runtime."))
 }
 
-fn leak_body(doc: &LeakReport) -> Markup {
+fn leak_body(doc: &LeakReport, p: &str) -> Markup {
     let leaks = doc.suspects.iter().filter(|s| s.verdict == Verdict::Leak).count();
     let suspects = doc.suspects.len() - leaks;
     let first = doc.snapshots.first();
     let last = doc.snapshots.last();
     let heap: Vec<i64> = doc.snapshots.iter().filter_map(|s| s.heap_inuse_bytes).collect();
-    let graph = graph::render(doc);
+    let graph = graph::render(doc, p);
     // `outcome` says "inconclusive" where too few snapshots allow no verdict; older reports lack it.
     let outcome = if doc.outcome.is_empty() { doc.verdict.as_str() } else { doc.outcome.as_str() };
     html! {
@@ -265,30 +277,30 @@ fn leak_body(doc: &LeakReport) -> Markup {
                 dt { "Report" } dd { (doc.tool.name) " " (doc.tool.version) ", " code { (doc.schema) } }
             }
             nav.toc {
-                a href="#timeline" { "Goroutines over time" }
-                a href="#suspects" { "Suspects" }
-                @if graph.is_some() { a href="#callgraph" { "Call graph" } }
-                @if !doc.suspects.is_empty() { a href="#details" { "Stacks and fixes" } }
-                @if !doc.heap_growth.is_empty() { a href="#heap" { "Heap growth" } }
-                @if !doc.errors.is_empty() { a href="#notes" { "Warnings and errors (" (doc.errors.len()) ")" } }
+                a href=(format!("#{p}timeline")) { "Goroutines over time" }
+                a href=(format!("#{p}suspects")) { "Suspects" }
+                @if graph.is_some() { a href=(format!("#{p}callgraph")) { "Call graph" } }
+                @if !doc.suspects.is_empty() { a href=(format!("#{p}details")) { "Stacks and fixes" } }
+                @if !doc.heap_growth.is_empty() { a href=(format!("#{p}heap")) { "Heap growth" } }
+                @if !doc.errors.is_empty() { a href=(format!("#{p}notes")) { "Warnings and errors (" (doc.errors.len()) ")" } }
             }
         }
         @if !doc.errors.is_empty() {
-            section #notes {
+            section id=(format!("{p}notes")) {
                 h2 { "Warnings and errors" }
                 ul.notes { @for e in &doc.errors { li { (e) } } }
             }
         }
-        section #timeline {
+        section id=(format!("{p}timeline")) {
             h2 { "Goroutines over time" }
             (charts::timeline(doc))
         }
-        section #suspects {
+        section id=(format!("{p}suspects")) {
             h2 { "Suspects" }
             @if doc.suspects.is_empty() {
                 p { "No stack kept growing." }
             } @else {
-                table.sortable #suspect-table {
+                table.sortable id=(format!("{p}suspect-table")) {
                     thead { tr {
                         th.n { "#" } th { "verdict" } th.n { "score" } th.n { "growth/min" } th { "counts" }
                         th { "pattern" } th { "blocked on" } th { "leaf" }
@@ -297,7 +309,7 @@ fn leak_body(doc: &LeakReport) -> Markup {
                         @for s in &doc.suspects {
                             tr data-leaf=(s.group.leaf) {
                                 td.n data-v=(s.rank) {
-                                    @if s.rank <= MAX_SUSPECT_DETAILS { a href=(format!("#s{}", s.rank)) { (s.rank) } } @else { (s.rank) }
+                                    @if s.rank <= MAX_SUSPECT_DETAILS { a href=(format!("#{p}s{}", s.rank)) { (s.rank) } } @else { (s.rank) }
                                 }
                                 td { span class=(format!("verdict v-{}", verdict_word(s.verdict))) { (verdict_word(s.verdict)) } }
                                 td.n data-v=(s.score) { (format!("{:.2}", s.score)) }
@@ -318,14 +330,14 @@ fn leak_body(doc: &LeakReport) -> Markup {
                 p.root { "Root cause: " (r.summary) " (suspects "
                     @for (i, rank) in r.suspects.iter().enumerate() {
                         @if i > 0 { ", " }
-                        a href=(format!("#s{rank}")) { "#" (rank) }
+                        a href=(format!("#{p}s{rank}")) { "#" (rank) }
                     }
                     ")"
                 }
             }
         }
         @if let Some(g) = graph {
-            section #callgraph {
+            section id=(format!("{p}callgraph")) {
                 h2 { "Call graph of the suspects" }
                 p.legend {
                     "Callers above callees; edges weighted by goroutine growth per minute. "
@@ -337,16 +349,16 @@ fn leak_body(doc: &LeakReport) -> Markup {
             }
         }
         @if !doc.suspects.is_empty() {
-            section #details {
+            section id=(format!("{p}details")) {
                 h2 { "Stacks and fixes" }
                 @if doc.suspects.len() > MAX_SUSPECT_DETAILS {
                     p.legend { "The " (MAX_SUSPECT_DETAILS) " best of " (doc.suspects.len()) " suspects; " code { "--format json" } " has all of them." }
                 }
-                @for s in doc.suspects.iter().take(MAX_SUSPECT_DETAILS) { (suspect_article(doc, s)) }
+                @for s in doc.suspects.iter().take(MAX_SUSPECT_DETAILS) { (suspect_article(doc, s, p)) }
             }
         }
         @if !doc.heap_growth.is_empty() {
-            section #heap {
+            section id=(format!("{p}heap")) {
                 h2 { "Heap growth with no goroutine growth" }
                 p { "Heap that grew while no goroutine stack did (a cache that only grows, say): not a goroutine leak, listed by allocation site." }
                 table.sortable {
@@ -370,13 +382,13 @@ fn leak_body(doc: &LeakReport) -> Markup {
     }
 }
 
-fn suspect_article(doc: &LeakReport, s: &SuspectDoc) -> Markup {
+fn suspect_article(doc: &LeakReport, s: &SuspectDoc, p: &str) -> Markup {
     let verdict = verdict_word(s.verdict);
     let first = s.counts.first().copied().unwrap_or(0);
     let last = s.counts.last().copied().unwrap_or(0);
     let cmds = pprof_commands(doc, s);
     html! {
-        article.suspect id=(format!("s{}", s.rank)) data-leaf=(s.group.leaf) {
+        article.suspect id=(format!("{p}s{}", s.rank)) data-leaf=(s.group.leaf) {
             h3 {
                 "#" (s.rank) " "
                 span class=(format!("verdict v-{verdict}")) { (verdict) } " "

@@ -4,6 +4,7 @@
 pub mod build;
 pub mod dot;
 pub mod escape;
+pub mod fleet;
 pub mod html;
 pub mod json;
 pub mod markdown;

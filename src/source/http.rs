@@ -171,6 +171,41 @@ pub struct HttpOptions {
     pub backoff: Duration,
     /// Largest response body read (`--max-profile-bytes`): a longer one ends the fetch.
     pub max_body_bytes: u64,
+    /// Shared by the targets of a fleet: at most so many fetches at once (`--concurrency`).
+    pub limit: Option<std::sync::Arc<FetchLimit>>,
+}
+
+/// A bound on the fetches in flight at once across many targets: a counting semaphore. A fetch
+/// holds a permit for one attempt (not while it backs off between retries), so a slow target
+/// holds at most one permit and the others keep their pace while permits remain.
+#[derive(Debug)]
+pub struct FetchLimit {
+    free: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl FetchLimit {
+    pub fn new(permits: usize) -> FetchLimit {
+        FetchLimit { free: std::sync::Mutex::new(permits.max(1)), freed: std::sync::Condvar::new() }
+    }
+
+    fn acquire(&self) -> FetchPermit<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        FetchPermit(self)
+    }
+}
+
+struct FetchPermit<'a>(&'a FetchLimit);
+
+impl Drop for FetchPermit<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
 }
 
 impl Default for HttpOptions {
@@ -183,6 +218,7 @@ impl Default for HttpOptions {
             retries: 2,
             backoff: Duration::from_millis(250),
             max_body_bytes: crate::profile::DEFAULT_MAX_PROFILE_BYTES,
+            limit: None,
         }
     }
 }
@@ -201,6 +237,7 @@ pub struct Fetcher {
     backoff: Duration,
     timeout: Duration,
     max_body_bytes: u64,
+    limit: Option<std::sync::Arc<FetchLimit>>,
 }
 
 impl Fetcher {
@@ -223,7 +260,15 @@ impl Fetcher {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| FetchError::Other { url: String::new(), message: e.to_string() })?;
-        Ok(Fetcher { client, headers, retries: opts.retries, backoff: opts.backoff, timeout: opts.timeout, max_body_bytes: opts.max_body_bytes })
+        Ok(Fetcher {
+            client,
+            headers,
+            retries: opts.retries,
+            backoff: opts.backoff,
+            timeout: opts.timeout,
+            max_body_bytes: opts.max_body_bytes,
+            limit: opts.limit.clone(),
+        })
     }
 
     /// GETs `url`, retrying transient failures with exponential backoff.
@@ -236,7 +281,10 @@ impl Fetcher {
         let mut wait = self.backoff;
         let mut attempt = 0;
         loop {
-            match self.get_once(url) {
+            let permit = self.limit.as_deref().map(FetchLimit::acquire);
+            let result = self.get_once(url);
+            drop(permit);
+            match result {
                 Err(e) if e.is_transient() && attempt < self.retries => {
                     attempt += 1;
                     std::thread::sleep(wait);

@@ -69,6 +69,18 @@ pub fn default_dir() -> PathBuf {
     dir
 }
 
+/// A target's name made safe as one folder name inside `--save DIR`: only ASCII letters, digits,
+/// `.`, `-` and `_` are kept (anything else, `/` and `:` included, becomes `_`), never `.` or `..`
+/// nor a hidden name, at most 100 bytes. `127.0.0.1:6060` becomes `127.0.0.1_6060`. Two names may
+/// sanitise alike: the caller keeps them apart.
+pub fn folder_name(name: &str) -> String {
+    let mut out: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' }).take(100).collect();
+    if out.is_empty() || out.starts_with('.') {
+        out.insert(0, '_');
+    }
+    out
+}
+
 /// Whether `dir` holds a leakhound index (an earlier watch wrote it).
 fn is_leakhound_folder(dir: &Path) -> bool {
     let Ok(file) = fs::File::open(dir.join(INDEX_FILE)) else { return false };

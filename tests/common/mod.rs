@@ -214,12 +214,17 @@ pub fn service_binary() -> PathBuf {
 /// Builds the service with a given toolchain into `<target>/goservice/NAME`.
 #[allow(dead_code)]
 pub fn build_service(go: &Path, name: &str) -> PathBuf {
+    build_go_program(go, &service_dir(), name)
+}
+
+/// Builds the Go program in `src` (a folder of `tests/`) into `<target>/goservice/NAME`.
+pub fn build_go_program(go: &Path, src: &Path, name: &str) -> PathBuf {
     let dir = target_dir().join("goservice");
     std::fs::create_dir_all(&dir).expect("create target/goservice");
     let dest = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp-{}", std::process::id()));
     let out = go_command(go)
-        .current_dir(service_dir())
+        .current_dir(src)
         .env("GOFLAGS", "-mod=mod")
         .args(["build", "-o"])
         .arg(&tmp)
@@ -228,9 +233,9 @@ pub fn build_service(go: &Path, name: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("running {} build: {e}\n{INSTALL_HELP}", go.display()));
     if !out.status.success() {
         let _ = std::fs::remove_file(&tmp);
-        panic!("go build of tests/goservice failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        panic!("go build of {} failed:\n{}{}", src.display(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     }
-    std::fs::rename(&tmp, &dest).expect("rename leaksvc into place");
+    std::fs::rename(&tmp, &dest).expect("rename the built program into place");
     dest
 }
 
@@ -562,14 +567,22 @@ pub fn graphviz_dot() -> &'static str {
 }
 
 fn provision_graphviz() -> Result<(), String> {
-    if dot_works() {
+    apt_install("graphviz", "dot -V", dot_works)
+}
+
+/// Installs a Debian package with apt-get unless `ready()` already holds: as root or through
+/// `sudo -n`, under `flock` on a file in the target dir (so concurrent test binaries install once;
+/// apt-get waits for dpkg's own lock), `apt-get update` only when the first try fails. `check` is a
+/// shell command that succeeds once the package is there (re-checked under the lock).
+pub fn apt_install(package: &str, check: &str, ready: fn() -> bool) -> Result<(), String> {
+    if ready() {
         return Ok(());
     }
     let apt = "apt-get -o DPkg::Lock::Timeout=600 -y --no-install-recommends";
-    let script = format!("if dot -V >/dev/null 2>&1; then exit 0; fi; {apt} install graphviz || {{ {apt} update && {apt} install graphviz; }}");
+    let script = format!("if {{ {check}; }} >/dev/null 2>&1; then exit 0; fi; {apt} install {package} || {{ {apt} update && {apt} install {package}; }}");
     let root = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
     let sudo = if root { "" } else { "sudo -n " };
-    let lock = target_dir().join("graphviz-install.lock");
+    let lock = target_dir().join(format!("{package}-install.lock"));
     std::fs::create_dir_all(lock.parent().unwrap()).map_err(|e| e.to_string())?;
     let has_flock = Command::new("flock").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
     let mut cmd = if has_flock {
@@ -581,7 +594,7 @@ fn provision_graphviz() -> Result<(), String> {
         Command::new("sh")
     };
     cmd.arg("-c").arg(format!("{sudo}sh -c '{script}'")).env("DEBIAN_FRONTEND", "noninteractive").stdin(Stdio::null());
-    eprintln!("tests: `dot` not found, installing graphviz with apt-get");
+    eprintln!("tests: {package} is missing, installing it with apt-get");
     let out = cmd.output().map_err(|e| format!("running {cmd:?}: {e}"))?;
     if !out.status.success() {
         let tail = |b: &[u8]| {
@@ -590,10 +603,10 @@ fn provision_graphviz() -> Result<(), String> {
         };
         return Err(format!("{cmd:?} failed ({}):\n{}\n{}", out.status, tail(&out.stdout), tail(&out.stderr)));
     }
-    if dot_works() {
+    if ready() {
         Ok(())
     } else {
-        Err("apt-get install graphviz succeeded but `dot -V` still fails".into())
+        Err(format!("apt-get install {package} succeeded but `{check}` still fails"))
     }
 }
 
@@ -608,4 +621,124 @@ pub fn render_svg(dot: &str) -> String {
     let svg = String::from_utf8(out.stdout).expect("SVG is UTF-8");
     assert!(svg.contains("<svg") && svg.trim_end().ends_with("</svg>"), "no SVG from dot:\n{svg}");
     svg
+}
+
+// ---------------------------------------------------------------------------
+// Prometheus
+
+/// Debian's `prometheus` package (2.42 on Debian 12) ships both.
+pub const PROMETHEUS: &str = "/usr/bin/prometheus";
+pub const PROMTOOL: &str = "/usr/bin/promtool";
+
+fn prometheus_works() -> bool {
+    [PROMETHEUS, PROMTOOL]
+        .iter()
+        .all(|bin| Command::new(bin).arg("--version").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success()))
+}
+
+fn prometheus_ready() {
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(e) = READY.get_or_init(|| apt_install("prometheus", &format!("{PROMTOOL} --version && {PROMETHEUS} --version"), prometheus_works)) {
+        panic!(
+            "Prometheus and promtool are needed to test the alert rules and serve's metrics against the real thing, \
+             and could not be installed: {e}\n\
+             Install them (Debian/Ubuntu: apt-get install prometheus) and re-run."
+        );
+    }
+}
+
+/// `promtool`, installed with Debian's `prometheus` package on first use when missing. Panics,
+/// never skips, when it cannot be had.
+pub fn promtool() -> &'static str {
+    prometheus_ready();
+    PROMTOOL
+}
+
+/// The `prometheus` server, from the same package as [`promtool`].
+pub fn prometheus() -> &'static str {
+    prometheus_ready();
+    PROMETHEUS
+}
+
+// ---------------------------------------------------------------------------
+// fleetsim: many targets in one Go process (tests/fleetsim)
+
+/// Builds `tests/fleetsim` into `<target>/goservice/fleetsim` (once per process).
+pub fn fleetsim_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build_go_program(&go(), &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fleetsim"), "fleetsim")).clone()
+}
+
+/// One target of a running fleetsim.
+#[derive(Debug, Clone)]
+pub struct SimTarget {
+    pub index: usize,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub leaking: bool,
+}
+
+/// A running fleetsim process. Dropping it kills it and waits.
+pub struct Fleetsim {
+    child: Child,
+    pub targets: Vec<SimTarget>,
+}
+
+impl Fleetsim {
+    /// Starts fleetsim with `args` (e.g. `["-targets", "50", "-leaking", "5"]`) and waits for its `ready` line.
+    pub fn start(args: &[&str]) -> Fleetsim {
+        let bin = fleetsim_binary();
+        let mut child = Command::new(&bin)
+            .arg("-exit-on-stdin-eof")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut line = String::new();
+            while r.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if tx.send(line.trim().to_string()).is_err() {
+                    break;
+                }
+                line.clear();
+            }
+        });
+        let mut targets = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(l) => l,
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("fleetsim {args:?}: no `ready` line within 30 s (got {} targets)", targets.len());
+                }
+            };
+            if line == "ready" {
+                break;
+            }
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            match parts.as_slice() {
+                ["TARGET", i, url, kind] => targets.push(SimTarget { index: i.parse().expect("index"), url: url.to_string(), leaking: *kind == "leaking" }),
+                _ => panic!("fleetsim: unexpected line {line:?}"),
+            }
+        }
+        Fleetsim { child, targets }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Fleetsim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -23,7 +23,7 @@ const CHAR_W: f64 = 6.6;
 const MAX_LABEL: usize = 44;
 const MARGIN: f64 = 12.0;
 
-pub fn render(doc: &LeakReport) -> Option<Markup> {
+pub fn render(doc: &LeakReport, prefix: &str) -> Option<Markup> {
     let mut p = paths(doc);
     if p.is_empty() {
         return None;
@@ -68,7 +68,7 @@ pub fn render(doc: &LeakReport) -> Option<Markup> {
                         }
                     };
                     @if let Some(rank) = node.is_leaf.then(|| leaf_rank(&node.function)).flatten() {
-                        a href=(format!("#s{rank}")) { g class=(class) data-function=(node.function) { (body) } }
+                        a href=(format!("#{prefix}s{rank}")) { g class=(class) data-function=(node.function) { (body) } }
                     } @else {
                         g class=(class) data-function=(node.function) { (body) }
                     }

@@ -1,0 +1,672 @@
+//! `leakhound serve`: the continuous mode. Every `--interval` each target is sampled (at most
+//! `--concurrency` at once), its rolling [`window`] of per-stack counts re-ranked by the same
+//! analysis `watch` uses, and what it finds is served over HTTP: `/metrics` for Prometheus
+//! ([`metrics`]), `/` an overview, `/targets/<name>` a target's report page, `/api/v1/report` the
+//! JSON, `/-/healthy` and `/-/ready`.
+//!
+//! Bounded everywhere: every fetch has the `--timeout`, a target still being sampled when its next
+//! round comes is not queued again (a slow or dead target never holds up the others, and the job
+//! queue never holds more than one job per target), a window holds counts (never profiles) for
+//! `--window` snapshots and a capped number of stacks, and `/metrics` exports at most
+//! `--max-stacks` stacks per target.
+//!
+//! The targets file is read again when it changes (checked every round) and on SIGHUP; the windows
+//! of targets that stay are kept. SIGTERM or SIGINT closes the listener and ends with exit 0.
+
+pub mod metrics;
+pub mod window;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::analysis::heap::HeapSeries;
+use crate::analysis::rank::RankOptions;
+use crate::error::{Error, Result};
+use crate::profile;
+use crate::report::{self, LeakReport};
+use crate::source::http::{Fetcher, HttpOptions};
+use crate::source::saved::now_nanos;
+use crate::source::targets::{self, Shard, Target};
+
+use metrics::{SuspectMetrics, TargetMetrics};
+use window::{Window, WindowOptions};
+
+/// Everything `serve` is told.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// A Prometheus file_sd file (JSON or YAML), read again when it changes and on SIGHUP.
+    pub targets_file: Option<PathBuf>,
+    /// Targets given on the command line.
+    pub urls: Vec<String>,
+    pub listen: String,
+    pub interval: Duration,
+    pub window: WindowOptions,
+    /// Listed stacks exported per target in `/metrics`.
+    pub max_stacks: usize,
+    pub concurrency: usize,
+    pub shard: Option<Shard>,
+    pub http: HttpOptions,
+    /// `--path`: where pprof is mounted when a target's URL does not say.
+    pub path: Option<String>,
+    pub max_profile_bytes: u64,
+    /// Also fetch each target's goroutineleak profile every round (`--goroutineleak`).
+    pub leak_profile: bool,
+    pub rank: RankOptions,
+    /// The labels that name a target's service, to merge a stack across replicas on `/` and in
+    /// `/api/v1/report` (see `report::fleet`).
+    pub group_by_labels: Vec<String>,
+}
+
+/// The flags the signal handlers set.
+pub struct Signals {
+    /// SIGTERM or SIGINT: stop.
+    pub stop: AtomicBool,
+    /// SIGHUP: read the targets file again.
+    pub reload: AtomicBool,
+}
+
+static SIGNALS: Signals = Signals { stop: AtomicBool::new(false), reload: AtomicBool::new(false) };
+
+#[cfg(unix)]
+extern "C" fn on_stop(_: libc::c_int) {
+    // A second signal while shutting down ends the process at once.
+    if SIGNALS.stop.swap(true, Ordering::SeqCst) {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(130) }
+    }
+}
+
+#[cfg(unix)]
+extern "C" fn on_hangup(_: libc::c_int) {
+    SIGNALS.reload.store(true, Ordering::SeqCst);
+}
+
+/// Installs the handlers of SIGTERM, SIGINT (stop) and SIGHUP (reload) and returns their flags.
+pub fn install_signal_handlers() -> &'static Signals {
+    #[cfg(unix)]
+    // SAFETY: the handlers only store to atomics (and call _exit), which is async-signal-safe.
+    unsafe {
+        let stop = on_stop as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        let hangup = on_hangup as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::signal(libc::SIGTERM, stop);
+        libc::signal(libc::SIGINT, stop);
+        libc::signal(libc::SIGHUP, hangup);
+    }
+    &SIGNALS
+}
+
+/// One target being served.
+struct Entry {
+    target: Target,
+    goroutine_url: String,
+    /// Its goroutineleak profile, while it is fetched (`--goroutineleak`, and the target serves it
+    /// in time).
+    leak_url: Option<String>,
+    /// Queued or being sampled: not queued again until done.
+    busy: AtomicBool,
+    state: Mutex<TargetState>,
+}
+
+struct TargetState {
+    window: Window,
+    /// The goroutineleak profile is no longer fetched (not served, or slower than the interval).
+    leak_off: bool,
+    /// Notes for the report that no round records (why the goroutineleak profile is not fetched).
+    notes: Vec<String>,
+    /// Rounds sampled (the source of each snapshot names its round).
+    round: u64,
+    up: Option<bool>,
+    goroutines: Option<i64>,
+    sample_seconds: Option<f64>,
+    errors_total: u64,
+    last_error: Option<String>,
+    report: Option<Arc<LeakReport>>,
+    top: Vec<SuspectMetrics>,
+}
+
+/// What the sampling side and the HTTP side share.
+struct Shared {
+    opts: ServeOptions,
+    targets: RwLock<BTreeMap<String, Arc<Entry>>>,
+    rounds: AtomicU64,
+    /// Why the last reload of the targets file failed, while the old list is kept.
+    reload_error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn entries(&self) -> Vec<Arc<Entry>> {
+        self.targets.read().map(|t| t.values().cloned().collect()).unwrap_or_default()
+    }
+}
+
+/// How a sampling ended.
+enum Sampled {
+    Snapshot(i64),
+    Failed(String),
+}
+
+/// Runs until `signals.stop` is set. Errors only before serving (targets, listen address).
+pub fn run(opts: ServeOptions, signals: &Signals) -> Result<()> {
+    let fetcher = Arc::new(Fetcher::new(&opts.http).map_err(|e| Error::Input(e.to_string()))?);
+    let initial = load_targets(&opts)?;
+    let server = tiny_http::Server::http(opts.listen.as_str())
+        .map_err(|e| Error::Input(format!("cannot listen on {}: {e}; pass another --listen address (host:port)", opts.listen)))?;
+    let server = Arc::new(server);
+    let shared = Arc::new(Shared { opts: opts.clone(), targets: RwLock::new(BTreeMap::new()), rounds: AtomicU64::new(0), reload_error: Mutex::new(None) });
+    apply_targets(&shared, initial);
+    let listening = server.server_addr().to_ip().map_or_else(|| opts.listen.clone(), |a| a.to_string());
+    eprintln!("leakhound serve: listening on http://{listening} ({} targets, every {})", shared.entries().len(), humantime::format_duration(opts.interval));
+
+    // The workers: at most --concurrency samplings at once, fed by a bounded queue.
+    let (jobs, queue) = std::sync::mpsc::sync_channel::<Arc<Entry>>(QUEUE_BOUND);
+    let queue = Arc::new(Mutex::new(queue));
+    for _ in 0..opts.concurrency.max(1) {
+        let (queue, shared, fetcher) = (queue.clone(), shared.clone(), fetcher.clone());
+        std::thread::spawn(move || worker(&queue, &shared, &fetcher));
+    }
+    let http_threads: Vec<_> = (0..HTTP_THREADS)
+        .map(|_| {
+            let (server, shared) = (server.clone(), shared.clone());
+            std::thread::spawn(move || loop {
+                if SIGNALS_STOP.load(Ordering::SeqCst) {
+                    break;
+                }
+                match server.recv_timeout(Duration::from_millis(100)) {
+                    Ok(Some(request)) => respond(&shared, request),
+                    Ok(None) => {}
+                    Err(_) => break,
+                }
+            })
+        })
+        .collect();
+
+    let mut seen = file_stamp(&opts);
+    let mut next_round = Instant::now();
+    while !signals.stop.load(Ordering::SeqCst) {
+        if signals.reload.swap(false, Ordering::SeqCst) {
+            eprintln!("leakhound serve: SIGHUP: reading the targets again");
+            reload(&shared);
+            seen = file_stamp(&opts);
+        }
+        let now = Instant::now();
+        if now >= next_round {
+            let stamp = file_stamp(&opts);
+            if stamp != seen {
+                eprintln!("leakhound serve: the targets file changed: reading it again");
+                reload(&shared);
+                seen = stamp;
+            }
+            start_round(&shared, &jobs);
+            next_round += opts.interval;
+            if next_round < now {
+                // Rounds missed (a suspended process): the next one comes an interval from now.
+                next_round = now + opts.interval;
+            }
+        }
+        std::thread::sleep(next_round.saturating_duration_since(Instant::now()).min(Duration::from_millis(20)));
+    }
+    SIGNALS_STOP.store(true, Ordering::SeqCst);
+    for t in http_threads {
+        let _ = t.join();
+    }
+    // Dropping the last handle closes the listener; samplings still in flight are abandoned.
+    drop(server);
+    eprintln!("leakhound serve: stopped");
+    Ok(())
+}
+
+/// Set when `run` ends, for the HTTP threads (the signal flags belong to the caller).
+static SIGNALS_STOP: AtomicBool = AtomicBool::new(false);
+
+/// Jobs waiting for a worker, at most: each target has at most one job queued or running, so
+/// this is only reached by a list this long; the rest wait for the next round.
+const QUEUE_BOUND: usize = 16_384;
+
+/// Notes kept per target for its report (the goroutineleak profile's failures).
+const MAX_NOTES: usize = 8;
+
+/// Threads answering HTTP requests.
+const HTTP_THREADS: usize = 4;
+
+/// Longest request path answered (a target name is short).
+const MAX_PATH_BYTES: usize = 2048;
+
+/// The targets the options name, this shard's only.
+fn load_targets(opts: &ServeOptions) -> Result<Vec<Target>> {
+    let mut list = targets::from_urls(&opts.urls)?;
+    if let Some(file) = &opts.targets_file {
+        list.extend(targets::load(file)?);
+    }
+    if let Some(shard) = &opts.shard {
+        list.retain(|t| shard.keeps(t));
+    }
+    Ok(list)
+}
+
+/// What tells that the targets file changed: its size, time and a hash of its contents (an edit
+/// within the same second, of the same size, still changes the hash).
+fn file_stamp(opts: &ServeOptions) -> Option<(u64, Option<SystemTime>, u64)> {
+    let path = opts.targets_file.as_ref()?;
+    let meta = std::fs::metadata(path).ok()?;
+    // The loader caps the size it reads; hashing a huge file each round is not worth it either.
+    let hash = if meta.len() <= targets::MAX_FILE_BYTES {
+        std::fs::read(path).ok().map_or(0, |b| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            b.hash(&mut h);
+            h.finish()
+        })
+    } else {
+        0
+    };
+    Some((meta.len(), meta.modified().ok(), hash))
+}
+
+/// Reads the targets again; on an error the old list stays and the error is shown on `/`.
+fn reload(shared: &Shared) {
+    match load_targets(&shared.opts) {
+        Ok(list) => {
+            apply_targets(shared, list);
+            if let Ok(mut e) = shared.reload_error.lock() {
+                *e = None;
+            }
+        }
+        Err(e) => {
+            eprintln!("leakhound serve: {e}; the previous {} targets stay", shared.entries().len());
+            if let Ok(mut slot) = shared.reload_error.lock() {
+                *slot = Some(e.to_string());
+            }
+        }
+    }
+}
+
+/// Makes `list` the targets: those already served with the same URL keep their window (and take
+/// the new labels), new ones start empty, the others are dropped.
+fn apply_targets(shared: &Shared, list: Vec<Target>) {
+    let Ok(mut map) = shared.targets.write() else { return };
+    let mut next = BTreeMap::new();
+    for t in list {
+        if next.contains_key(&t.name) {
+            continue;
+        }
+        let urls =
+            crate::source::http::Target::parse(&t.url, shared.opts.path.as_deref()).and_then(|h| Ok((h.goroutine_url(false)?, h.url("goroutineleak", ""))));
+        let (goroutine_url, leak_url) = match urls {
+            Ok((g, l)) => (g.clone(), (shared.opts.leak_profile && !g.contains("/goroutineleak")).then_some(l)),
+            Err(e) => {
+                eprintln!("leakhound serve: target {} left out: {}", report::escape::terminal(&t.name), report::escape::terminal(&e.to_string()));
+                continue;
+            }
+        };
+        let entry = match map.get(&t.name) {
+            Some(old) if old.goroutine_url == goroutine_url && old.target.labels == t.labels => old.clone(),
+            Some(old) if old.goroutine_url == goroutine_url => {
+                // New labels, same target: the window moves over.
+                let state = old.state.lock().map(|mut s| std::mem::replace(&mut *s, new_state(&shared.opts))).unwrap_or_else(|_| new_state(&shared.opts));
+                Arc::new(Entry { target: t.clone(), goroutine_url, leak_url, busy: AtomicBool::new(false), state: Mutex::new(state) })
+            }
+            _ => Arc::new(Entry { target: t.clone(), goroutine_url, leak_url, busy: AtomicBool::new(false), state: Mutex::new(new_state(&shared.opts)) }),
+        };
+        next.insert(t.name.clone(), entry);
+    }
+    let (kept, added) = (next.keys().filter(|k| map.contains_key(*k)).count(), next.keys().filter(|k| !map.contains_key(*k)).count());
+    let removed = map.keys().filter(|k| !next.contains_key(*k)).count();
+    if !map.is_empty() {
+        eprintln!("leakhound serve: targets: {kept} kept, {added} added, {removed} removed");
+    }
+    *map = next;
+}
+
+fn new_state(opts: &ServeOptions) -> TargetState {
+    TargetState {
+        window: Window::new(opts.window.clone()),
+        leak_off: false,
+        notes: Vec::new(),
+        round: 0,
+        up: None,
+        goroutines: None,
+        sample_seconds: None,
+        errors_total: 0,
+        last_error: None,
+        report: None,
+        top: Vec::new(),
+    }
+}
+
+/// Queues every target that is not still being sampled.
+fn start_round(shared: &Shared, jobs: &SyncSender<Arc<Entry>>) {
+    shared.rounds.fetch_add(1, Ordering::SeqCst);
+    for entry in shared.entries() {
+        if entry.busy.swap(true, Ordering::SeqCst) {
+            continue;
+        }
+        match jobs.try_send(entry.clone()) {
+            Ok(()) => {}
+            Err(TrySendError::Full(e)) | Err(TrySendError::Disconnected(e)) => e.busy.store(false, Ordering::SeqCst),
+        }
+    }
+}
+
+fn worker(queue: &Mutex<Receiver<Arc<Entry>>>, shared: &Shared, fetcher: &Fetcher) {
+    loop {
+        let job = match queue.lock() {
+            Ok(q) => q.recv(),
+            Err(_) => return,
+        };
+        let Ok(entry) = job else { return };
+        sample(&entry, shared, fetcher);
+        entry.busy.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Samples one target once and re-ranks its window.
+fn sample(entry: &Entry, shared: &Shared, fetcher: &Fetcher) {
+    let opts = &shared.opts;
+    let started = Instant::now();
+    let at = now_nanos();
+    let url = &entry.goroutine_url;
+    // The profile is decoded outside the lock and dropped once grouped into the window.
+    let fetched = fetcher.get(url).map_err(|e| e.to_string()).and_then(|bytes| {
+        profile::decode(&bytes, opts.max_profile_bytes).map_err(|e| format!("{url}: not a goroutine profile: {e}")).and_then(|p| {
+            if p.kind.is_goroutine_like() {
+                Ok(p)
+            } else {
+                Err(format!("{url} answered with a {} profile, not goroutines: give the service's base URL or its /debug/pprof/goroutine URL", p.kind.name()))
+            }
+        })
+    });
+    let leak_url = entry.leak_url.as_ref().filter(|_| fetched.is_ok() && entry.state.lock().is_ok_and(|s| !s.leak_off));
+    let proof = leak_url.map(|u| {
+        let asked = Instant::now();
+        let answer = fetcher.get(u);
+        (u, answer, asked.elapsed())
+    });
+    let Ok(mut state) = entry.state.lock() else { return };
+    state.round += 1;
+    let round = state.round;
+    let outcome = match fetched {
+        Ok(p) => Sampled::Snapshot(state.window.push(p, format!("{url} (round {round})"), Some(at))),
+        Err(message) => {
+            state.window.record_failure(format!("round {round}: {message}"));
+            Sampled::Failed(message)
+        }
+    };
+    if let Some((u, answer, took)) = proof {
+        match answer
+            .map_err(|e| (matches!(e, crate::source::http::FetchError::NotFound { .. }), e.to_string()))
+            .and_then(|bytes| profile::decode(&bytes, opts.max_profile_bytes).map_err(|e| (false, format!("{u}: {e}"))))
+        {
+            Ok(p) if p.kind == profile::ProfileKind::GoroutineLeak => state.window.attach_proof(p),
+            Ok(p) => state.notes.push(format!("round {round}: {u} is a {} profile, not a goroutineleak profile", p.kind.name())),
+            Err((true, _)) => {
+                state.leak_off = true;
+                state.notes.push("the service does not serve /debug/pprof/goroutineleak (Go 1.26 and later do): leaks are judged by growth alone".into());
+            }
+            Err((false, e)) => state.notes.push(format!("round {round}: {e}")),
+        }
+        // The runtime runs a collection for this profile, which on a large service takes longer
+        // than the interval: then it is no longer asked for, to keep the pace and spare the service.
+        if took > opts.interval && !state.leak_off {
+            state.leak_off = true;
+            state.notes.push(format!(
+                "the goroutineleak profile took {:.1} s, longer than the {} interval: it is no longer fetched, and leaks are judged by growth",
+                took.as_secs_f64(),
+                humantime::format_duration(opts.interval)
+            ));
+        }
+        // Notes of failed fetches stay few: the latest ones.
+        let excess = state.notes.len().saturating_sub(MAX_NOTES);
+        state.notes.drain(..excess);
+    }
+    match outcome {
+        Sampled::Snapshot(total) => {
+            state.up = Some(true);
+            state.goroutines = Some(total);
+            state.last_error = None;
+        }
+        Sampled::Failed(message) => {
+            state.up = Some(false);
+            state.errors_total += 1;
+            state.last_error = Some(message);
+        }
+    }
+    let name = entry.target.name.clone();
+    let notes = state.notes.clone();
+    let doc = state.window.with_series(|series| {
+        let suspects = series.rank(&opts.rank);
+        report::build::leak_report(&name, series, &HeapSeries::default(), &suspects, &opts.rank, None, &notes)
+    });
+    state.top = doc
+        .suspects
+        .iter()
+        .take(opts.max_stacks)
+        .map(|s| SuspectMetrics {
+            leaf: s.group.leaf.clone(),
+            pattern: s.pattern.clone(),
+            verdict: verdict_name(s.verdict).to_string(),
+            goroutines: s.counts.last().copied().unwrap_or(0),
+            growth_per_minute: s.growth_per_minute,
+        })
+        .collect();
+    state.report = Some(Arc::new(doc));
+    state.sample_seconds = Some(started.elapsed().as_secs_f64());
+}
+
+fn verdict_name(v: crate::analysis::rank::Verdict) -> &'static str {
+    match v {
+        crate::analysis::rank::Verdict::Leak => "leak",
+        crate::analysis::rank::Verdict::Suspect => "suspect",
+    }
+}
+
+/// A target as the endpoints show it, copied out of its lock.
+struct View {
+    target: Target,
+    metrics: TargetMetrics,
+    last_error: Option<String>,
+    report: Option<Arc<LeakReport>>,
+    window: usize,
+}
+
+fn views(shared: &Shared) -> Vec<View> {
+    shared
+        .entries()
+        .into_iter()
+        .filter_map(|e| {
+            let s = e.state.lock().ok()?;
+            Some(View {
+                target: e.target.clone(),
+                metrics: TargetMetrics {
+                    name: e.target.name.clone(),
+                    labels: e.target.labels.clone(),
+                    up: s.up,
+                    goroutines: s.goroutines,
+                    sample_seconds: s.sample_seconds,
+                    errors_total: s.errors_total,
+                    suspects: s.top.clone(),
+                },
+                last_error: s.last_error.clone(),
+                report: s.report.clone(),
+                window: s.window.len(),
+            })
+        })
+        .collect()
+}
+
+/// Every target has been sampled (or failed) once.
+fn ready(shared: &Shared) -> bool {
+    shared.entries().iter().all(|e| e.state.lock().is_ok_and(|s| s.up.is_some()))
+}
+
+fn header(name: &str, value: &str) -> tiny_http::Header {
+    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header")
+}
+
+fn respond(shared: &Shared, request: tiny_http::Request) {
+    let url = request.url().to_string();
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    let method = request.method().clone();
+    let (status, content_type, body): (u16, &str, Vec<u8>) = if !matches!(method, tiny_http::Method::Get | tiny_http::Method::Head) {
+        (405, "text/plain; charset=utf-8", b"only GET and HEAD\n".to_vec())
+    } else if path.len() > MAX_PATH_BYTES {
+        (414, "text/plain; charset=utf-8", b"path too long\n".to_vec())
+    } else {
+        route(shared, path, &request)
+    };
+    let mut response = tiny_http::Response::from_data(body).with_status_code(status).with_header(header("Content-Type", content_type));
+    response.add_header(header("X-Content-Type-Options", "nosniff"));
+    response.add_header(header("Cache-Control", "no-store"));
+    // A client that went away is not worth a message.
+    let _ = request.respond(response);
+}
+
+fn route(shared: &Shared, path: &str, request: &tiny_http::Request) -> (u16, &'static str, Vec<u8>) {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    const HTML: &str = "text/html; charset=utf-8";
+    match path {
+        "/metrics" => {
+            let accept = request.headers().iter().find(|h| h.field.equiv("Accept")).map(|h| h.value.as_str().to_string()).unwrap_or_default();
+            let openmetrics = accept.contains("application/openmetrics-text");
+            let views = views(shared);
+            let all: Vec<TargetMetrics> = views.into_iter().map(|v| v.metrics).collect();
+            let text = metrics::encode(&all, shared.rounds.load(Ordering::SeqCst), openmetrics);
+            (200, if openmetrics { metrics::OPENMETRICS_CONTENT_TYPE } else { metrics::PROMETHEUS_CONTENT_TYPE }, text.into_bytes())
+        }
+        "/" => (200, HTML, overview(shared).into_bytes()),
+        "/api/v1/report" => {
+            let mut out = Vec::new();
+            match report::fleet::write(&fleet_report(shared), report::OutputFormat::Json, report::Style::default(), &mut out) {
+                Ok(()) => (200, "application/json", out),
+                Err(e) => (500, TEXT, format!("{e}\n").into_bytes()),
+            }
+        }
+        "/-/healthy" => (200, TEXT, b"leakhound serve is healthy\n".to_vec()),
+        "/-/ready" if ready(shared) => (200, TEXT, b"leakhound serve is ready\n".to_vec()),
+        "/-/ready" => (503, TEXT, b"leakhound serve is not ready: the first round is still being sampled\n".to_vec()),
+        _ => {
+            let Some(name) = path.strip_prefix("/targets/").and_then(percent_decode) else {
+                return (404, TEXT, b"not found: see / for the targets, /metrics, /api/v1/report\n".to_vec());
+            };
+            let entry = shared.targets.read().ok().and_then(|t| t.get(&name).cloned());
+            let Some(entry) = entry else {
+                return (404, TEXT, format!("no target named {}\n", report::escape::terminal(&name)).into_bytes());
+            };
+            let (report, error) = match entry.state.lock() {
+                Ok(s) => (s.report.clone().filter(|_| !s.window.is_empty()), s.last_error.clone()),
+                Err(_) => (None, None),
+            };
+            match report {
+                Some(doc) => {
+                    let mut out = Vec::new();
+                    match report::html::leak(&doc, &mut out) {
+                        Ok(()) => (200, HTML, out),
+                        Err(e) => (500, TEXT, format!("{e}\n").into_bytes()),
+                    }
+                }
+                None => (200, HTML, not_sampled_yet(&entry.target, error.as_deref()).into_bytes()),
+            }
+        }
+    }
+}
+
+/// `%XX` sequences decoded; `None` for a malformed one or bytes that are not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A target name as one path segment.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn not_sampled_yet(t: &Target, error: Option<&str>) -> String {
+    let name = report::escape::terminal(&t.name);
+    let body = maud::html! {
+        h1 { "leakhound serve: " code { (name) } " has no snapshot yet" }
+        @if let Some(e) = error { p.error { "Its last sampling failed: " (report::escape::terminal(e)) } }
+        p { a href="/" { "All targets" } }
+    };
+    report::html::page_of(&format!("leakhound serve: {name} not sampled yet"), body)
+}
+
+/// The fleet document (`leakhound.fleet/v1`, as `watch` over many targets writes it): each
+/// target's current report (its window), or why it has none.
+fn fleet_report(shared: &Shared) -> report::fleet::FleetReport {
+    let targets = views(shared)
+        .into_iter()
+        .map(|v| report::fleet::TargetDoc {
+            name: v.target.name.clone(),
+            url: crate::source::http::redact_url(&v.target.url),
+            labels: v.target.labels.clone(),
+            service: String::new(),
+            outcome: String::new(),
+            // One or the other (the schema's oneOf): a failed round of a target that has a window
+            // is in its report's errors and failed_rounds.
+            error: (v.window == 0).then(|| v.last_error.clone().unwrap_or_else(|| "not sampled yet".to_string())),
+            report: v.report.filter(|_| v.window > 0).map(|r| LeakReport::clone(&r)),
+            saved_to: None,
+            failing: Vec::new(),
+        })
+        .collect();
+    report::fleet::build(targets, &shared.opts.group_by_labels)
+}
+
+/// `/`: the fleet overview (`report::fleet`'s), each target linking to its own page.
+fn overview(shared: &Shared) -> String {
+    let doc = fleet_report(shared);
+    let reload_error = shared.reload_error.lock().ok().and_then(|e| e.clone());
+    let down: Vec<String> = views(shared).into_iter().filter(|v| v.metrics.up == Some(false)).map(|v| v.target.name).collect();
+    let body = maud::html! {
+        p {
+            "leakhound serve: round " (shared.rounds.load(Ordering::SeqCst)) ", every " (humantime::format_duration(shared.opts.interval))
+            ", a window of " (shared.opts.window.snapshots) " snapshots per target"
+            @if !down.is_empty() { "; not answering: " (report::escape::terminal(&down.join(", "))) }
+            ". " a href="/metrics" { "/metrics" } " · " a href="/api/v1/report" { "/api/v1/report" }
+        }
+        @if let Some(e) = &reload_error { p.error { "The targets file could not be read again (the previous list stays): " (report::escape::terminal(e)) } }
+        (report::fleet::overview_html(&doc, &|_, t| format!("/targets/{}", percent_encode(&t.name))))
+    };
+    report::html::page_of(&format!("leakhound serve: {}", doc.outcome), body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_names_round_trip_through_a_path_segment() {
+        for name in ["127.0.0.1:6060", "a/b c?d#e%f", "ünï:1", "<script>"] {
+            let enc = percent_encode(name);
+            assert!(!enc.contains(['/', '?', '#', ' ', '<']), "{enc}");
+            assert_eq!(percent_decode(&enc).as_deref(), Some(name));
+        }
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%f"), None);
+        assert_eq!(percent_decode("%ff"), None, "not UTF-8");
+    }
+}

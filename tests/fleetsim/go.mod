@@ -1,0 +1,3 @@
+module leakhound.test/fleetsim
+
+go 1.21
