@@ -415,7 +415,8 @@ fn a_dump_read_in_parts_at_once_gives_what_one_thread_gives() {
     // The CLI reads a big file in parts, one per thread: the report does not change.
     let big = dir.path().join(format!("dump-{}.txt", texts.len() - 1));
     let report = |threads: &str| {
-        let out = leakhound().arg("analyze").arg(&big).args(["--format", "json"]).env("RAYON_NUM_THREADS", threads).output().unwrap();
+        let base = fixture("go127/goroutine-before.debug2.txt");
+        let out = leakhound().arg("diff").arg(base).arg(&big).args(["--format", "json"]).env("RAYON_NUM_THREADS", threads).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         out.stdout
     };
