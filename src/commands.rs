@@ -163,8 +163,13 @@ fn comparable_forms(table: &StackTable, base: &mut Snapshot, new: &mut Snapshot)
 /// then went to stdout).
 pub fn diff(args: &DiffArgs) -> Result<ExitCode> {
     check_output(&args.output, true)?;
-    let base_p = read_profile(&args.base, args.group.max_profile_bytes)?;
-    let new_p = read_profile(&args.new, args.group.max_profile_bytes)?;
+    // The two are read at once, NEW on a second core; BASE's error still comes first.
+    let (base_p, new_p) = std::thread::scope(|scope| {
+        let new = scope.spawn(|| read_profile(&args.new, args.group.max_profile_bytes));
+        let base = read_profile(&args.base, args.group.max_profile_bytes);
+        (base, new.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    let (base_p, new_p) = (base_p?, new_p?);
     let (bk, nk) = (&base_p.kind, &new_p.kind);
     if bk.is_goroutine_like() != nk.is_goroutine_like() || (*bk == ProfileKind::Heap) != (*nk == ProfileKind::Heap) {
         return Err(Error::Input(format!(
@@ -471,8 +476,40 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
     series.errors.extend(errors);
     let mut read = Vec::new();
     let mut first_error = None;
-    for f in &files {
-        let p = match read_profile(&f.path, g.max_profile_bytes) {
+    // Files are decoded on a second core, one ahead of the grouping here (a bounded channel keeps
+    // at most two decoded profiles in memory); they are taken in the same order.
+    std::thread::scope(|scope| {
+        let (decoded_tx, decoded) = std::sync::mpsc::sync_channel(1);
+        let paths: Vec<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+        scope.spawn(move || {
+            for path in paths {
+                if decoded_tx.send(read_profile(path, g.max_profile_bytes)).is_err() {
+                    break;
+                }
+            }
+        });
+        load_decoded(&files, decoded.iter(), &mut series, &mut read, &mut first_error);
+    });
+    if !read.iter().any(|i| matches!(i.reading, Reading::Goroutine(_))) {
+        return Err(first_error.unwrap_or_else(|| {
+            Error::Input("no goroutine profile among the inputs: give goroutine profiles (heap and goroutineleak ones only go with them)".into())
+        }));
+    }
+    let mut heap = HeapSeries::default();
+    series.assemble(&mut heap, read);
+    Ok((series, heap))
+}
+
+/// Groups each decoded file into the series, in order (see [`load_saved`]).
+fn load_decoded(
+    files: &[crate::source::files::InputFile],
+    decoded: impl Iterator<Item = Result<Profile>>,
+    series: &mut Series,
+    read: &mut Vec<SeriesInput>,
+    first_error: &mut Option<Error>,
+) {
+    for (f, p) in files.iter().zip(decoded) {
+        let p = match p {
             Ok(p) => p,
             Err(e) => {
                 series.errors.push(e.to_string());
@@ -495,14 +532,6 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
         let facts_only = f.kind.as_deref() == Some(saved::CREATION_DUMP);
         read.push(SeriesInput { reading, source, when: p.time_nanos.or(f.fetched_at_nanos), round: f.round, facts_only });
     }
-    if !read.iter().any(|i| matches!(i.reading, Reading::Goroutine(_))) {
-        return Err(first_error.unwrap_or_else(|| {
-            Error::Input("no goroutine profile among the inputs: give goroutine profiles (heap and goroutineleak ones only go with them)".into())
-        }));
-    }
-    let mut heap = HeapSeries::default();
-    series.assemble(&mut heap, read);
-    Ok((series, heap))
 }
 
 /// `leakhound watch URL`: exit 0, or 5 when snapshots or the report could not be written in full.

@@ -5,7 +5,6 @@
 //! in all of them: groups are identified by their frames, never by location ids, which change from
 //! one profile to the next.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
@@ -306,7 +305,7 @@ pub enum RequestRole {
 /// A profile grouped: the groups' values and what was left out.
 #[derive(Debug, Default)]
 pub struct Grouping {
-    pub groups: HashMap<GroupId, GroupStats>,
+    pub groups: FxHashMap<GroupId, GroupStats>,
     /// Goroutines of the runtime itself (GC workers, `goroutine 0`, ...): only dumps printed with
     /// GOTRACEBACK=system or by a SIGQUIT show them; every other form leaves them out, so they are
     /// left out here too.
@@ -367,7 +366,8 @@ struct GroupRecord {
     ancestors_weight: i64,
     /// From a goroutine (not a heap) profile: decides how the leaf is chosen.
     goroutines: bool,
-    info: OnceLock<GroupInfo>,
+    /// Boxed: most groups never build it, and a table holds thousands of records.
+    info: OnceLock<Box<GroupInfo>>,
 }
 
 /// Per table frame facts that grouping needs for every sample.
@@ -386,6 +386,8 @@ struct FrameFacts {
     /// A function of package runtime other than `runtime.main`: as the outermost frame, the mark
     /// of one of the runtime's own goroutines.
     runtime_start: bool,
+    /// What a stack with this frame is to a profile request (see [`request_role`]).
+    request: Option<RequestRole>,
 }
 
 /// Whether a frame is shown in some forms of a goroutine profile and hidden in others, so that it
@@ -465,7 +467,7 @@ impl StackTable {
     /// Everything known about a group (built on first use, then kept).
     pub fn group(&self, id: GroupId) -> &GroupInfo {
         let r = &self.groups[id.0 as usize];
-        r.info.get_or_init(|| self.build_info(r))
+        r.info.get_or_init(|| Box::new(self.build_info(r)))
     }
 
     /// The frames of a group, innermost first, without building its [`GroupInfo`].
@@ -529,6 +531,7 @@ impl StackTable {
             wrapper: is_wrapper(f),
             goexit: f.function == "runtime.goexit",
             runtime_start: f.function.starts_with("runtime.") && f.function != "runtime.main",
+            request: frame_request_role(&f.function),
         });
         self.exact.push(f.clone());
         self.exact_ids.insert(f.clone(), id);
@@ -536,7 +539,7 @@ impl StackTable {
     }
 
     /// Groups one profile's samples, summing the value column `value_index`.
-    pub fn group_profile(&mut self, profile: &Profile, value_index: usize) -> HashMap<GroupId, GroupStats> {
+    pub fn group_profile(&mut self, profile: &Profile, value_index: usize) -> FxHashMap<GroupId, GroupStats> {
         self.group_counted(profile, value_index).groups
     }
 
@@ -552,8 +555,15 @@ impl StackTable {
         let hidden = profile.format != crate::profile::Format::Proto;
         // Only tracebacks (debug=2, panic, SIGQUIT) ever print the runtime's own goroutines.
         let may_hold_runtime_goroutines = profile.format == crate::profile::Format::Debug2;
-        let mut out = Grouping { groups: HashMap::with_capacity(profile.samples.len().min(1 << 16)), runtime_goroutines: 0 };
+        let mut out = Grouping { groups: FxHashMap::with_capacity_and_hasher(profile.samples.len().min(1 << 16), Default::default()), runtime_goroutines: 0 };
         let goroutines = profile.kind.is_goroutine_like();
+        if self.groups.is_empty() {
+            // The first profile makes most groups: room for them at once, not by doubling and
+            // copying (each copy touches fresh pages).
+            let expected = profile.samples.len().min(1 << 16);
+            self.groups.reserve(expected);
+            self.group_ids.reserve(expected);
+        }
         let mut key = GroupKey { frames: Vec::new(), label: None };
         let mut table_stack: Vec<u32> = Vec::new();
         for s in &profile.samples {
@@ -576,7 +586,7 @@ impl StackTable {
                 }
                 None => {
                     let id = GroupId(self.groups.len() as u32);
-                    let request = request_role(&self.exact, &table_stack);
+                    let request = request_role(&self.facts, &table_stack);
                     self.groups.push(GroupRecord {
                         stack: table_stack.clone(),
                         label: key.label.clone(),
@@ -643,7 +653,7 @@ impl StackTable {
             }
         }
         if record.request.is_none() {
-            record.request = request_role(&self.exact, stack);
+            record.request = request_role(&self.facts, stack);
         }
         if changed {
             record.info = OnceLock::new();
@@ -729,15 +739,27 @@ fn is_runtime_goroutine(facts: &[FrameFacts], stack: &[u32]) -> bool {
     outermost.is_some_and(|f| f.runtime_start && !f.goexit)
 }
 
-/// Whether a stack is the profile request's own goroutine (see [`RequestRole`]).
-fn request_role(exact: &[Frame], stack: &[u32]) -> Option<RequestRole> {
-    let functions = || stack.iter().map(|&i| exact[i as usize].function.as_str());
-    if functions().any(|f| f == "runtime/pprof.writeGoroutine") {
+/// Whether a stack is the profile request's own goroutine (see [`RequestRole`]): the writer
+/// wherever it is, else the connection's reader.
+fn request_role(facts: &[FrameFacts], stack: &[u32]) -> Option<RequestRole> {
+    let mut role = None;
+    for &i in stack {
+        match facts[i as usize].request {
+            Some(RequestRole::Writer) => return Some(RequestRole::Writer),
+            Some(r) => role = Some(r),
+            None => {}
+        }
+    }
+    role
+}
+
+/// The part in a profile request of a stack holding `function`.
+fn frame_request_role(function: &str) -> Option<RequestRole> {
+    if function == "runtime/pprof.writeGoroutine" {
         return Some(RequestRole::Writer);
     }
     // Running, or created and not started yet (only the `go` statement's wrapper to show).
-    functions()
-        .any(|f| f == "net/http.(*connReader).backgroundRead" || f.starts_with("net/http.(*connReader).startBackgroundRead.gowrap"))
+    (function == "net/http.(*connReader).backgroundRead" || function.starts_with("net/http.(*connReader).startBackgroundRead.gowrap"))
         .then_some(RequestRole::ConnReader)
 }
 

@@ -9,7 +9,7 @@ pub mod rank;
 pub mod series;
 pub mod trend;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::profile::{Format, Profile, ProfileKind, SampleType, Truncation};
 use crate::stacks::{GroupId, GroupStats, RequestRole, StackTable};
@@ -28,7 +28,7 @@ pub struct Snapshot {
     pub sample_type: SampleType,
     /// Sum of that column over all groups.
     pub total: i64,
-    pub groups: HashMap<GroupId, GroupStats>,
+    pub groups: FxHashMap<GroupId, GroupStats>,
     pub truncated: Option<Truncation>,
     pub heap_inuse_bytes: Option<i64>,
     /// Goroutines of the runtime itself that a GOTRACEBACK=system or SIGQUIT dump shows and every

@@ -344,9 +344,19 @@ fn looks_like_debug2(bytes: &[u8]) -> bool {
     // A debug=2 dump starts with `goroutine N [`; a panic or SIGQUIT dump has a preamble first, and
     // a pasted one may be indented.
     let head = &bytes[..bytes.len().min(DETECT_BYTES)];
-    head.split(|&b| b == b'\n').any(|line| {
+    // Only lines holding "goroutine " can be headers: find those, not every line (a protobuf's
+    // bytes make thousands of short "lines").
+    let mut next_line = 0;
+    memchr::memmem::find_iter(head, b"goroutine ").any(|at| {
+        if at < next_line {
+            return false; // on a line already looked at
+        }
+        let start = memchr::memrchr(b'\n', &head[..at]).map_or(0, |i| i + 1);
+        let end = memchr::memchr(b'\n', &head[at..]).map_or(head.len(), |i| at + i);
+        next_line = end + 1;
+        let line = &head[start..end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        memchr::memmem::find(line, b"goroutine ").is_some() && std::str::from_utf8(line).is_ok_and(debug2::is_header)
+        std::str::from_utf8(line).is_ok_and(debug2::is_header)
     })
 }
 

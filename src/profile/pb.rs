@@ -24,81 +24,185 @@ pub const MAX_FRAMES_PER_STACK: usize = 1 << 16;
 
 pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
     // What prost will allocate, counted before it does.
-    let need = scan(bytes)?;
-    if need > max_bytes {
-        return Err(DecodeError::Budget { limit: max_bytes, what: format!("the protobuf's messages alone need {need} bytes once decoded") });
+    let layout = scan(bytes)?;
+    if layout.need > max_bytes {
+        return Err(DecodeError::Budget { limit: max_bytes, what: format!("the protobuf's messages alone need {} bytes once decoded", layout.need) });
     }
+    if let Some(split) = &layout.split {
+        if let Ok(p) = decode_split(split, max_bytes) {
+            return Ok(p);
+        }
+        // Something is wrong in it: decode the whole message as one, which meets the same fault
+        // (prost's own or the model's) in the same order and reports it as it always has.
+    }
+    decode_whole(bytes, max_bytes)
+}
+
+/// prost decodes the whole message: every sample becomes a `proto::Sample` of its own.
+fn decode_whole(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
     let p = proto::Profile::decode(bytes).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
-    let mut budget = Budget { left: max_bytes, limit: max_bytes };
-    let strings = &p.string_table;
-    let s = |i: i64| -> Result<&str, DecodeError> {
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| strings.get(i))
-            .map(String::as_str)
-            .ok_or_else(|| DecodeError::Protobuf(format!("string index {i} is outside the string table")))
-    };
-    if p.sample_type.is_empty() {
-        return Err(DecodeError::Protobuf("no sample types: this is not a pprof profile (or it is truncated)".into()));
-    }
-    if strings.first().is_some_and(|s| !s.is_empty()) {
-        return Err(DecodeError::Protobuf("string table does not start with \"\"".into()));
-    }
-    let sample_types = p
-        .sample_type
-        .iter()
-        .map(|t| Ok(SampleType { name: s(t.r#type)?.to_string(), unit: s(t.unit)?.to_string() }))
-        .collect::<Result<Vec<_>, DecodeError>>()?;
-
-    budget.charge(p.function.len(), 32, "functions")?;
-    let functions: FxHashMap<u64, &proto::Function> = p.function.iter().map(|f| (f.id, f)).collect();
-    let mut interner = FrameInterner::default();
-    // Each location expands to its frames, innermost inlined call first.
-    budget.charge(p.location.len(), 64, "locations")?;
-    let mut locations: FxHashMap<u64, Vec<u32>> = FxHashMap::with_capacity_and_hasher(p.location.len(), Default::default());
-    for loc in &p.location {
-        budget.charge(loc.line.len().max(1), 4, "location lines")?;
-        let mut frames = Vec::with_capacity(loc.line.len().max(1));
-        for line in &loc.line {
-            let f = functions
-                .get(&line.function_id)
-                .ok_or_else(|| DecodeError::Protobuf(format!("location {} names unknown function {}", loc.id, line.function_id)))?;
-            let frame =
-                Frame { function: s(f.name)?.to_string(), file: s(f.filename)?.to_string(), line: line.line, address: loc.address, start_line: f.start_line };
-            frames.push(intern(&mut interner, frame, &mut budget)?);
-        }
-        if frames.is_empty() {
-            // An unsymbolized location: keep it, named by its address.
-            let frame = Frame { function: format!("0x{:x}", loc.address), file: String::new(), line: 0, address: loc.address, start_line: 0 };
-            frames.push(intern(&mut interner, frame, &mut budget)?);
-        }
-        locations.insert(loc.id, frames);
-    }
-
-    budget.charge(p.sample.len(), std::mem::size_of::<Sample>(), "samples")?;
-    let mut samples = Vec::with_capacity(p.sample.len());
+    let mut model = Model::new(&p, p.sample.len(), max_bytes)?;
     for smp in &p.sample {
-        if smp.value.len() != sample_types.len() {
-            return Err(DecodeError::Protobuf(format!("a sample has {} values for {} sample types", smp.value.len(), sample_types.len())));
+        model.add_sample(smp)?;
+    }
+    model.finish()
+}
+
+/// prost decodes everything but the samples at once, then each sample into one reused message: no
+/// allocation per sample for prost's vectors, which a 200k-goroutine profile has 5,000 of.
+fn decode_split(split: &Split<'_>, max_bytes: u64) -> Result<Profile, DecodeError> {
+    let p = proto::Profile::decode(&split.rest[..]).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
+    let mut model = Model::new(&p, split.samples.len(), max_bytes)?;
+    let mut smp = proto::Sample::default();
+    for &payload in &split.samples {
+        smp.clear();
+        smp.merge(payload).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
+        model.add_sample(&smp)?;
+    }
+    model.finish()
+}
+
+/// Where each location id's frames are, as a range of `Model::location_frames`: ids are dense
+/// (1, 2, 3, ...) in every profile Go writes, so a table by id; a hash map for any other numbering.
+enum LocationIndex {
+    /// Per id, (start, length); length 0: no such location (every location has a frame).
+    Dense(Vec<(u32, u32)>),
+    Sparse(FxHashMap<u64, (u32, u32)>),
+}
+
+impl LocationIndex {
+    fn new(locations: &[proto::Location]) -> Self {
+        let max = locations.iter().map(|l| l.id).max().unwrap_or(0);
+        if max <= 2 * locations.len() as u64 + 1024 {
+            LocationIndex::Dense(vec![(0, 0); max as usize + 1])
+        } else {
+            LocationIndex::Sparse(FxHashMap::with_capacity_and_hasher(locations.len(), Default::default()))
+        }
+    }
+
+    fn insert(&mut self, id: u64, span: (u32, u32)) {
+        match self {
+            LocationIndex::Dense(v) => v[id as usize] = span,
+            LocationIndex::Sparse(m) => {
+                m.insert(id, span);
+            }
+        }
+    }
+
+    #[inline]
+    fn get(&self, id: u64) -> Option<(u32, u32)> {
+        match self {
+            LocationIndex::Dense(v) => v.get(usize::try_from(id).ok()?).copied().filter(|&(_, len)| len > 0),
+            LocationIndex::Sparse(m) => m.get(&id).copied(),
+        }
+    }
+}
+
+/// The model built from the decoded messages, a sample at a time.
+struct Model<'p> {
+    p: &'p proto::Profile,
+    budget: Budget,
+    sample_types: Vec<SampleType>,
+    interner: FrameInterner,
+    /// Each location's frames, innermost inlined call first, one location after the other.
+    location_frames: Vec<u32>,
+    location_index: LocationIndex,
+    /// One sample's locations as ranges of `location_frames` (kept to save an allocation a sample).
+    spans: Vec<(u32, u32)>,
+    samples: Vec<Sample>,
+}
+
+/// The string at index `i` of the string table.
+fn string(strings: &[String], i: i64) -> Result<&str, DecodeError> {
+    usize::try_from(i)
+        .ok()
+        .and_then(|i| strings.get(i))
+        .map(String::as_str)
+        .ok_or_else(|| DecodeError::Protobuf(format!("string index {i} is outside the string table")))
+}
+
+impl<'p> Model<'p> {
+    /// Reads everything but the samples.
+    fn new(p: &'p proto::Profile, sample_count: usize, max_bytes: u64) -> Result<Self, DecodeError> {
+        let mut budget = Budget { left: max_bytes, limit: max_bytes };
+        let strings = &p.string_table;
+        let s = |i: i64| string(strings, i);
+        if p.sample_type.is_empty() {
+            return Err(DecodeError::Protobuf("no sample types: this is not a pprof profile (or it is truncated)".into()));
+        }
+        if strings.first().is_some_and(|s| !s.is_empty()) {
+            return Err(DecodeError::Protobuf("string table does not start with \"\"".into()));
+        }
+        let sample_types = p
+            .sample_type
+            .iter()
+            .map(|t| Ok(SampleType { name: s(t.r#type)?.to_string(), unit: s(t.unit)?.to_string() }))
+            .collect::<Result<Vec<_>, DecodeError>>()?;
+
+        budget.charge(p.function.len(), 32, "functions")?;
+        let functions: FxHashMap<u64, &proto::Function> = p.function.iter().map(|f| (f.id, f)).collect();
+        let mut interner = FrameInterner::default();
+        // Each location expands to its frames, innermost inlined call first.
+        budget.charge(p.location.len(), 64, "locations")?;
+        let mut location_index = LocationIndex::new(&p.location);
+        let mut location_frames = Vec::with_capacity(p.location.len());
+        for loc in &p.location {
+            budget.charge(loc.line.len().max(1), 4, "location lines")?;
+            let start = location_frames.len();
+            for line in &loc.line {
+                let f = functions
+                    .get(&line.function_id)
+                    .ok_or_else(|| DecodeError::Protobuf(format!("location {} names unknown function {}", loc.id, line.function_id)))?;
+                let frame = Frame {
+                    function: s(f.name)?.to_string(),
+                    file: s(f.filename)?.to_string(),
+                    line: line.line,
+                    address: loc.address,
+                    start_line: f.start_line,
+                };
+                location_frames.push(intern(&mut interner, frame, &mut budget)?);
+            }
+            if loc.line.is_empty() {
+                // An unsymbolized location: keep it, named by its address.
+                let frame = Frame { function: format!("0x{:x}", loc.address), file: String::new(), line: 0, address: loc.address, start_line: 0 };
+                location_frames.push(intern(&mut interner, frame, &mut budget)?);
+            }
+            // A location id given twice: the last one stands, as a map insert would have it.
+            location_index.insert(loc.id, (start as u32, (location_frames.len() - start) as u32));
+        }
+        budget.charge(sample_count, std::mem::size_of::<Sample>(), "samples")?;
+        let samples = Vec::with_capacity(sample_count);
+        Ok(Model { p, budget, sample_types, interner, location_frames, location_index, spans: Vec::new(), samples })
+    }
+
+    fn add_sample(&mut self, smp: &proto::Sample) -> Result<(), DecodeError> {
+        if smp.value.len() != self.sample_types.len() {
+            return Err(DecodeError::Protobuf(format!("a sample has {} values for {} sample types", smp.value.len(), self.sample_types.len())));
         }
         // Count the expanded stack before building it: a location of many lines named many times
         // multiplies.
         let mut depth = 0usize;
-        for id in &smp.location_id {
-            let frames = locations.get(id).ok_or_else(|| DecodeError::Protobuf(format!("a sample names unknown location {id}")))?;
-            depth = depth.saturating_add(frames.len());
+        self.spans.clear();
+        for &id in &smp.location_id {
+            let span = self.location_index.get(id).ok_or_else(|| DecodeError::Protobuf(format!("a sample names unknown location {id}")))?;
+            depth = depth.saturating_add(span.1 as usize);
+            self.spans.push(span);
         }
         if depth > MAX_FRAMES_PER_STACK {
             return Err(DecodeError::Bounds(format!("a sample's stack has {depth} frames; the most accepted is {MAX_FRAMES_PER_STACK}")));
         }
-        budget.charge(depth, 4, "stacks")?;
-        budget.charge(smp.value.len(), 8, "sample values")?;
+        self.budget.charge(depth, 4, "stacks")?;
+        self.budget.charge(smp.value.len(), 8, "sample values")?;
         let mut stack = Vec::with_capacity(depth);
-        for id in &smp.location_id {
-            if let Some(frames) = locations.get(id) {
-                stack.extend_from_slice(frames);
+        for &(start, len) in &self.spans {
+            // Mostly one frame a location: a push, not a copy call.
+            if len == 1 {
+                stack.push(self.location_frames[start as usize]);
+            } else {
+                stack.extend_from_slice(&self.location_frames[start as usize..(start + len) as usize]);
             }
         }
+        let s = |i: i64| string(&self.p.string_table, i);
         let mut labels = Vec::with_capacity(smp.label.len());
         for l in &smp.label {
             let key = s(l.key)?;
@@ -109,35 +213,41 @@ pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
             } else {
                 l.num.to_string()
             };
-            budget.charge(1, 48 + key.len() + value.len(), "labels")?;
+            self.budget.charge(1, 48 + key.len() + value.len(), "labels")?;
             labels.push((key.to_string(), value));
         }
-        samples.push(Sample { stack, values: smp.value.clone(), labels, goroutine: None });
+        self.samples.push(Sample { stack, values: smp.value.clone(), labels, goroutine: None });
+        Ok(())
     }
 
-    let kind = kind_of(&sample_types);
-    let period_type =
-        p.period_type.as_ref().map(|t| Ok::<_, DecodeError>(SampleType { name: s(t.r#type)?.to_string(), unit: s(t.unit)?.to_string() })).transpose()?;
-    let default_sample_type = if p.default_sample_type != 0 {
-        let name = s(p.default_sample_type)?;
-        sample_types.iter().position(|t| t.name == name).unwrap_or(0)
-    } else {
-        0
-    };
-    Ok(Profile {
-        kind,
-        format: Format::Proto,
-        sample_types,
-        default_sample_type,
-        time_nanos: (p.time_nanos != 0).then_some(p.time_nanos),
-        duration_nanos: p.duration_nanos,
-        period_type,
-        period: p.period,
-        frames: interner.frames,
-        samples,
-        declared_total: None,
-        truncated: None,
-    })
+    fn finish(self) -> Result<Profile, DecodeError> {
+        let p = self.p;
+        let s = |i: i64| string(&p.string_table, i);
+        let sample_types = self.sample_types;
+        let kind = kind_of(&sample_types);
+        let period_type =
+            p.period_type.as_ref().map(|t| Ok::<_, DecodeError>(SampleType { name: s(t.r#type)?.to_string(), unit: s(t.unit)?.to_string() })).transpose()?;
+        let default_sample_type = if p.default_sample_type != 0 {
+            let name = s(p.default_sample_type)?;
+            sample_types.iter().position(|t| t.name == name).unwrap_or(0)
+        } else {
+            0
+        };
+        Ok(Profile {
+            kind,
+            format: Format::Proto,
+            sample_types,
+            default_sample_type,
+            time_nanos: (p.time_nanos != 0).then_some(p.time_nanos),
+            duration_nanos: p.duration_nanos,
+            period_type,
+            period: p.period,
+            frames: self.interner.frames,
+            samples: self.samples,
+            declared_total: None,
+            truncated: None,
+        })
+    }
 }
 
 /// Interns a frame, charging its two copies (the list and the index) when it is new.
@@ -191,15 +301,50 @@ const I32: u8 = 5;
 /// prost's default recursion limit.
 const MAX_GROUP_DEPTH: u32 = 100;
 
+/// What [`scan`] learnt of a message before prost decodes it.
+struct Layout<'a> {
+    /// Bytes prost will allocate for it.
+    need: u64,
+    /// Its samples apart from the rest, when the wire is plain enough for the two to decode as the
+    /// whole would.
+    split: Option<Split<'a>>,
+}
+
+/// A message's samples (the payload of each, in order) and its other fields (copied, in order).
+struct Split<'a> {
+    samples: Vec<&'a [u8]>,
+    rest: Vec<u8>,
+}
+
 /// Counts the bytes prost will allocate for `bytes` as a `Profile`, and checks the per-sample and
 /// per-location bounds. Where the wire is malformed the scan stops: prost fails at the same place
 /// at the latest, so everything it allocates has been counted.
-fn scan(bytes: &[u8]) -> Result<u64, DecodeError> {
+///
+/// On the way it splits the samples from the rest, for [`decode_split`]: only when the whole
+/// message was walked, every sample is a length-delimited field and no sample holds a group
+/// (prost's recursion limit counts the nesting, which differs by one when a sample is decoded on
+/// its own). Decoding the rest, then each sample in turn, merges the same fields in the same order
+/// as decoding the whole.
+fn scan(bytes: &[u8]) -> Result<Layout<'_>, DecodeError> {
     use std::mem::size_of;
     let mut need = 0u64;
     let mut add = |count: u64, each: usize| need = need.saturating_add(count.saturating_mul(each as u64));
     let mut top = Wire { buf: bytes };
-    while let Some((field, wire, payload)) = top.field() {
+    let mut samples = Vec::new();
+    let mut rest = Vec::new();
+    let mut plain = true;
+    loop {
+        let at = bytes.len() - top.buf.len();
+        let Some((field, wire, payload)) = top.field() else { break };
+        if plain {
+            if field == 2 && wire == LEN {
+                samples.push(payload);
+            } else if field == 2 {
+                plain = false;
+            } else {
+                rest.extend_from_slice(&bytes[at..bytes.len() - top.buf.len()]);
+            }
+        }
         match (field, wire) {
             (1, LEN) => add(1, size_of::<proto::ValueType>()),
             (2, LEN) => {
@@ -210,9 +355,16 @@ fn scan(bytes: &[u8]) -> Result<u64, DecodeError> {
                     match f {
                         1 => ids += repeated_count(t, p),
                         2 => values += repeated_count(t, p),
-                        3 if t == LEN => labels += 1,
+                        3 if t == LEN => {
+                            labels += 1;
+                            let mut l = Wire { buf: p };
+                            while let Some((_, t, _)) = l.field() {
+                                plain &= t != SGROUP;
+                            }
+                        }
                         _ => {}
                     }
+                    plain &= t != SGROUP;
                 }
                 if ids > MAX_LOCATIONS_PER_SAMPLE {
                     return Err(DecodeError::Bounds(format!("a sample names {ids} locations; the most accepted is {MAX_LOCATIONS_PER_SAMPLE}")));
@@ -248,7 +400,9 @@ fn scan(bytes: &[u8]) -> Result<u64, DecodeError> {
             _ => {}
         }
     }
-    Ok(need)
+    // Stopped before the end: malformed, for prost to find and report.
+    plain &= top.buf.is_empty();
+    Ok(Layout { need, split: plain.then_some(Split { samples, rest }) })
 }
 
 /// Elements of a repeated varint field: one unpacked, or the varints of a packed run (each ends in
@@ -272,6 +426,10 @@ impl<'a> Wire<'a> {
         let mut value = 0u64;
         for (i, &b) in self.buf.iter().enumerate().take(10) {
             value |= u64::from(b & 0x7f) << (7 * i);
+            if i == 9 && b > 1 {
+                // Past 64 bits: prost refuses it ("invalid varint").
+                return None;
+            }
             if b < 0x80 {
                 self.buf = &self.buf[i + 1..];
                 return Some(value);
@@ -288,8 +446,9 @@ impl<'a> Wire<'a> {
     }
 
     fn key(&mut self) -> Option<(u32, u8)> {
-        let key = self.varint()?;
-        let field = u32::try_from(key >> 3).ok().filter(|&f| f >= 1)?;
+        // prost refuses a key above u32::MAX and field number 0.
+        let key = u32::try_from(self.varint()?).ok()?;
+        let field = Some(key >> 3).filter(|&f| f >= 1)?;
         Some((field, (key & 7) as u8))
     }
 
@@ -369,6 +528,52 @@ mod tests {
         let err = decode(&profile, 1 << 20).unwrap_err();
         assert!(matches!(err, DecodeError::Budget { .. }), "{err}");
         assert!(err.to_string().contains("--max-profile-bytes"), "{err}");
+    }
+
+    /// Every protobuf fixture (real Go profiles), gunzipped.
+    fn fixtures() -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"))];
+        while let Some(dir) = dirs.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.to_string_lossy().ends_with(".pb.gz") {
+                    out.push((path.clone(), crate::profile::gunzip(&std::fs::read(&path).unwrap(), 1 << 30).unwrap()));
+                }
+            }
+        }
+        assert!(out.len() > 20, "fixtures missing: {}", out.len());
+        out
+    }
+
+    #[test]
+    fn samples_decoded_apart_give_the_whole_messages_model() {
+        for (path, raw) in fixtures() {
+            let layout = scan(&raw).unwrap();
+            let split = layout.split.as_ref().unwrap_or_else(|| panic!("{}: not split", path.display()));
+            let (a, b) = (decode_split(split, 1 << 30).unwrap(), decode_whole(&raw, 1 << 30).unwrap());
+            assert_eq!((&a.frames, &a.samples, &a.sample_types), (&b.frames, &b.samples, &b.sample_types), "{}", path.display());
+            assert_eq!((a.kind, a.time_nanos, a.period, a.default_sample_type), (b.kind, b.time_nanos, b.period, b.default_sample_type));
+        }
+    }
+
+    #[test]
+    fn a_fault_in_a_sample_is_reported_as_for_the_whole_message() {
+        let (_, raw) = fixtures().into_iter().next().unwrap();
+        // A sample whose location id is cut short, another naming no known location, one whose
+        // group prost would count one level deeper inside the whole message.
+        for bad in [&[0x08, 0xff][..], &[0x08, 0x7f, 0x10, 0x01], &[0x1b, 0x1c, 0x10, 0x01]] {
+            let mut bytes = raw.clone();
+            len_field(2, bad, &mut bytes);
+            let whole = decode_whole(&bytes, 1 << 30).map(|p| p.samples.len()).map_err(|e| e.to_string());
+            let got = decode(&bytes, 1 << 30).map(|p| p.samples.len()).map_err(|e| e.to_string());
+            assert_eq!(got, whole, "{bad:?}");
+        }
+        let mut grouped = raw.clone();
+        len_field(2, &[0x1b, 0x1c], &mut grouped);
+        assert!(scan(&grouped).unwrap().split.is_none(), "a group in a sample: decoded whole");
     }
 
     #[test]
