@@ -18,7 +18,15 @@
 # dump. Every command is stopped after TIMEOUT seconds (default 300) and then shown as n/a.
 #
 # A command that fails is shown as n/a with its error; the table goes on.
-# The table is also written to bench/data/compare-latest.md.
+#
+# Then every target of issue 13 with its ratio and whether it holds, measured in the same run:
+# debug=2 on both cores (>= 2 GB/s, and its ratio to `cat` of the same file, the floor), on one
+# core (>= 1.2 GB/s: `taskset -c 0` and RAYON_NUM_THREADS=1), and the protobuf targets that
+# bench/compare-pb.sh measures (series within 2.5x of `gzip -dc`, diff >= 6x faster than pprof).
+# compare-pb.sh is run with LEAKHOUND, RUNS, TIMEOUT and TARGETS_TSV set; it prints its own table
+# (shown under "Protobuf") and appends one line per target to $TARGETS_TSV:
+#   target<TAB>figures<TAB>ratio<TAB>holds (yes or no)
+# The summary is also written to bench/data/compare-latest.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -150,8 +158,18 @@ want panicparse && measure "parse ${PARTMB} MB" panicparse "big.debug2.txt, firs
     "$PP" -parse=false
 want panicparse && measure "parse ${PARTMB} MB" "panicparse (-aggressive)" "big.debug2.txt, first ${PARTMB} MB" "$PARTBYTES" "$PART" \
     "$PP" -parse=false -aggressive
-want leakhound && measure "parse ${BIGMB} MB" leakhound "big.debug2.txt (${BIGMB} MB, 210k goroutines)" "$BIGBYTES" "" \
+BIGIN="big.debug2.txt (${BIGMB} MB, $(grep -c '^goroutine ' "$BIG") goroutines)"
+want leakhound && measure "parse ${BIGMB} MB" leakhound "$BIGIN" "$BIGBYTES" "" \
     "$LH" analyze "$BIG" --format json
+# One core: pinned to CPU 0, and rayon told to use one thread (the dump is then read by one
+# thread through one buffer, as a stream is).
+if want leakhound; then
+    if command -v taskset >/dev/null; then PIN=(taskset -c 0); else PIN=(); fi
+    measure "parse ${BIGMB} MB" "leakhound (one core)" "$BIGIN" "$BIGBYTES" "" \
+        env RAYON_NUM_THREADS=1 "${PIN[@]}" "$LH" analyze "$BIG" --format json
+fi
+# The floor: reading the file and nothing else.
+measure "parse ${BIGMB} MB" "cat (read only)" "$BIGIN" "$BIGBYTES" "" cat "$BIG"
 
 # 3. Rank a 12-snapshot series.
 want leakhound && measure series leakhound "series/ (12 .pb.gz)" - "" \
@@ -159,7 +177,52 @@ want leakhound && measure series leakhound "series/ (12 .pb.gz)" - "" \
 want pprof && measure series "go tool pprof (merge 12)" "series/ (12 .pb.gz)" - "" \
     "$PPROF" -top "$SERIES"/*.pb.gz
 
-# --- the table
+# 4. The protobuf targets, measured by bench/compare-pb.sh.
+PB_TABLE=$TMP/pb-table.md PB_TSV=$TMP/pb-targets.tsv
+: >"$PB_TSV"
+if [ -x bench/compare-pb.sh ] && want leakhound; then
+    echo "== bench/compare-pb.sh" >&2
+    LEAKHOUND=$LH RUNS=$RUNS TIMEOUT=$TIMEOUT TARGETS_TSV=$PB_TSV bench/compare-pb.sh >"$PB_TABLE" ||
+        echo "compare-pb.sh failed (exit $?)" >>"$PB_TABLE"
+else
+    echo "bench/compare-pb.sh is missing or not executable: the protobuf targets are not measured." >"$PB_TABLE"
+fi
+
+# median and MB/s of a row: row_field TASK TOOL FIELD (4 = median s, 5 = MB/s)
+row_field() {
+    local r t tool
+    for r in "${ROWS[@]}"; do
+        IFS=$'\t' read -r t tool _ _ _ _ st <<<"$r"
+        if [ "$t" = "$1" ] && [ "$tool" = "$2" ] && [ "$st" = ok ]; then
+            cut -f"$3" <<<"$r"
+            return
+        fi
+    done
+}
+# target rows: target, figures, ratio, holds
+TARGETS=()
+target_speed() { # NAME TOOL GOAL_MBPS
+    local mbps
+    mbps=$(row_field "parse ${BIGMB} MB" "$2" 5)
+    if [ -z "$mbps" ]; then
+        TARGETS+=("$1	not measured	n/a	no")
+        return
+    fi
+    TARGETS+=("$1	$(awk -v m="$mbps" 'BEGIN { printf "%.0f MB/s (%.2f GB/s)", m, m / 1000 }')	$(awk -v m="$mbps" -v g="$3" 'BEGIN { printf "%.2f", m / g }')	$(awk -v m="$mbps" -v g="$3" 'BEGIN { print (m >= g ? "yes" : "no") }')")
+}
+if want leakhound; then
+    target_speed "debug=2 on both cores >= 2 GB/s" leakhound 2000
+    lh=$(row_field "parse ${BIGMB} MB" leakhound 4) cat_s=$(row_field "parse ${BIGMB} MB" "cat (read only)" 4)
+    if [ -n "$lh" ] && [ -n "$cat_s" ]; then
+        TARGETS+=("debug=2 against cat (the floor; reported, no goal)	leakhound $lh s, cat $cat_s s	$(awk -v a="$lh" -v b="$cat_s" 'BEGIN { printf "%.2fx cat", a / b }')	-")
+    fi
+    target_speed "debug=2 on one core >= 1.2 GB/s" "leakhound (one core)" 1200
+fi
+while IFS= read -r line; do
+    [ -n "$line" ] && TARGETS+=("$line")
+done <"$PB_TSV"
+
+# --- the tables
 {
     echo "| task | tool | input | median s | MB/s | peak RSS MiB | ratio |"
     echo "| --- | --- | --- | ---: | ---: | ---: | ---: |"
@@ -180,20 +243,35 @@ want pprof && measure series "go tool pprof (merge 12)" "series/ (12 .pb.gz)" - 
         printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$task" "$tool" "$input" "$med" "$mbps" "$rss" "$ratio"
     done
     echo
-    echo "Median of $RUNS runs after one warm-up, files in the page cache. ratio = median ÷ leakhound's median on the same task (above 1: leakhound is faster)."
+    echo "Median of $RUNS runs after one warm-up, files in the page cache. ratio = median ÷ leakhound's median on the same task (above 1: leakhound is faster; below 1 for the one-core run and for cat)."
+    echo
+    echo "Protobuf (bench/compare-pb.sh):"
+    echo
+    cat "$PB_TABLE"
+    echo
+    echo "Targets of issue 13 (ratio = measured ÷ goal, 1 or more holds; for cat, leakhound's time ÷ cat's):"
+    echo
+    echo "| target | measured | ratio | holds |"
+    echo "| --- | --- | ---: | --- |"
+    for t in "${TARGETS[@]}"; do
+        IFS=$'\t' read -r name fig ratio holds <<<"$t"
+        printf '| %s | %s | %s | %s |\n' "$name" "$fig" "$ratio" "$holds"
+    done
+    echo
+    echo "Load while measuring: $(uptime | sed 's/.*load average/load average/') (at the end of the run; $(nproc) cores)."
     echo
     echo "Machine: $(uname -m), $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM."
     echo -n "Versions: "
     want leakhound && echo -n "$("$LH" --version 2>/dev/null || echo 'leakhound ?'); "
     want pprof && echo -n "pprof of $GOVER; "
     want panicparse && echo -n "panicparse $PPVER; "
-    echo "data: $(head -1 "$DATA/manifest.txt")."
+    echo "data: $(head -1 "$DATA/manifest.txt" 2>/dev/null || echo "bench/data without its manifest.txt")."
     echo
     echo "Commands:"
     echo
     want leakhound && cat <<EOF
 - diff, leakhound: \`leakhound diff $SNAP0 $SNAP1 --format json > /dev/null\`
-- parse, leakhound: \`leakhound analyze $BIG --format json > /dev/null\`, and the same on the first ${PARTMB} MB
+- parse, leakhound: \`leakhound analyze $BIG --format json > /dev/null\`, and the same on the first ${PARTMB} MB; one core: \`RAYON_NUM_THREADS=1 taskset -c 0 leakhound analyze $BIG --format json\`; the floor: \`cat $BIG > /dev/null\`
 - series, leakhound: \`leakhound analyze $SERIES/ --format json > /dev/null\`
 EOF
     want pprof && cat <<EOF

@@ -1,6 +1,7 @@
 //! `cargo bench`: each stage of the pipeline on the large data of `bench/data` (200k goroutines on
 //! 5,000 stacks 20–40 frames deep, made by `bench/build-data.sh`): gzip, protobuf, debug=1 and
-//! debug=2 parsing, grouping, diffing, and ranking a 12-snapshot series.
+//! debug=2 parsing (streamed, mapped on one thread, and in parts on all threads), grouping,
+//! diffing, and ranking a 12-snapshot series.
 //!
 //! Sample sizes are small (10) and measurement times short so the whole run takes a few minutes on
 //! two cores. `cargo bench -- debug2` runs one group; `cargo test --benches` runs each once.
@@ -87,6 +88,15 @@ fn bench_text(c: &mut Criterion) {
     g.sample_size(10).warm_up_time(Duration::from_millis(100)).measurement_time(Duration::from_secs(10));
     g.throughput(Throughput::Bytes(len));
     g.bench_function("debug2 big.debug2.txt (file, streamed)", |b| b.iter(|| profile::decode_reader(std::fs::File::open(&big).unwrap(), u64::MAX).unwrap()));
+    // Mapped and read in place: by one thread, and in parts at once on every thread of the pool
+    // (RAYON_NUM_THREADS sets how many).
+    g.bench_function("debug2 big.debug2.txt (file mapped, one thread)", |b| {
+        b.iter(|| profile::decode_debug2_file(&std::fs::File::open(&big).unwrap(), u64::MAX, 1).unwrap())
+    });
+    let parts = profile::debug2_parts(len);
+    g.bench_function(format!("debug2 big.debug2.txt (file mapped, {parts} parts in parallel)"), |b| {
+        b.iter(|| profile::decode_debug2_file(&std::fs::File::open(&big).unwrap(), u64::MAX, parts).unwrap())
+    });
     g.finish();
 }
 

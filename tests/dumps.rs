@@ -371,3 +371,56 @@ fn a_cut_debug1_profile_is_not_called_a_64_mib_cut() {
     let warning = doc["warnings"][0].as_str().unwrap();
     assert!(warning.contains(&format!("declares {declared} goroutines but holds {first}")) && !warning.contains("64 MiB"), "{warning}");
 }
+
+/// A real dump read in parts at once (one per thread) gives exactly what one thread streaming it
+/// gives: SIGQUIT dumps under each GOTRACEBACK among log lines, with ancestors, pasted with CRLF,
+/// and a 20 MB one repeated from their blocks with new ids (read by the CLI with 1 and 4 threads).
+#[test]
+fn a_dump_read_in_parts_at_once_gives_what_one_thread_gives() {
+    use leakhound::profile::{decode_debug2, decode_debug2_file, decode_debug2_slice};
+    let shown = |r: Result<leakhound::profile::Profile, leakhound::profile::DecodeError>| match r {
+        Ok(p) => format!("{:?}\n{:?}\n{:?}", p.frames, p.samples, p.truncated),
+        Err(e) => format!("error: {e}"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut texts = Vec::new();
+    for traceback in ["all", "system", "crash"] {
+        texts.push(sigquit(&[("GOTRACEBACK", traceback)], &[]).1);
+    }
+    let (_, ancestors) = sigquit(&[("GODEBUG", "tracebackancestors=5")], &["-ancestors"]);
+    texts.push(ancestors.replace('\n', "\r\n"));
+    texts.push(ancestors);
+    // The real blocks again and again, renumbered, to 20 MB: a large service's dump.
+    let mut big = String::with_capacity(21 << 20);
+    let mut id = 1u64;
+    while big.len() < 20 << 20 {
+        for text in &texts[..4] {
+            for block in text.split("\n\n").filter(|b| b.starts_with("goroutine ") && b.contains(" [")) {
+                big.push_str(&format!("goroutine {id}{}\n\n", &block[block.find(" [").unwrap()..]));
+                id += 1;
+            }
+        }
+    }
+    texts.push(big);
+    for (i, text) in texts.iter().enumerate() {
+        let path = write(dir.path(), &format!("dump-{i}.txt"), text);
+        let one = shown(decode_debug2(text.as_bytes(), 1 << 30));
+        assert!(!one.starts_with("error"), "{one}");
+        let file = std::fs::File::open(&path).unwrap();
+        for parts in [2, 3, 8, 31] {
+            assert_eq!(shown(decode_debug2_file(&file, 1 << 30, parts)), one, "dump {i} from its file in {parts} parts");
+            assert_eq!(shown(decode_debug2_slice(text.as_bytes(), 1 << 30, parts)), one, "dump {i} in memory in {parts} parts");
+        }
+    }
+    // The CLI reads a big file in parts, one per thread: the report does not change.
+    let big = dir.path().join(format!("dump-{}.txt", texts.len() - 1));
+    let report = |threads: &str| {
+        let base = fixture("go127/goroutine-before.debug2.txt");
+        let out = leakhound().arg("diff").arg(base).arg(&big).args(["--format", "json"]).env("RAYON_NUM_THREADS", threads).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let one = report("1");
+    assert!(String::from_utf8_lossy(&one).contains("main.receiver"));
+    assert_eq!(report("4"), one, "4 threads give the report of 1");
+}

@@ -255,9 +255,11 @@ func fetch(base, query, dest string) int64 {
 }
 
 // fullDump is runtime.Stack(all) with a buffer big enough for everything
-// (unlike ?debug=2, which stops at 64 MiB).
+// (unlike ?debug=2, which stops at 64 MiB). The buffer is sized from the
+// goroutine count (about 2.4 KB a goroutine here), so a million goroutines
+// are dumped in one stop-the-world rather than four growing tries.
 func fullDump() []byte {
-	buf := make([]byte, 256<<20)
+	buf := make([]byte, max(256<<20, runtime.NumGoroutine()*2600))
 	for {
 		n := runtime.Stack(buf, true)
 		if n < len(buf) {
@@ -272,7 +274,7 @@ func fullDump() []byte {
 // renumbered past the highest one seen, stopping at the first block boundary
 // past target. Blocks of running goroutines (the dumping one) are not
 // repeated. A dump larger than target is written whole and alone.
-func writeBig(dump []byte, dest string, target int64) (blocks, bytesOut int64) {
+func writeBig(dump []byte, dest string, target, maxBlocks int64) (blocks, bytesOut int64) {
 	raw := bytes.Split(bytes.TrimRight(dump, "\n"), []byte("\n\n"))
 	type block struct {
 		id   int
@@ -299,7 +301,7 @@ func writeBig(dump []byte, dest string, target int64) (blocks, bytesOut int64) {
 	}
 	w := bufio.NewWriterSize(f, 4<<20)
 	next := maxID + 1
-	for copyN := 0; bytesOut < target; copyN++ {
+	for copyN := 0; bytesOut < target && blocks < maxBlocks; copyN++ {
 		for _, b := range bs {
 			id := b.id
 			if copyN > 0 {
@@ -314,7 +316,7 @@ func writeBig(dump []byte, dest string, target int64) (blocks, bytesOut int64) {
 			w.WriteString("\n\n")
 			bytesOut += int64(n + m + 2)
 			blocks++
-			if copyN > 0 && bytesOut >= target {
+			if copyN > 0 && (bytesOut >= target || blocks >= maxBlocks) {
 				break
 			}
 		}
@@ -344,6 +346,9 @@ func main() {
 	minPath := flag.Int("min-path", 17, "fewest fNN frames in a stack (plus 3 main frames, plus 2-5 runtime frames in the proto profiles)")
 	maxPath := flag.Int("max-path", 34, "most fNN frames in a stack")
 	seed := flag.Int64("seed", 1, "random seed")
+	bigBlocksN := flag.Int64("big-goroutines", 0, "with -dump-only: repeat the dump's blocks (renumbered) up to this many goroutine blocks instead of -big-mb")
+	snapDebug2 := flag.Bool("snap-debug2", true, "fetch snap-1.debug2.txt (?debug=2, cut at 64 MiB; at a million goroutines its ten growing tries take minutes)")
+	dumpOnly := flag.Bool("dump-only", false, "write only big.debug2.txt and manifest.txt (no snapshots, no series): a dump of -stacks stacks to repeat up to -big-goroutines")
 	serve := flag.Bool("serve", false, "write no files: print LISTENING <url>, then grow the growing stacks by -series-grow every -series-interval until stdin closes (for bench/watch-live.sh)")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
@@ -409,14 +414,22 @@ func main() {
 		}
 	}
 
-	fetch(base, "", filepath.Join(*out, "snap-0.pb.gz"))
-	n0 := runtime.NumGoroutine()
-	time.Sleep(time.Second)
-	growBy(*grow)
-	fetch(base, "", filepath.Join(*out, "snap-1.pb.gz"))
-	n1 := runtime.NumGoroutine()
-	fetch(base, "?debug=1", filepath.Join(*out, "snap-1.debug1.txt"))
-	d2 := fetch(base, "?debug=2", filepath.Join(*out, "snap-1.debug2.txt"))
+	var n0, n1 int
+	var d2 int64
+	if !*dumpOnly {
+		fetch(base, "", filepath.Join(*out, "snap-0.pb.gz"))
+		n0 = runtime.NumGoroutine()
+		time.Sleep(time.Second)
+		growBy(*grow)
+		fetch(base, "", filepath.Join(*out, "snap-1.pb.gz"))
+		n1 = runtime.NumGoroutine()
+		fetch(base, "?debug=1", filepath.Join(*out, "snap-1.debug1.txt"))
+		if *snapDebug2 {
+			d2 = fetch(base, "?debug=2", filepath.Join(*out, "snap-1.debug2.txt"))
+		}
+	} else {
+		*seriesN = 0
+	}
 
 	var bigBlocks, bigBytes, fullBytes int64
 	if *bigMB > 0 {
@@ -424,7 +437,11 @@ func main() {
 		dump := fullDump()
 		fullBytes = int64(len(dump))
 		log.Printf("full runtime.Stack dump: %d bytes in %v", len(dump), time.Since(t).Round(time.Millisecond))
-		bigBlocks, bigBytes = writeBig(dump, filepath.Join(*out, "big.debug2.txt"), *bigMB<<20)
+		target, maxBlocks := *bigMB<<20, int64(1)<<62
+		if *dumpOnly && *bigBlocksN > 0 {
+			target, maxBlocks = 1<<62, *bigBlocksN
+		}
+		bigBlocks, bigBytes = writeBig(dump, filepath.Join(*out, "big.debug2.txt"), target, maxBlocks)
 		log.Printf("wrote big.debug2.txt (%d bytes, %d goroutine blocks)", bigBytes, bigBlocks)
 		dump = nil
 		runtime.GC()

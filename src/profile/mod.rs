@@ -25,9 +25,27 @@ pub fn decode_debug1(bytes: &[u8]) -> Result<Profile, DecodeError> {
     debug1::parse(bytes).and_then(check_plausible)
 }
 
-/// The `debug=2` dump decoder on its own (for fuzzing and benchmarks); `max_bytes` caps what it reads.
-pub fn decode_debug2<R: std::io::BufRead>(reader: R, max_bytes: u64) -> Result<Profile, DecodeError> {
+/// The `debug=2` dump decoder on its own (for fuzzing and benchmarks): a stream, read once through
+/// one bounded buffer by one thread; `max_bytes` caps what it reads.
+pub fn decode_debug2<R: Read>(reader: R, max_bytes: u64) -> Result<Profile, DecodeError> {
     debug2::parse(reader, max_bytes).and_then(check_plausible)
+}
+
+/// A `debug=2` dump in a regular file, read in `parts` parts at once (one per thread:
+/// [`debug2_parts`]); the result is the same for any number of parts.
+pub fn decode_debug2_file(file: &std::fs::File, max_bytes: u64, parts: usize) -> Result<Profile, DecodeError> {
+    debug2::parse_file(file, max_bytes, parts).and_then(check_plausible)
+}
+
+/// A `debug=2` dump in memory, read in place in `parts` parts at once.
+pub fn decode_debug2_slice(bytes: &[u8], max_bytes: u64, parts: usize) -> Result<Profile, DecodeError> {
+    debug2::parse_slice(bytes, max_bytes, parts).and_then(check_plausible)
+}
+
+/// How many parts a `debug=2` dump of `len` bytes is read in: one per thread (`RAYON_NUM_THREADS`
+/// sets how many; 1 reads on the calling thread), one for small dumps.
+pub fn debug2_parts(len: u64) -> usize {
+    debug2::default_parts(len)
 }
 
 /// What a profile measures, recognised from its sample types (protobuf) or its header (text).
@@ -202,7 +220,24 @@ pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
 
 /// Decodes from a reader; text dumps are parsed as they stream, so a huge `debug=2` dump is never
 /// held in memory whole.
-pub fn decode_reader<R: Read>(mut reader: R, max_bytes: u64) -> Result<Profile, DecodeError> {
+pub fn decode_reader<R: Read>(reader: R, max_bytes: u64) -> Result<Profile, DecodeError> {
+    decode_detected(reader, max_bytes, |head, reader| debug2::parse(std::io::Cursor::new(head).chain(reader), max_bytes))
+}
+
+/// Decodes a file: as [`decode_reader`], but a `debug=2` dump in a regular file is read in parts
+/// at once, one per thread ([`debug2_parts`]), each through its own bounded buffer.
+pub fn decode_file(file: &std::fs::File, max_bytes: u64) -> Result<Profile, DecodeError> {
+    let regular = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+    decode_detected(file, max_bytes, |head, rest| match regular {
+        // Positioned reads from the start: the head read so far is read again.
+        Some(len) => debug2::parse_file(file, max_bytes, debug2::default_parts(len)),
+        None => debug2::parse(std::io::Cursor::new(head).chain(rest), max_bytes),
+    })
+}
+
+/// Looks at the head of `reader` to tell the form; a `debug=2` dump (or a log holding one) is
+/// handed to `debug2` with the head read so far and the rest of the reader.
+fn decode_detected<R: Read>(mut reader: R, max_bytes: u64, debug2: impl FnOnce(Vec<u8>, R) -> Result<Profile, DecodeError>) -> Result<Profile, DecodeError> {
     // A first look at 64 KiB finds a served dump; only other text gets the whole MiB.
     let mut head = Vec::with_capacity(64 * 1024);
     (&mut reader).take(64 * 1024).read_to_end(&mut head).map_err(|e| DecodeError::Gzip(e.to_string()))?;
@@ -218,8 +253,7 @@ pub fn decode_reader<R: Read>(mut reader: R, max_bytes: u64) -> Result<Profile, 
         (&mut reader).take((DETECT_BYTES - head.len()) as u64).read_to_end(&mut head).map_err(|e| DecodeError::Gzip(e.to_string()))?;
     }
     if !gzip::is_gzip(&head) && looks_like_debug2(&head) {
-        let chained = std::io::Cursor::new(head).chain(reader);
-        return debug2::parse(std::io::BufReader::with_capacity(1 << 20, chained), max_bytes).and_then(check_plausible);
+        return debug2(head, reader).and_then(check_plausible);
     }
     if !gzip::is_gzip(&head) && is_mostly_text(&head) && !looks_like_debug1(&first_text(&head)) {
         let start = first_text(&head);
@@ -233,8 +267,7 @@ pub fn decode_reader<R: Read>(mut reader: R, max_bytes: u64) -> Result<Profile, 
         }
         // Lines of text: a log whose SIGQUIT or panic dump comes after its first MiB. Streamed,
         // so a long log costs no memory.
-        let chained = std::io::Cursor::new(head).chain(reader);
-        return match debug2::parse(std::io::BufReader::with_capacity(1 << 20, chained), max_bytes) {
+        return match debug2(head, reader) {
             Err(DecodeError::NoGoroutines) => Err(neither),
             other => other.and_then(check_plausible),
         };
@@ -282,7 +315,7 @@ fn decode_form(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
         return debug1::parse(bytes);
     }
     if looks_like_debug2(bytes) {
-        return debug2::parse(bytes, u64::MAX);
+        return debug2::parse_slice(bytes, u64::MAX, debug2::default_parts(bytes.len() as u64));
     }
     if let Some(what) = recognise_non_profile(trimmed) {
         return Err(DecodeError::NotAProfile { what, start: preview(trimmed) });
