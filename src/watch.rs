@@ -59,7 +59,7 @@ pub const DEBUG2_STALL_GOROUTINES: i64 = CREATION_DUMP_MAX_GOROUTINES;
 
 /// From this many goroutines on, the goroutineleak profile (a garbage collection of its own) takes
 /// the service seconds (README, "The service's own cost").
-pub const LEAK_PROFILE_STALL_GOROUTINES: i64 = 50_000;
+pub const LEAK_PROFILE_STALL_GOROUTINES: i64 = 20_000;
 
 /// The warning for `--debug2` on a service of `goroutines` goroutines, when the dumps would stall it.
 pub fn debug2_stall_warning(goroutines: i64) -> Option<String> {
