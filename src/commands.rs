@@ -163,14 +163,21 @@ fn comparable_forms(table: &StackTable, base: &mut Snapshot, new: &mut Snapshot)
 /// then went to stdout).
 pub fn diff(args: &DiffArgs) -> Result<ExitCode> {
     check_output(&args.output, true)?;
-    // The two are read at once, NEW on a second core; BASE's error still comes first.
-    let (base_p, new_p) = std::thread::scope(|scope| {
+    // NEW is read on a second core while BASE is read and grouped; the errors still come in the
+    // same order (BASE's reading, NEW's, the kinds, the sample types).
+    let mut table = StackTable::new(args.group.group_by, args.group.label.clone());
+    let (base, base_kind, new_p) = std::thread::scope(|scope| {
         let new = scope.spawn(|| read_profile(&args.new, args.group.max_profile_bytes));
-        let base = read_profile(&args.base, args.group.max_profile_bytes);
-        (base, new.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-    });
-    let (base_p, new_p) = (base_p?, new_p?);
-    let (bk, nk) = (&base_p.kind, &new_p.kind);
+        let grouped = read_profile(&args.base, args.group.max_profile_bytes).map(|base_p| {
+            let base = value_index(&base_p, &args.base, &args.sample_type)
+                .map(|bi| Snapshot::from_profile(&mut table, &base_p, args.base.display().to_string(), 0, bi));
+            (base, base_p.kind)
+        });
+        let new_p = new.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        grouped.map(|(base, kind)| (base, kind, new_p))
+    })?;
+    let new_p = new_p?;
+    let (bk, nk) = (&base_kind, &new_p.kind);
     if bk.is_goroutine_like() != nk.is_goroutine_like() || (*bk == ProfileKind::Heap) != (*nk == ProfileKind::Heap) {
         return Err(Error::Input(format!(
             "{} is a {} profile but {} is a {} profile: diff compares two goroutine profiles or two heap profiles",
@@ -189,12 +196,10 @@ pub fn diff(args: &DiffArgs) -> Result<ExitCode> {
             nk.name()
         )));
     }
-    let bi = value_index(&base_p, &args.base, &args.sample_type)?;
+    let mut base = base?;
     let ni = value_index(&new_p, &args.new, &args.sample_type)?;
-    let mut table = StackTable::new(args.group.group_by, args.group.label.clone());
-    let mut base = Snapshot::from_profile(&mut table, &base_p, args.base.display().to_string(), 0, bi);
     let mut new = Snapshot::from_profile(&mut table, &new_p, args.new.display().to_string(), 1, ni);
-    drop((base_p, new_p));
+    drop(new_p);
     let mut warnings: Vec<String> = [truncation_warning(&base), truncation_warning(&new)].into_iter().flatten().collect();
     warnings.extend(comparable_forms(&table, &mut base, &mut new));
     let changes = diff_snapshots(&table, &base, &new, &DiffOptions { top: args.top, min_delta: args.min_delta });
