@@ -51,6 +51,34 @@ pub struct WatchOptions {
 /// beyond it the service would pause noticeably for a report nicety.
 pub const CREATION_DUMP_MAX_GOROUTINES: i64 = 5_000;
 
+/// From this many goroutines on, a `debug=2` dump stalls the service for well over 100 ms: the
+/// runtime stops the world while it prints every goroutine's stack, and again for each retry with
+/// a buffer twice as large while the dump does not fit (up to 64 MiB). On 2 cores that was 0.5 s
+/// and more per stop at 10,000 goroutines (README, "The service's own cost").
+pub const DEBUG2_STALL_GOROUTINES: i64 = CREATION_DUMP_MAX_GOROUTINES;
+
+/// From this many goroutines on, the goroutineleak profile (a garbage collection of its own) takes
+/// the service seconds (README, "The service's own cost").
+pub const LEAK_PROFILE_STALL_GOROUTINES: i64 = 20_000;
+
+/// The warning for `--debug2` on a service of `goroutines` goroutines, when the dumps would stall it.
+pub fn debug2_stall_warning(goroutines: i64) -> Option<String> {
+    (goroutines >= DEBUG2_STALL_GOROUTINES).then(|| {
+        format!(
+            "{goroutines} goroutines: each debug=2 snapshot stops the service while every stack is printed, hundreds of milliseconds or more at this size (see \"The service's own cost\" in the README); drop --debug2 to sample the protobuf form, which does not stop it"
+        )
+    })
+}
+
+/// The warning for fetching the goroutineleak profile of a service of `goroutines` goroutines.
+pub fn leak_profile_stall_warning(goroutines: i64) -> Option<String> {
+    (goroutines >= LEAK_PROFILE_STALL_GOROUTINES).then(|| {
+        format!(
+            "{goroutines} goroutines: the goroutineleak profile takes the service seconds at this size and holds up its other profiles meanwhile (see \"The service's own cost\" in the README); when it takes longer than the interval it is fetched again only in the last round"
+        )
+    })
+}
+
 /// What a watch took.
 pub struct Outcome {
     pub series: Series,
@@ -244,6 +272,15 @@ pub fn run_target(opts: &WatchOptions, stop: &AtomicBool) -> std::result::Result
             }
         }
         let index = (series.snapshots.len() > before).then(|| series.snapshots.len() - 1);
+        if let (0, Some(i)) = (round, index) {
+            // Now that the service's size is known: say so before a form stalls it round after round.
+            let total = series.snapshots[i].total;
+            let warnings = [opts.debug2.then(|| debug2_stall_warning(total)).flatten(), leak_profile.then(|| leak_profile_stall_warning(total)).flatten()];
+            for w in warnings.into_iter().flatten() {
+                bar.suspend(|| eprintln!("leakhound: warning: {w}"));
+                series.errors.push(w);
+            }
+        }
         let last_round = round + 1 == opts.count;
         if last_round && opts.creation_dump && !opts.debug2 {
             if let Err(why) = creation_dump(opts, &fetcher, &mut saver, &mut series, round, stop, deadline) {
@@ -438,6 +475,14 @@ mod tests {
         assert_eq!(snapshot_count(None, Some(s(600)), s(15), 6), 40);
         assert_eq!(snapshot_count(Some(0), None, s(1), 6), 1);
         assert_eq!(snapshot_count(None, None, s(1), 12), 12);
+    }
+
+    #[test]
+    fn forms_that_stall_a_big_service_are_warned_of() {
+        assert_eq!(debug2_stall_warning(DEBUG2_STALL_GOROUTINES - 1), None);
+        assert!(debug2_stall_warning(10_000).is_some_and(|w| w.contains("drop --debug2")));
+        assert_eq!(leak_profile_stall_warning(10_000), None);
+        assert!(leak_profile_stall_warning(200_000).is_some_and(|w| w.starts_with("200000 goroutines")));
     }
 
     #[test]

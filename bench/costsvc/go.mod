@@ -1,0 +1,3 @@
+module leakhound.bench/costsvc
+
+go 1.22
