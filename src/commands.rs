@@ -481,19 +481,25 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
     series.errors.extend(errors);
     let mut read = Vec::new();
     let mut first_error = None;
-    // Files are decoded on a second core, one ahead of the grouping here (a bounded channel keeps
-    // at most two decoded profiles in memory); they are taken in the same order.
+    // Files are decoded on two threads (even and odd files), ahead of the grouping here, which
+    // takes them in order; bounded channels keep a few decoded profiles in memory at most.
+    const DECODERS: usize = 2;
     std::thread::scope(|scope| {
-        let (decoded_tx, decoded) = std::sync::mpsc::sync_channel(1);
-        let paths: Vec<&Path> = files.iter().map(|f| f.path.as_path()).collect();
-        scope.spawn(move || {
-            for path in paths {
-                if decoded_tx.send(read_profile(path, g.max_profile_bytes)).is_err() {
-                    break;
+        let mut channels = Vec::with_capacity(DECODERS);
+        for k in 0..DECODERS {
+            let (decoded_tx, decoded) = std::sync::mpsc::sync_channel(1);
+            let paths: Vec<&Path> = files.iter().skip(k).step_by(DECODERS).map(|f| f.path.as_path()).collect();
+            scope.spawn(move || {
+                for path in paths {
+                    if decoded_tx.send(read_profile(path, g.max_profile_bytes)).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
-        load_decoded(&files, decoded.iter(), &mut series, &mut read, &mut first_error);
+            });
+            channels.push(decoded);
+        }
+        let in_order = (0..files.len()).map_while(|i| channels[i % DECODERS].recv().ok());
+        load_decoded(&files, in_order, &mut series, &mut read, &mut first_error);
     });
     if !read.iter().any(|i| matches!(i.reading, Reading::Goroutine(_))) {
         return Err(first_error.unwrap_or_else(|| {

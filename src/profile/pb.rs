@@ -107,8 +107,8 @@ struct Model<'p> {
     /// Each location's frames, innermost inlined call first, one location after the other.
     location_frames: Vec<u32>,
     location_index: LocationIndex,
-    /// One sample's locations as ranges of `location_frames` (kept to save an allocation a sample).
-    spans: Vec<(u32, u32)>,
+    /// One sample's stack while it is read (kept to save an allocation a sample).
+    frames: Vec<u32>,
     samples: Vec<Sample>,
 }
 
@@ -172,36 +172,35 @@ impl<'p> Model<'p> {
         }
         budget.charge(sample_count, std::mem::size_of::<Sample>(), "samples")?;
         let samples = Vec::with_capacity(sample_count);
-        Ok(Model { p, budget, sample_types, interner, location_frames, location_index, spans: Vec::new(), samples })
+        Ok(Model { p, budget, sample_types, interner, location_frames, location_index, frames: Vec::new(), samples })
     }
 
     fn add_sample(&mut self, smp: &proto::Sample) -> Result<(), DecodeError> {
         if smp.value.len() != self.sample_types.len() {
             return Err(DecodeError::Protobuf(format!("a sample has {} values for {} sample types", smp.value.len(), self.sample_types.len())));
         }
-        // Count the expanded stack before building it: a location of many lines named many times
-        // multiplies.
+        // The expanded stack is built in a kept buffer and counted as it goes, but only up to the
+        // bound: a location of many lines named many times multiplies.
         let mut depth = 0usize;
-        self.spans.clear();
+        self.frames.clear();
         for &id in &smp.location_id {
-            let span = self.location_index.get(id).ok_or_else(|| DecodeError::Protobuf(format!("a sample names unknown location {id}")))?;
-            depth = depth.saturating_add(span.1 as usize);
-            self.spans.push(span);
+            let (start, len) = self.location_index.get(id).ok_or_else(|| DecodeError::Protobuf(format!("a sample names unknown location {id}")))?;
+            depth = depth.saturating_add(len as usize);
+            if depth <= MAX_FRAMES_PER_STACK {
+                // Mostly one frame a location: a push, not a copy call.
+                if len == 1 {
+                    self.frames.push(self.location_frames[start as usize]);
+                } else {
+                    self.frames.extend_from_slice(&self.location_frames[start as usize..(start + len) as usize]);
+                }
+            }
         }
         if depth > MAX_FRAMES_PER_STACK {
             return Err(DecodeError::Bounds(format!("a sample's stack has {depth} frames; the most accepted is {MAX_FRAMES_PER_STACK}")));
         }
         self.budget.charge(depth, 4, "stacks")?;
         self.budget.charge(smp.value.len(), 8, "sample values")?;
-        let mut stack = Vec::with_capacity(depth);
-        for &(start, len) in &self.spans {
-            // Mostly one frame a location: a push, not a copy call.
-            if len == 1 {
-                stack.push(self.location_frames[start as usize]);
-            } else {
-                stack.extend_from_slice(&self.location_frames[start as usize..(start + len) as usize]);
-            }
-        }
+        let stack = self.frames.clone();
         let s = |i: i64| string(&self.p.string_table, i);
         let mut labels = Vec::with_capacity(smp.label.len());
         for l in &smp.label {
