@@ -51,14 +51,14 @@ pub struct WatchOptions {
 /// beyond it the service would pause noticeably for a report nicety.
 pub const CREATION_DUMP_MAX_GOROUTINES: i64 = 5_000;
 
-/// From this many goroutines on, a `debug=2` dump stalls the service for about 100 ms and more:
+/// From about this many goroutines on, a `debug=2` dump stalls the service for 100 ms and more:
 /// the runtime stops the world while it prints every goroutine's stack, and again for each retry
-/// with a buffer twice as large while the dump does not fit (up to 64 MiB). On 2 cores that was
-/// 0.1 s at 1,000 goroutines, 0.3 s at 5,000 and 0.5 s at 10,000 (README, "The service's own cost").
-pub const DEBUG2_STALL_GOROUTINES: i64 = 1_000;
+/// with a buffer twice as large while the dump does not fit (up to 64 MiB). On 2 cores the longest
+/// stall was 34 ms at 1,000 goroutines and 0.5 s at 10,000 (README, "The service's own cost").
+pub const DEBUG2_STALL_GOROUTINES: i64 = 2_000;
 
 /// From this many goroutines on, the goroutineleak profile (a garbage collection of its own) stalls
-/// the service for more than 100 ms: 35 ms at 10,000 goroutines, 2 s at 50,000 (README, "The
+/// the service for more than 100 ms: 23 ms at 10,000 goroutines, 2 s at 50,000 (README, "The
 /// service's own cost").
 pub const LEAK_PROFILE_STALL_GOROUTINES: i64 = 20_000;
 
