@@ -110,7 +110,11 @@ pub fn check_can_create(path: &Path, what: &str) -> Result<()> {
     if !parent.is_dir() {
         return Err(fail(std::io::Error::new(std::io::ErrorKind::NotADirectory, format!("{} is not a folder", parent.display()))));
     }
-    let probe = parent.join(format!(".leakhound-probe-{}", std::process::id()));
+    // Unique in this process too: the targets of a fleet check their folders at once, often in the
+    // same parent.
+    static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = parent.join(format!(".leakhound-probe-{}-{n}", std::process::id()));
     fs::OpenOptions::new().write(true).create_new(true).open(&probe).map_err(fail)?;
     let _ = fs::remove_file(&probe);
     Ok(())
@@ -398,4 +402,29 @@ fn natural_key(path: &Path) -> Vec<(String, u128)> {
     }
     key.push((text, digits.parse().unwrap_or(0)));
     key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fleet's targets check their snapshot folders at once, in the same parent: no check may
+    /// fail because another made its probe file at the same moment.
+    #[test]
+    fn folders_checked_at_once_in_one_parent_all_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = std::sync::Barrier::new(16);
+        std::thread::scope(|s| {
+            for t in 0..16 {
+                let (dir, start) = (dir.path(), &start);
+                s.spawn(move || {
+                    start.wait();
+                    for i in 0..200 {
+                        check_can_create(&dir.join(format!("snaps/target-{t}-{i}")), "snapshot folder").unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "every probe file was removed");
+    }
 }
