@@ -337,6 +337,60 @@ pub fn fetch(url: &str) -> Vec<u8> {
     r.body
 }
 
+/// Spawns the Go test program `cmd` (stdin and stdout piped: with `-exit-on-stdin-eof` it ends
+/// when the test process does) and waits up to `timeout` for a stdout line that starts with
+/// `marker`. Returns the child and its stdout lines (trimmed) up to and including that one; the
+/// rest of stdout is drained so the program never blocks on a full pipe. When the line does not
+/// come (timeout, or stdout ends first: the program failed), the child is killed and waited for,
+/// and the error says why. Panics if it cannot be spawned at all.
+pub fn spawn_until_ready(cmd: &mut Command, marker: &str, timeout: Duration) -> Result<(Child, Vec<String>), String> {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", cmd.get_program().to_string_lossy()));
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = mpsc::channel();
+    let ready_marker = marker.to_string();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match r.read_line(&mut line) {
+                Ok(0) => return, // the sender drops: stdout ended
+                Ok(_) => {
+                    let line = line.trim().to_string();
+                    let ready = line.starts_with(&ready_marker);
+                    if tx.send(Ok(line)).is_err() || ready {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+        let _ = std::io::copy(&mut r, &mut std::io::sink());
+    });
+    let deadline = Instant::now() + timeout;
+    let mut lines: Vec<String> = Vec::new();
+    let why = loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Ok(line)) => {
+                let ready = line.starts_with(marker);
+                lines.push(line);
+                if ready {
+                    return Ok((child, lines));
+                }
+            }
+            Ok(Err(e)) => break format!("reading stdout: {e}"),
+            Err(mpsc::RecvTimeoutError::Timeout) => break format!("no {marker:?} line within {} s", timeout.as_secs()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break format!("stdout ended before a {marker:?} line"),
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(format!("{why} ({} stdout lines before, the last {:?})", lines.len(), lines.last()))
+}
+
 /// A running `leaksvc` process. Dropping it kills it and waits.
 #[allow(dead_code)]
 pub struct Service {
@@ -383,51 +437,27 @@ impl Service {
     }
 
     fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<Service, String> {
-        let bin = service_binary();
         let dir = tempfile::tempdir().expect("tempdir");
         let stderr_path = dir.path().join("stderr.txt");
         let stderr_file = std::fs::File::create(&stderr_path).expect("create stderr file");
-        let mut child = Command::new(&bin)
-            // The service exits when our end of its stdin closes, so it
-            // cannot outlive a test process that dies without Drop.
-            .arg("-exit-on-stdin-eof")
-            .args(args)
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr_file))
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            let mut line = String::new();
-            let res = r.read_line(&mut line).map(|_| line.clone());
-            let _ = tx.send(res);
-            // Keep draining so the service never blocks on a full pipe.
-            let mut sink = Vec::new();
-            let _ = r.read_to_end(&mut sink);
-        });
-        let fail = |child: &mut Child, why: String| {
-            let _ = child.kill();
-            let _ = child.wait();
+        let mut cmd = Command::new(service_binary());
+        // The service exits when our end of its stdin closes, so it cannot outlive a test
+        // process that dies without Drop.
+        cmd.arg("-exit-on-stdin-eof").args(args).envs(env.iter().copied()).stderr(Stdio::from(stderr_file));
+        let fail = |why: String| {
             let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
             Err(format!("leaksvc {args:?}: {why}\nstderr:\n{stderr}"))
         };
-        let line = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok(l)) => l,
-            Ok(Err(e)) => return fail(&mut child, format!("reading stdout: {e}")),
-            Err(_) => return fail(&mut child, "no LISTENING line within 30 s".into()),
+        let (mut child, lines) = match spawn_until_ready(&mut cmd, "LISTENING ", Duration::from_secs(30)) {
+            Ok(started) => started,
+            Err(why) => return fail(why),
         };
-        let port = line.trim().strip_prefix("LISTENING http://").and_then(|a| a.rsplit_once(':')).and_then(|(_, p)| p.parse::<u16>().ok());
-        let port = match port {
-            Some(p) => p,
-            None => {
-                // Give it a moment to write its error before reading stderr.
-                std::thread::sleep(Duration::from_millis(200));
-                return fail(&mut child, format!("unexpected first stdout line {line:?}"));
-            }
+        let line = lines.last().map_or("", String::as_str);
+        let port = line.strip_prefix("LISTENING http://").and_then(|a| a.rsplit_once(':')).and_then(|(_, p)| p.parse::<u16>().ok());
+        let Some(port) = port else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return fail(format!("unexpected ready line {line:?}"));
         };
         Ok(Service { child: Some(child), port, stderr_path, _dir: dir })
     }
@@ -687,47 +717,17 @@ pub struct Fleetsim {
 impl Fleetsim {
     /// Starts fleetsim with `args` (e.g. `["-targets", "50", "-leaking", "5"]`) and waits for its `ready` line.
     pub fn start(args: &[&str]) -> Fleetsim {
-        let bin = fleetsim_binary();
-        let mut child = Command::new(&bin)
-            .arg("-exit-on-stdin-eof")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            let mut line = String::new();
-            while r.read_line(&mut line).is_ok_and(|n| n > 0) {
-                if tx.send(line.trim().to_string()).is_err() {
-                    break;
-                }
-                line.clear();
-            }
-        });
-        let mut targets = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match rx.recv_timeout(left) {
-                Ok(l) => l,
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("fleetsim {args:?}: no `ready` line within 30 s (got {} targets)", targets.len());
-                }
-            };
-            if line == "ready" {
-                break;
-            }
-            let parts: Vec<&str> = line.split_whitespace().collect();
-            match parts.as_slice() {
-                ["TARGET", i, url, kind] => targets.push(SimTarget { index: i.parse().expect("index"), url: url.to_string(), leaking: *kind == "leaking" }),
+        let mut cmd = Command::new(fleetsim_binary());
+        cmd.arg("-exit-on-stdin-eof").args(args).stderr(Stdio::inherit());
+        let (child, mut lines) = spawn_until_ready(&mut cmd, "ready", Duration::from_secs(30)).unwrap_or_else(|e| panic!("fleetsim {args:?}: {e}"));
+        lines.pop(); // `ready`
+        let targets = lines
+            .iter()
+            .map(|line| match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+                ["TARGET", i, url, kind] => SimTarget { index: i.parse().expect("index"), url: url.to_string(), leaking: *kind == "leaking" },
                 _ => panic!("fleetsim: unexpected line {line:?}"),
-            }
-        }
+            })
+            .collect();
         Fleetsim { child, targets }
     }
 
