@@ -19,8 +19,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::OnceLock;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Minimum Go version (major, minor) the tests need.
@@ -335,6 +334,76 @@ pub fn fetch(url: &str) -> Vec<u8> {
         panic!("GET {url}: status {} body {:?}", r.status, r.text());
     }
     r.body
+}
+
+// ---------------------------------------------------------------------------
+// Small servers on 127.0.0.1 that misbehave on purpose, serving the bundled demo captures
+
+/// A bundled demo capture (real profiles of tests/goservice), e.g. `000-goroutine.pb.gz`.
+pub fn demo_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/source/demo").join(name)
+}
+
+/// The bytes of a bundled demo capture.
+pub fn demo(name: &str) -> Vec<u8> {
+    std::fs::read(demo_path(name)).unwrap_or_else(|e| panic!("reading demo capture {name}: {e}"))
+}
+
+/// A tiny_http answer: 200 with `b` as the body.
+pub fn bytes(b: Vec<u8>) -> tiny_http::ResponseBox {
+    tiny_http::Response::from_data(b).boxed()
+}
+
+/// A tiny_http answer: the 404 net/http sends.
+pub fn not_found() -> tiny_http::ResponseBox {
+    tiny_http::Response::from_string("404 page not found").with_status_code(404).boxed()
+}
+
+/// A raw HTTP server on 127.0.0.1, for stalls, trickles, lying lengths and other answers tiny_http
+/// would not send.
+pub struct RawServer {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    /// The head of every request so far, in order of arrival.
+    pub requests: Arc<Mutex<Vec<String>>>,
+}
+
+/// Starts a [`RawServer`]: each connection, on its own thread, has its request head read (up to
+/// 64 KiB) and recorded, then handed with the socket to `respond`, which writes whatever it likes.
+pub fn raw_server(respond: impl Fn(&str, &mut TcpStream) + Send + Sync + 'static) -> RawServer {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("local address").port());
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    let respond = Arc::new(respond);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let seen = seen.clone();
+            let respond = respond.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+                    match conn.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                seen.lock().unwrap().push(head.clone());
+                respond(&head, &mut conn);
+            });
+        }
+    });
+    RawServer { url, requests }
+}
+
+/// Writes a well-formed 200 answer with `body` (its length given, the connection then closed).
+pub fn respond_with(stream: &mut TcpStream, body: &[u8]) {
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
 }
 
 /// Spawns the Go test program `cmd` (stdin and stdout piped: with `-exit-on-stdin-eof` it ends
