@@ -258,6 +258,13 @@ pub fn go_tool_pprof(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs `cmd` (the leakhound binary) and panics with its stderr unless it succeeds.
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().expect("run leakhound");
+    assert!(out.status.success(), "{cmd:?} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    out
+}
+
 /// A free TCP port on 127.0.0.1 (free when returned; racy by nature).
 #[allow(dead_code)]
 pub fn free_port() -> u16 {
@@ -643,6 +650,31 @@ pub const LEAKY_SCENARIO: [(&str, &str); 8] = [
     ("main.waitGroupNeverDone", "sync.WaitGroup"),
     ("main.nilChannelSend", "chan send (nil chan)"),
 ];
+
+/// Functions of the benign goroutines every scenario of the service runs: no report may list them.
+pub const BENIGN: [&str; 7] = [
+    "main.burstWorker",
+    "main.backgroundTicker",
+    "main.loadGenerator",
+    "main.loadRequest",
+    "main.workHandler",
+    "net/http.(*conn).serve",
+    "net/http.(*persistConn).readLoop",
+];
+
+/// The benign look-alikes the trend scenarios (slowtrend, churn, warmup) add to [`BENIGN`].
+pub const BENIGN_LOOK_ALIKES: [&str; 6] =
+    ["main.poolWorker", "main.warmPool", "main.keepAliveClient", "main.longPollClient", "main.longPollHandler", "main.sweepWorker"];
+
+/// Panics if a suspect of the JSON report `doc` has one of `functions` on its stack.
+pub fn assert_none_listed(doc: &serde_json::Value, functions: &[&str]) {
+    for s in doc["suspects"].as_array().expect("suspects") {
+        for frame in s["stack"].as_array().expect("stack") {
+            let f = frame["function"].as_str().expect("function");
+            assert!(!functions.contains(&f), "benign stack {f} listed: {s:#}");
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------
 // Graphviz
