@@ -36,6 +36,7 @@ impl<'a> Newlines<'a> {
     /// The first newline at or after `at`, comparing 64 bytes at a time while that many remain.
     fn scan(&mut self, mut at: usize) -> Option<usize> {
         while at + 64 <= self.buf.len() {
+            prefetch(self.buf, at + PREFETCH_AHEAD);
             let mask = mask64(&self.buf[at..at + 64]);
             if mask != 0 {
                 (self.block, self.end, self.mask) = (at, at + 64, mask);
@@ -48,6 +49,24 @@ impl<'a> Newlines<'a> {
         memchr::memchr(b'\n', tail).map(|i| at + i)
     }
 }
+
+/// How far ahead of the compares the bytes are asked into the cache: the hardware prefetcher
+/// stops at every 4 KiB page of a memory-mapped file, and most of a parse's time is otherwise
+/// spent waiting for its bytes.
+const PREFETCH_AHEAD: usize = 512;
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn prefetch(buf: &[u8], at: usize) {
+    if let Some(b) = buf.get(at) {
+        // SAFETY: a prefetch only hints the cache and never faults; the address is in `buf`.
+        unsafe { std::arch::x86_64::_mm_prefetch(b as *const u8 as *const i8, std::arch::x86_64::_MM_HINT_T0) }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn prefetch(_: &[u8], _: usize) {}
 
 /// Bit i set where `bytes[i]` is a newline (`bytes` is 64 bytes long).
 #[cfg(target_arch = "x86_64")]
