@@ -169,7 +169,7 @@ struct Replay {
     function: Box<[u8]>,
     /// The location line without its newline, as the common case of [`Parser::line`] reads it
     /// (unindented block, one leading tab).
-    line: Box<[u8]>,
+    line: Vec<u8>,
     id: u32,
 }
 
@@ -482,15 +482,17 @@ impl Parser {
         let Some(PendingReplay { slot, hash, found }) = self.pending_replay.take() else { return };
         let i = match found {
             Some(i) => {
+                // In place: under GOTRACEBACK=system each location line differs (`sp=`).
                 let r = &mut self.replays[i as usize];
-                r.line = line.into();
+                r.line.clear();
+                r.line.extend_from_slice(line);
                 r.id = id;
                 i
             }
             None => {
                 // One per distinct function name that had a frame: bounded by the frame cap.
                 let i = self.replays.len() as u32;
-                self.replays.push(Replay { function: function.into(), line: line.into(), id });
+                self.replays.push(Replay { function: function.into(), line: line.to_vec(), id });
                 let replays = &self.replays;
                 let hash = hash.unwrap_or_else(|| name_hash(function));
                 self.replay_index.insert_unique(hash, i, |&j| name_hash(&replays[j as usize].function));
