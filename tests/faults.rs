@@ -2,22 +2,19 @@
 //! bodies in the middle of a watch, redirects to another host. The profiles served are real ones
 //! (the bundled captures of tests/goservice); only the faults are made up.
 
+mod common;
 mod schema;
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{bytes, demo, not_found};
 use serde_json::Value;
 
 fn leakhound() -> Command {
     Command::new(env!("CARGO_BIN_EXE_leakhound"))
-}
-
-fn demo(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/source/demo").join(name)).unwrap()
 }
 
 /// A server answering each request with `respond(n, path, headers)`; `n` counts goroutine fetches.
@@ -41,14 +38,6 @@ fn serve(respond: impl Fn(usize, &str, &[tiny_http::Header]) -> tiny_http::Respo
         }
     });
     (format!("http://127.0.0.1:{port}"), server)
-}
-
-fn bytes(b: Vec<u8>) -> tiny_http::ResponseBox {
-    tiny_http::Response::from_data(b).boxed()
-}
-
-fn not_found() -> tiny_http::ResponseBox {
-    tiny_http::Response::from_string("404 page not found").with_status_code(404).boxed()
 }
 
 fn html(status: u16) -> tiny_http::ResponseBox {

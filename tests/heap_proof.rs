@@ -15,22 +15,16 @@ mod schema;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
-use common::Service;
+use common::{run_ok, Service};
 use serde_json::Value;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
 fn leakhound() -> Command {
     Command::new(env!("CARGO_BIN_EXE_leakhound"))
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run leakhound");
-    assert!(out.status.success(), "{cmd:?} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    out
 }
 
 fn read_json(path: &Path) -> Value {

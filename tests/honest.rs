@@ -3,9 +3,10 @@
 //! and the exit code. The profiles served are real ones (the bundled captures of
 //! tests/goservice); only the faults are made up, by small servers on 127.0.0.1.
 
+mod common;
 mod schema;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -13,18 +14,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{bytes, demo, demo_path, not_found, raw_server, respond_with};
 use serde_json::Value;
 
 fn leakhound() -> Command {
     Command::new(env!("CARGO_BIN_EXE_leakhound"))
-}
-
-fn demo_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/source/demo").join(name)
-}
-
-fn demo(name: &str) -> Vec<u8> {
-    std::fs::read(demo_path(name)).unwrap()
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -64,14 +58,6 @@ fn serve(respond: impl Fn(usize, &str) -> tiny_http::ResponseBox + Send + Sync +
     (format!("http://127.0.0.1:{port}"), server)
 }
 
-fn bytes(b: Vec<u8>) -> tiny_http::ResponseBox {
-    tiny_http::Response::from_data(b).boxed()
-}
-
-fn not_found() -> tiny_http::ResponseBox {
-    tiny_http::Response::from_string("404 page not found").with_status_code(404).boxed()
-}
-
 /// The demo service, round by round: goroutine, goroutineleak and heap profiles of round `i`.
 fn replay(i: usize, path: &str) -> tiny_http::ResponseBox {
     let round = i.min(7);
@@ -85,27 +71,6 @@ fn replay(i: usize, path: &str) -> tiny_http::ResponseBox {
     } else {
         not_found()
     }
-}
-
-/// A raw listener that accepts connections and answers with `answer` on its own thread per
-/// connection: for stalls, trickles and lying lengths that tiny_http would not send.
-fn raw_server(answer: impl Fn(std::net::TcpStream, &str) + Send + Sync + 'static) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let answer = Arc::new(answer);
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let answer = answer.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let n = conn.read(&mut buf).unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]).into_owned();
-                answer(conn, &request);
-            });
-        }
-    });
-    format!("http://127.0.0.1:{port}")
 }
 
 /// Files in `dir`, sorted.
@@ -234,13 +199,13 @@ fn lost_reasons_are_named() {
 
     // A Content-Length longer than the body, the connection then closed: a body cut short.
     let profile = demo("000-goroutine.pb.gz");
-    let lying = raw_server(move |mut c, _: &str| {
+    let lying = raw_server(move |_, c| {
         let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", profile.len() + 5000);
         let _ = c.write_all(head.as_bytes());
         let _ = c.write_all(&profile[..profile.len() / 2]);
     });
     let out = leakhound()
-        .args(["watch", &lying, "--count", "2", "--quiet", "--retries", "0"])
+        .args(["watch", &lying.url, "--count", "2", "--quiet", "--retries", "0"])
         .arg("--save")
         .arg(tempfile::tempdir().unwrap().path())
         .output()
@@ -250,13 +215,13 @@ fn lost_reasons_are_named() {
 
     // A Content-Length shorter than the profile: what arrives is a cut gzip, and that is said.
     let profile = demo("000-goroutine.pb.gz");
-    let short = raw_server(move |mut c, _: &str| {
+    let short = raw_server(move |_, c| {
         let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", profile.len() / 2);
         let _ = c.write_all(head.as_bytes());
         let _ = c.write_all(&profile);
     });
     let out = leakhound()
-        .args(["watch", &short, "--count", "2", "--quiet", "--retries", "0"])
+        .args(["watch", &short.url, "--count", "2", "--quiet", "--retries", "0"])
         .arg("--save")
         .arg(tempfile::tempdir().unwrap().path())
         .output()
@@ -514,15 +479,13 @@ fn duration_is_a_deadline_for_the_whole_run() {
     // Two rounds answer, then every goroutine fetch trickles a byte a second (retries would go on).
     let profile = Arc::new(demo("000-goroutine.pb.gz"));
     let served = Arc::new(AtomicUsize::new(0));
-    let url = raw_server(move |mut c, request: &str| {
+    let server = raw_server(move |request, c| {
         if !request.starts_with("GET /debug/pprof/goroutine ") {
             let _ = c.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             return;
         }
         if served.fetch_add(1, Ordering::SeqCst) < 2 {
-            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", profile.len());
-            let _ = c.write_all(head.as_bytes());
-            let _ = c.write_all(&profile);
+            respond_with(c, &profile);
             return;
         }
         let _ = c.write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", profile.len()).as_bytes());
@@ -535,7 +498,7 @@ fn duration_is_a_deadline_for_the_whole_run() {
     });
     let started = Instant::now();
     let out = leakhound()
-        .args(["check", &url, "--duration", "4s", "--interval", "1s", "--timeout", "30s", "--retries", "5", "--no-heap", "--quiet", "--format", "json"])
+        .args(["check", &server.url, "--duration", "4s", "--interval", "1s", "--timeout", "30s", "--retries", "5", "--no-heap", "--quiet", "--format", "json"])
         .arg("--save")
         .arg(tempfile::tempdir().unwrap().path().join("s"))
         .output()

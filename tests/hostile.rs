@@ -8,13 +8,13 @@
 mod common;
 mod schema;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{demo, demo_path, raw_server, respond_with, RawServer};
 use prost::Message;
 
 fn leakhound() -> Command {
@@ -26,7 +26,7 @@ fn repo(path: &str) -> PathBuf {
 }
 
 fn demo_profile() -> Vec<u8> {
-    std::fs::read(repo("src/source/demo/000-goroutine.pb.gz")).unwrap()
+    demo("000-goroutine.pb.gz")
 }
 
 /// Runs the binary and returns its output and how long it took.
@@ -51,42 +51,6 @@ fn max_child_rss_mib() -> u64 {
     usage.ru_maxrss as u64 / 1024
 }
 
-/// A raw HTTP server on 127.0.0.1: each connection's request head is read, recorded, and handed
-/// with the socket to `respond`, which writes whatever it likes.
-struct Server {
-    url: String,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-fn server(respond: impl Fn(&str, &mut TcpStream) + Send + Sync + 'static) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let seen = requests.clone();
-    let respond = Arc::new(respond);
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let seen = seen.clone();
-            let respond = respond.clone();
-            std::thread::spawn(move || {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
-                    match conn.read(&mut byte) {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
-                }
-                let head = String::from_utf8_lossy(&head).into_owned();
-                seen.lock().unwrap().push(head.clone());
-                respond(&head, &mut conn);
-            });
-        }
-    });
-    Server { url, requests }
-}
-
 fn ok_head(extra: &str) -> String {
     format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n{extra}\r\n")
 }
@@ -103,7 +67,7 @@ fn watch(url: &str, extra: &[&str]) -> (Output, Duration) {
 
 #[test]
 fn a_server_that_trickles_a_byte_a_second_ends_at_the_timeout() {
-    let s = server(|_, conn| {
+    let s = raw_server(|_, conn| {
         let _ = conn.write_all(ok_head("Content-Length: 100000\r\n").as_bytes());
         for b in demo_profile() {
             if conn.write_all(&[b]).is_err() {
@@ -120,7 +84,7 @@ fn a_server_that_trickles_a_byte_a_second_ends_at_the_timeout() {
 
 #[test]
 fn an_endless_body_is_cut_at_the_cap() {
-    let s = server(|_, conn| {
+    let s = raw_server(|_, conn| {
         // No length: the body runs until the connection closes, which it never does.
         let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n");
         let chunk = vec![0x1fu8; 64 * 1024];
@@ -135,7 +99,7 @@ fn an_endless_body_is_cut_at_the_cap() {
 
 #[test]
 fn a_declared_length_over_the_cap_is_refused_before_reading() {
-    let s = server(|_, conn| {
+    let s = raw_server(|_, conn| {
         let _ = conn.write_all(ok_head("Content-Length: 5000000000\r\n").as_bytes());
         std::thread::sleep(Duration::from_secs(30));
     });
@@ -159,7 +123,7 @@ fn gzip_bomb() -> Vec<u8> {
 fn a_gzip_bomb_is_named() {
     let bomb = Arc::new(gzip_bomb());
     assert!(bomb.len() < 200_000);
-    let s = server(move |_, conn| {
+    let s = raw_server(move |_, conn| {
         let _ = conn.write_all(ok_head(&format!("Content-Length: {}\r\n", bomb.len())).as_bytes());
         let _ = conn.write_all(&bomb);
     });
@@ -172,7 +136,7 @@ fn a_gzip_bomb_is_named() {
 
 #[test]
 fn a_lying_content_length_is_a_body_cut_short() {
-    let s = server(|_, conn| {
+    let s = raw_server(|_, conn| {
         let body = demo_profile();
         let _ = conn.write_all(ok_head(&format!("Content-Length: {}\r\n", body.len() * 10)).as_bytes());
         let _ = conn.write_all(&body);
@@ -187,7 +151,7 @@ fn a_lying_content_length_is_a_body_cut_short() {
 
 #[test]
 fn a_close_in_the_middle_of_a_chunked_body_is_a_body_cut_short() {
-    let s = server(|_, conn| {
+    let s = raw_server(|_, conn| {
         let body = demo_profile();
         let _ = conn.write_all(ok_head("Transfer-Encoding: chunked\r\n").as_bytes());
         let half = &body[..body.len() / 2];
@@ -204,7 +168,7 @@ fn a_close_in_the_middle_of_a_chunked_body_is_a_body_cut_short() {
 
 #[test]
 fn a_redirect_loop_is_named() {
-    let s = server(|head, conn| {
+    let s = raw_server(|head, conn| {
         let to = if head.starts_with("GET /b ") { "/debug/pprof/goroutine" } else { "/b" };
         let _ = conn.write_all(format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n\r\n").as_bytes());
     });
@@ -218,7 +182,7 @@ fn a_redirect_loop_is_named() {
 
 #[test]
 fn a_huge_header_is_named() {
-    let s = server(|_, conn| {
+    let s = raw_server(|_, conn| {
         let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nX-Padding: ");
         let chunk = vec![b'a'; 64 * 1024];
         for _ in 0..64 {
@@ -236,12 +200,10 @@ fn a_huge_header_is_named() {
 }
 
 /// Serves the demo's profiles, recording each request's head.
-fn profile_server() -> Server {
-    server(|head, conn| {
+fn profile_server() -> RawServer {
+    raw_server(|head, conn| {
         if head.starts_with("GET /debug/pprof/goroutine") {
-            let body = demo_profile();
-            let _ = conn.write_all(ok_head(&format!("Content-Length: {}\r\n", body.len())).as_bytes());
-            let _ = conn.write_all(&body);
+            respond_with(conn, &demo_profile());
         } else {
             let _ = conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
         }
@@ -257,7 +219,7 @@ fn no_user_header_follows_a_redirect_to_another_origin() {
     let other = profile_server();
     let to = other.url.clone();
     // Same host, another port: another origin.
-    let first = server(move |head, conn| {
+    let first = raw_server(move |head, conn| {
         let path = head.split_whitespace().nth(1).unwrap_or("/");
         let _ = conn.write_all(format!("HTTP/1.1 302 Found\r\nLocation: {to}{path}\r\nContent-Length: 0\r\n\r\n").as_bytes());
     });
@@ -284,11 +246,9 @@ fn no_user_header_follows_a_redirect_to_another_origin() {
 
 #[test]
 fn user_headers_follow_a_redirect_within_the_origin() {
-    let s = server(|head, conn| {
+    let s = raw_server(|head, conn| {
         if head.starts_with("GET /moved/goroutine") {
-            let body = demo_profile();
-            let _ = conn.write_all(ok_head(&format!("Content-Length: {}\r\n", body.len())).as_bytes());
-            let _ = conn.write_all(&body);
+            respond_with(conn, &demo_profile());
         } else {
             let _ = conn.write_all(b"HTTP/1.1 301 Moved\r\nLocation: /moved/goroutine\r\nContent-Length: 0\r\n\r\n");
         }
@@ -453,7 +413,7 @@ fn escape_codes_in_a_profile_never_reach_the_output_raw() {
     let series: Vec<PathBuf> = (0..8)
         .map(|i| {
             let name = format!("{i:03}-goroutine.pb.gz");
-            write(dir.path(), &name, &edited(&repo("src/source/demo").join(&name), make_hostile))
+            write(dir.path(), &name, &edited(&demo_path(&name), make_hostile))
         })
         .collect();
     let (out, _) = run(leakhound().args(["analyze", "--format", "dot"]).args(&series));
@@ -477,7 +437,7 @@ fn escape_codes_in_a_profile_never_reach_the_output_raw() {
 
 #[test]
 fn escape_codes_in_an_http_error_body_are_shown_as_text() {
-    let s = server(|_, conn| {
+    let s = raw_server(|_, conn| {
         let body = "\x1b]0;pwned\x07\x1b[2J\rPWNED the service is fine";
         let _ = conn.write_all(format!("HTTP/1.1 500 Oops\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
     });

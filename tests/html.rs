@@ -10,22 +10,17 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use common::run_ok;
 use serde_json::{json, Value};
 use tungstenite::{Message, WebSocket};
 
 fn leakhound() -> Command {
     Command::new(env!("CARGO_BIN_EXE_leakhound"))
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run leakhound");
-    assert!(out.status.success(), "{cmd:?} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    out
 }
 
 fn out_dir() -> PathBuf {

@@ -16,17 +16,6 @@ fn leakhound() -> Command {
     Command::new(env!("CARGO_BIN_EXE_leakhound"))
 }
 
-/// Functions of benign goroutines: none of their stacks may be listed.
-const BENIGN: [&str; 7] = [
-    "main.burstWorker",
-    "main.backgroundTicker",
-    "main.loadGenerator",
-    "main.loadRequest",
-    "main.workHandler",
-    "net/http.(*conn).serve",
-    "net/http.(*persistConn).readLoop",
-];
-
 fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()))
@@ -34,10 +23,6 @@ fn read_json(path: &Path) -> Value {
 
 fn suspects(doc: &Value) -> Vec<&Value> {
     doc["suspects"].as_array().expect("suspects").iter().collect()
-}
-
-fn stack_functions(s: &Value) -> Vec<String> {
-    s["stack"].as_array().unwrap().iter().map(|f| f["function"].as_str().unwrap().to_string()).collect()
 }
 
 /// Every leak is listed as `leak` with its blocking operation and leaf; no benign stack is listed.
@@ -51,12 +36,7 @@ fn assert_leaks_found(doc: &Value) {
         assert!(s["growth_per_minute"].as_f64().unwrap() > 0.0);
         assert!(s["hint"].as_str().unwrap().len() > 20);
     }
-    for s in suspects(doc) {
-        let funcs = stack_functions(s);
-        for b in BENIGN {
-            assert!(!funcs.iter().any(|f| f == b), "benign stack {b} listed: {s:#}");
-        }
-    }
+    common::assert_none_listed(doc, &common::BENIGN);
     assert_eq!(doc["verdict"], "leak");
 }
 
@@ -145,11 +125,7 @@ fn slow_leak_is_caught_within_a_minute() {
     let list = suspects(&doc);
     assert_eq!(list[0]["leaf"], "main.forgottenSender", "{doc:#}");
     assert_eq!(list[0]["verdict"], "leak");
-    for s in &list {
-        for b in BENIGN {
-            assert!(!stack_functions(s).iter().any(|f| f == b), "benign {b} listed: {s:#}");
-        }
-    }
+    common::assert_none_listed(&doc, &common::BENIGN);
 }
 
 #[test]

@@ -7,10 +7,11 @@ mod schema;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{free_port, http_get, try_http_get, wait_until, Fleetsim, Service};
+use common::{demo, free_port, http_get, raw_server, respond_with, try_http_get, wait_until, Fleetsim, Service};
 use serde_json::Value;
 
 /// A running `leakhound serve`, its stderr collected. Dropping it kills it.
@@ -464,43 +465,10 @@ fn a_target_that_restarts_is_handled_as_watch_handles_it() {
     assert!(last < restart || first >= restart, "analysed {first}..={last} crosses the restart at {restart}");
 }
 
-/// A raw HTTP server on 127.0.0.1: each connection's request head is read and the socket handed,
-/// with the number of the request, to `respond`. Returns its base URL.
-fn raw_server(respond: impl Fn(usize, &mut std::net::TcpStream) + Send + Sync + 'static) -> String {
-    use std::io::Read;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let respond = Arc::new(respond);
-    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let (respond, count) = (respond.clone(), count.clone());
-            std::thread::spawn(move || {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
-                    head.push(byte[0]);
-                }
-                let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                respond(n, &mut stream);
-            });
-        }
-    });
-    url
-}
-
-fn respond_with(stream: &mut std::net::TcpStream, body: &[u8]) {
-    use std::io::Write;
-    let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(body);
-}
-
 #[test]
 fn a_slow_target_does_not_hold_up_the_others() {
     // Accepts, reads the request, and never answers.
-    let stalled = raw_server(|_, _| std::thread::sleep(Duration::from_secs(60)));
+    let stalled = raw_server(|_, _| std::thread::sleep(Duration::from_secs(60))).url;
     let svc = Service::start(&["-scenario", "benign"]);
     let serve = Serve::start(&[&stalled, &svc.url(), "--interval", "200ms", "--timeout", "3s", "--retries", "0", "--concurrency", "2"]);
     let (slow, fast) = (name_of(&stalled), name_of(&svc.url()));
@@ -529,7 +497,7 @@ fn hostile_demo_series() -> Vec<Vec<u8>> {
     const EVIL: &str = "main.worker\n\x1b]0;pwned\x07\x1b[2J\rPWNED\"} 1\nleakhound_target_up{x=\"y <b>x</b> `y` \0 \u{202e}\u{9b}31m";
     (0..8)
         .map(|i| {
-            let gz = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/source/demo/{i:03}-goroutine.pb.gz"))).unwrap();
+            let gz = demo(&format!("{i:03}-goroutine.pb.gz"));
             let raw = leakhound::profile::gunzip(&gz, 1 << 30).unwrap();
             let mut p = leakhound::proto::Profile::decode(&raw[..]).unwrap();
             let names: Vec<i64> = p.function.iter().map(|f| f.name).collect();
@@ -551,13 +519,15 @@ fn hostile_demo_series() -> Vec<Vec<u8>> {
 fn hostile_names_from_a_target_are_escaped_everywhere() {
     let series = hostile_demo_series();
     // The 8 rounds, then 503s: the window keeps the rising series (failed rounds add no snapshot).
-    let url = raw_server(move |n, s| match series.get(n) {
+    let answered = AtomicUsize::new(0);
+    let url = raw_server(move |_, s| match series.get(answered.fetch_add(1, Ordering::SeqCst)) {
         Some(body) => respond_with(s, body),
         None => {
             use std::io::Write;
             let _ = s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
-    });
+    })
+    .url;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("targets.json");
     std::fs::write(&file, format!(r#"[{{"targets": ["{}"], "labels": {{"job": "a\"b\\c</td><script>x</script>\u001b[31m"}}}}]"#, name_of(&url))).unwrap();

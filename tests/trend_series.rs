@@ -28,34 +28,9 @@ fn suspects(doc: &Value) -> Vec<&Value> {
     doc["suspects"].as_array().expect("suspects").iter().collect()
 }
 
-fn stack_functions(s: &Value) -> Vec<&str> {
-    s["stack"].as_array().unwrap().iter().map(|f| f["function"].as_str().unwrap()).collect()
-}
-
-/// Benign look-alikes and benign kinds of the test service: none of their stacks may be listed.
-const BENIGN: [&str; 13] = [
-    "main.poolWorker",
-    "main.warmPool",
-    "main.keepAliveClient",
-    "main.longPollClient",
-    "main.longPollHandler",
-    "main.sweepWorker",
-    "main.burstWorker",
-    "main.backgroundTicker",
-    "main.loadGenerator",
-    "main.loadRequest",
-    "main.workHandler",
-    "net/http.(*conn).serve",
-    "net/http.(*persistConn).readLoop",
-];
-
+/// Neither the benign kinds nor the benign look-alikes of the test service are listed.
 fn assert_no_benign_listed(doc: &Value) {
-    for s in suspects(doc) {
-        let funcs = stack_functions(s);
-        for b in BENIGN {
-            assert!(!funcs.contains(&b), "benign stack {b} listed: {s:#}");
-        }
-    }
+    common::assert_none_listed(doc, &[&common::BENIGN[..], &common::BENIGN_LOOK_ALIKES[..]].concat());
 }
 
 /// The saved series holds what the test needs: 31 snapshots over 10 minutes, no proof.

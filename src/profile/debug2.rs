@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Identical goroutines are merged as they are read, so memory grows with the number of distinct
-//! stacks, not the number of goroutines. Lines are found with memchr in large buffers and never
+//! stacks, not the number of goroutines. Lines are found in large buffers (see [`super::newlines`]) and never
 //! copied: a stream is read through one bounded buffer, a file or a dump in memory in parts at once
 //! (split where a goroutine header follows a blank line), one per thread, merged in order.
 
@@ -161,6 +161,38 @@ impl CachedFrame {
     }
 }
 
+/// A function line's name and the location line that followed it (the whole line as read, PC
+/// offset and all): a goroutine dump repeats the same pair for every goroutine with that frame,
+/// so the next time the name is read, the line after it is compared with this one byte for byte
+/// and, when it matches, is the same frame without being searched for, cut or hashed.
+struct Replay {
+    function: Box<[u8]>,
+    /// The location line without its newline, as the common case of [`Parser::line`] reads it
+    /// (unindented block, one leading tab).
+    line: Vec<u8>,
+    id: u32,
+}
+
+/// What the location line after a pending function line is compared with.
+#[derive(Clone, Copy)]
+struct PendingReplay {
+    /// The slot in `Parser::successors` of the frame before it.
+    slot: usize,
+    /// The hash of the function name, when it was looked up by it.
+    hash: Option<u64>,
+    /// Its replay (an index into `Parser::replays`), if that name was seen with a frame before.
+    found: Option<u32>,
+}
+
+const NO_REPLAY: u32 = u32::MAX;
+
+fn name_hash(function: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(function);
+    h.finish()
+}
+
 fn frame_hash(function: &[u8], location: &[u8]) -> u64 {
     use std::hash::Hasher;
     let mut h = rustc_hash::FxHasher::default();
@@ -228,6 +260,23 @@ struct Parser {
     pending_span: Option<(usize, usize)>,
     /// … or copied, when the buffer ended between the function line and its location line.
     pending_name: Vec<u8>,
+    /// The location line last seen after the pending function name, if any: the next line is
+    /// first compared with that, byte for byte.
+    pending_replay: Option<PendingReplay>,
+    /// Location lines as they were last seen after each function name, with their frame.
+    replays: Vec<Replay>,
+    /// `replays` by the hash of their function name.
+    replay_index: hashbrown::HashTable<u32>,
+    /// The replay that followed each frame last time (`NO_REPLAY` if none), by its frame id + 1;
+    /// slot 0 for a block's first frame. Goroutines of one stack print the same frames in the
+    /// same order, so the function line after a frame is most often the one seen after it before,
+    /// and is recognised without hashing it.
+    successors: Vec<u32>,
+    /// The slot in `successors` of the frame read last in this block.
+    last_slot: usize,
+    /// Whether location lines are replayed (off only in tests, which check that replaying changes
+    /// nothing).
+    replay_on: bool,
     evidence: super::gowrap::TracebackEvidence,
 }
 
@@ -257,6 +306,12 @@ impl Parser {
             pending: None,
             pending_span: None,
             pending_name: Vec::new(),
+            pending_replay: None,
+            replays: Vec::new(),
+            replay_index: hashbrown::HashTable::new(),
+            successors: vec![NO_REPLAY],
+            last_slot: 0,
+            replay_on: true,
             evidence: Default::default(),
         }
     }
@@ -281,6 +336,7 @@ impl Parser {
         }
         self.in_block = false;
         self.pending = None;
+        self.pending_replay = None;
         if self.skip_block {
             self.stack.clear();
             self.ancestors.clear();
@@ -367,20 +423,108 @@ impl Parser {
     fn set_pending(&mut self, pending: Pending, buf: &[u8], name: &[u8]) {
         self.pending = Some(pending);
         self.pending_span = Some(span_in(buf, name));
+        self.pending_replay = None;
+        if self.indent == 0 && self.replay_on {
+            let slot = self.last_slot;
+            let replays = &self.replays;
+            let next = self.successors.get(slot).copied().filter(|&i| i != NO_REPLAY);
+            self.pending_replay = Some(match next {
+                Some(i) if *replays[i as usize].function == *name => PendingReplay { slot, hash: None, found: Some(i) },
+                _ => {
+                    let hash = name_hash(name);
+                    let found = self.replay_index.find(hash, |&i| *replays[i as usize].function == *name).copied();
+                    PendingReplay { slot, hash: Some(hash), found }
+                }
+            });
+        }
+    }
+
+    /// Notes that frame `id`, read through replay `replay`, followed the frame of `slot`.
+    fn follow(&mut self, slot: usize, replay: u32, id: u32) {
+        if let Some(s) = self.successors.get_mut(slot) {
+            *s = replay;
+        }
+        let next = id as usize + 1;
+        if self.successors.len() <= next {
+            self.successors.resize(next + 1, NO_REPLAY);
+        }
+        self.last_slot = next;
+    }
+
+    /// The location line at `buf[pos..]` read at once, when it is the one last seen after the
+    /// pending function name: returns the offset after its newline.
+    fn replay(&mut self, buf: &[u8], pos: usize) -> Result<Option<usize>, DecodeError> {
+        let Some(PendingReplay { slot, found: Some(i), .. }) = self.pending_replay else { return Ok(None) };
+        let r = &self.replays[i as usize];
+        let end = pos + r.line.len();
+        if buf.len() <= end || buf[end] != b'\n' || buf[pos..end] != *r.line {
+            return Ok(None);
+        }
+        let id = r.id;
+        self.lineno += 1;
+        self.pending_replay = None;
+        self.follow(slot, i, id);
+        self.pending_span = None;
+        match self.pending.take() {
+            Some(Pending::Creator) => match self.part {
+                Part::Own => self.created_by = Some(id),
+                Part::Ancestor => self.push_frame(id)?,
+            },
+            Some(Pending::Frame) => self.push_frame(id)?,
+            None => {}
+        }
+        Ok(Some(end + 1))
+    }
+
+    /// Remembers `line`, a location line read after the pending function line `function`, as
+    /// the frame `id`, for [`Parser::replay`].
+    fn remember(&mut self, function: &[u8], line: &[u8], id: u32) {
+        let Some(PendingReplay { slot, hash, found }) = self.pending_replay.take() else { return };
+        let i = match found {
+            Some(i) => {
+                // In place: under GOTRACEBACK=system each location line differs (`sp=`).
+                let r = &mut self.replays[i as usize];
+                r.line.clear();
+                r.line.extend_from_slice(line);
+                r.id = id;
+                i
+            }
+            None => {
+                // One per distinct function name that had a frame: bounded by the frame cap.
+                let i = self.replays.len() as u32;
+                self.replays.push(Replay { function: function.into(), line: line.to_vec(), id });
+                let replays = &self.replays;
+                let hash = hash.unwrap_or_else(|| name_hash(function));
+                self.replay_index.insert_unique(hash, i, |&j| name_hash(&replays[j as usize].function));
+                i
+            }
+        };
+        self.follow(slot, i, id);
     }
 
     /// A location line (tabs may have become spaces in a terminal copy).
-    fn location(&mut self, buf: &[u8], line: &[u8]) -> Result<(), DecodeError> {
+    /// `replayable`: `line` is the whole line, read by the common case of [`Parser::line`].
+    fn location(&mut self, buf: &[u8], line: &[u8], replayable: bool) -> Result<(), DecodeError> {
         if let Some(pending) = self.pending.take() {
             let id = match self.pending_span.take() {
-                Some((start, end)) => self.frame(&buf[start..end], trim(line)),
+                Some((start, end)) => {
+                    let id = self.frame(&buf[start..end], trim(line))?;
+                    if replayable {
+                        self.remember(&buf[start..end], line, id);
+                    }
+                    id
+                }
                 None => {
                     let function = std::mem::take(&mut self.pending_name);
                     let id = self.frame(&function, trim(line));
+                    if let (true, Ok(id)) = (replayable, &id) {
+                        self.remember(&function, line, *id);
+                    }
                     self.pending_name = function;
-                    id
+                    id?
                 }
-            }?;
+            };
+            self.pending_replay = None;
             match pending {
                 Pending::Creator => match self.part {
                     Part::Own => self.created_by = Some(id),
@@ -398,7 +542,7 @@ impl Parser {
         let raw = &buf[start..end];
         // The common case first: a location line of an unindented block.
         if self.in_block && self.indent == 0 && raw.len() > 1 && raw[0] == b'\t' && raw[1] != b'\t' && raw[1] != b' ' {
-            return self.location(buf, raw);
+            return self.location(buf, raw, true);
         }
         // Blank (or whitespace-only, as indented test output has) ends a block.
         if raw.iter().all(|b| b.is_ascii_whitespace()) {
@@ -413,6 +557,7 @@ impl Parser {
             self.evidence.gp_headers |= h.gp;
             self.skip_block = h.id == 0;
             self.created_by = None;
+            self.last_slot = 0;
             self.part = Part::Own;
             self.indent = indent;
             self.in_block = true;
@@ -430,7 +575,7 @@ impl Parser {
         }
         let line = &raw[indent..];
         if line[0] == b'\t' || line[0] == b' ' {
-            return self.location(buf, line);
+            return self.location(buf, line, false);
         }
         if self.pending.take().is_some() {
             // A function line without its location line: it was not a frame but what follows the
@@ -509,6 +654,7 @@ impl Parser {
 
     fn lines_inner(&mut self, buf: &[u8], base: u64, eof: bool, max_bytes: u64) -> Result<usize, DecodeError> {
         let too_large = || DecodeError::TooLarge { limit: max_bytes };
+        let mut newlines = super::newlines::Newlines::new(buf);
         let mut pos = 0;
         while pos < buf.len() {
             if self.skipping {
@@ -525,8 +671,17 @@ impl Parser {
                 }
                 continue;
             }
-            let (end, next, whole) = match memchr::memchr(b'\n', &buf[pos..]) {
-                Some(i) => (pos + i, pos + i + 1, true),
+            if self.pending_replay.is_some() {
+                if let Some(next) = self.replay(buf, pos)? {
+                    if base + next as u64 > max_bytes {
+                        return Err(too_large());
+                    }
+                    pos = next;
+                    continue;
+                }
+            }
+            let (end, next, whole) = match newlines.find(pos) {
+                Some(i) => (i, i + 1, true),
                 None if eof || buf.len() - pos > MAX_LINE_BYTES => (buf.len(), buf.len(), false),
                 None => return Ok(pos), // the rest comes with the next buffer
             };
@@ -704,21 +859,30 @@ pub fn default_parts(len: u64) -> usize {
 
 /// A dump in memory (a decompressed body): read in place, in `parts` parts at once.
 pub fn parse_slice(bytes: &[u8], max_bytes: u64, parts: usize) -> Result<Profile, DecodeError> {
-    parse_in_place(bytes, max_bytes, parts, WINDOW_BYTES, &|_, _| {})
+    parse_in_place(bytes, max_bytes, parts, WINDOW_BYTES, &|_, _| {}, &|_, _| {})
 }
 
 /// How much of a dump in place one `lines` call reads: pages behind it may be released.
 const WINDOW_BYTES: usize = 8 << 20;
 
 /// `bytes` read in place in `parts` parts at once, each a window of `window` bytes at a time;
-/// `done(from, to)` is told after each window that the part's bytes `from..to` are read.
-fn parse_in_place(bytes: &[u8], max_bytes: u64, parts: usize, window: usize, done: &(dyn Fn(usize, usize) + Sync)) -> Result<Profile, DecodeError> {
+/// `ahead(from, to)` is told before each window that its bytes `from..to` are about to be read,
+/// and `done(from, to)` after it that they are read.
+fn parse_in_place(
+    bytes: &[u8],
+    max_bytes: u64,
+    parts: usize,
+    window: usize,
+    ahead: &(dyn Fn(usize, usize) + Sync),
+    done: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Profile, DecodeError> {
     let read_part = |a: usize, b: usize| -> Result<Parser, DecodeError> {
         let mut p = Parser::new();
         let mut pos = a;
         let mut end = (a + window).min(b);
         loop {
             let eof = end == b;
+            ahead(pos, end);
             let used = p.lines(&bytes[pos..end], pos as u64, eof, max_bytes)?;
             if eof {
                 done(pos, b);
@@ -774,7 +938,12 @@ pub fn parse_file(file: &std::fs::File, max_bytes: u64, parts: usize) -> Result<
             let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
         }
     };
-    parse_in_place(&map, max_bytes, parts, WINDOW_BYTES, &release)
+    // Mapping a window's pages in one call costs less than a page fault every few pages.
+    let populate = |from: usize, to: usize| {
+        let start = from / page * page;
+        let _ = map.advise_range(memmap2::Advice::PopulateRead, start, to - start);
+    };
+    parse_in_place(&map, max_bytes, parts, WINDOW_BYTES, &populate, &release)
 }
 
 /// The parts' parsers merged in order and finished; `None` when a part failed or the merged dump
@@ -1145,8 +1314,17 @@ created by main.main\n\t/m.go:80 +0x2d1\n[originating from goroutine 1]:\nmain.m
 
     /// Every way of reading `bytes` gives what one pass over it in memory gives: streamed a few
     /// bytes a read, from a file, and in 2 to 7 parts at once (from memory and from the file).
+    /// One pass over `bytes` that reads every location line in full, as if never seen before.
+    fn without_replay(bytes: &[u8]) -> Result<Profile, DecodeError> {
+        let mut p = Parser::new();
+        p.replay_on = false;
+        let total = p.read_all(&mut &bytes[..], 0, u64::MAX)?;
+        p.finish(total)
+    }
+
     fn assert_paths_agree(bytes: &[u8]) {
         let one = shown(parse_slice(bytes, u64::MAX, 1));
+        assert_eq!(shown(without_replay(bytes)), one, "replayed location lines changed {:?}", String::from_utf8_lossy(bytes));
         assert_eq!(shown(parse(bytes, u64::MAX)), one);
         assert_eq!(shown(parse(Trickle(bytes, 5), u64::MAX)), one);
         for parts in 2..=7 {
@@ -1154,7 +1332,7 @@ created by main.main\n\t/m.go:80 +0x2d1\n[originating from goroutine 1]:\nmain.m
         }
         // In place a few bytes at a time, as a mapped file is read in windows.
         for (parts, window) in [(1, 9), (3, 23)] {
-            assert_eq!(shown(parse_in_place(bytes, u64::MAX, parts, window, &|_, _| {})), one, "windows of {window}");
+            assert_eq!(shown(parse_in_place(bytes, u64::MAX, parts, window, &|_, _| {}, &|_, _| {})), one, "windows of {window}");
         }
     }
 
@@ -1200,6 +1378,42 @@ created by main.main\n\t/m.go:80 +0x2d1\n[originating from goroutine 1]:\nmain.m
                 // Never a panic, and every path reads a mangled dump alike.
                 assert_paths_agree(&bytes);
             }
+        }
+    }
+
+    #[test]
+    fn replayed_location_lines_read_as_lines_read_in_full() {
+        // The same function with its location line changing (another call site, a PC offset, a
+        // line end, spaces for the tab, registers under GOTRACEBACK=system, a cut line), and
+        // after other frames than before: each read as if it had not been seen before.
+        let mut dump = String::new();
+        let locations = [
+            "\t/src/a.go:5 +0x1",
+            "\t/src/a.go:5 +0x2",
+            "\t/src/a.go:6 +0x1",
+            "\t/src/a.go:5 +0x1\r",
+            "        /src/a.go:5 +0x1",
+            "\t/src/a.go:5 +0x1 fp=0x1 sp=0x2 pc=0x3",
+            "\t/src/a.go:5",
+        ];
+        for (i, loc) in locations.iter().cycle().take(40).enumerate() {
+            let caller = if i % 3 == 0 { "main.g()\n\t/src/b.go:2 +0x4\n" } else { "" };
+            dump += &format!("goroutine {i} [select]:\nmain.f(0x{i:x})\n{loc}\n{caller}created by main.main in goroutine 1\n\t/src/m.go:{} +0x9\n\n", i % 2);
+        }
+        let p = parse(dump.as_bytes(), u64::MAX).unwrap();
+        assert!(p.samples.len() >= 8, "{} stacks", p.samples.len());
+        assert_paths_agree(dump.as_bytes());
+        // The go1.19 and go1.27 dumps served by a real program, and the real SIGQUIT dumps.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        for f in [
+            "go119/goroutine-after.debug2.txt",
+            "go127/goroutine-after.debug2.txt",
+            "go127/sigquit.txt",
+            "realworld/etcd-sigquit.log",
+            "realworld/prometheus-served.debug2.txt",
+        ] {
+            let bytes = std::fs::read(root.join(f)).unwrap();
+            assert_eq!(shown(without_replay(&bytes)), shown(parse_slice(&bytes, u64::MAX, 1)), "{f}");
         }
     }
 

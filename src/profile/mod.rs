@@ -6,6 +6,7 @@ mod debug1;
 mod debug2;
 mod gowrap;
 mod gzip;
+mod newlines;
 mod pb;
 
 use std::io::Read;

@@ -19,8 +19,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::OnceLock;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Minimum Go version (major, minor) the tests need.
@@ -259,6 +258,13 @@ pub fn go_tool_pprof(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs `cmd` (the leakhound binary) and panics with its stderr unless it succeeds.
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().expect("run leakhound");
+    assert!(out.status.success(), "{cmd:?} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    out
+}
+
 /// A free TCP port on 127.0.0.1 (free when returned; racy by nature).
 #[allow(dead_code)]
 pub fn free_port() -> u16 {
@@ -337,6 +343,130 @@ pub fn fetch(url: &str) -> Vec<u8> {
     r.body
 }
 
+// ---------------------------------------------------------------------------
+// Small servers on 127.0.0.1 that misbehave on purpose, serving the bundled demo captures
+
+/// A bundled demo capture (real profiles of tests/goservice), e.g. `000-goroutine.pb.gz`.
+pub fn demo_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/source/demo").join(name)
+}
+
+/// The bytes of a bundled demo capture.
+pub fn demo(name: &str) -> Vec<u8> {
+    std::fs::read(demo_path(name)).unwrap_or_else(|e| panic!("reading demo capture {name}: {e}"))
+}
+
+/// A tiny_http answer: 200 with `b` as the body.
+pub fn bytes(b: Vec<u8>) -> tiny_http::ResponseBox {
+    tiny_http::Response::from_data(b).boxed()
+}
+
+/// A tiny_http answer: the 404 net/http sends.
+pub fn not_found() -> tiny_http::ResponseBox {
+    tiny_http::Response::from_string("404 page not found").with_status_code(404).boxed()
+}
+
+/// A raw HTTP server on 127.0.0.1, for stalls, trickles, lying lengths and other answers tiny_http
+/// would not send.
+pub struct RawServer {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    /// The head of every request so far, in order of arrival.
+    pub requests: Arc<Mutex<Vec<String>>>,
+}
+
+/// Starts a [`RawServer`]: each connection, on its own thread, has its request head read (up to
+/// 64 KiB) and recorded, then handed with the socket to `respond`, which writes whatever it likes.
+pub fn raw_server(respond: impl Fn(&str, &mut TcpStream) + Send + Sync + 'static) -> RawServer {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("local address").port());
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    let respond = Arc::new(respond);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let seen = seen.clone();
+            let respond = respond.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+                    match conn.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                seen.lock().unwrap().push(head.clone());
+                respond(&head, &mut conn);
+            });
+        }
+    });
+    RawServer { url, requests }
+}
+
+/// Writes a well-formed 200 answer with `body` (its length given, the connection then closed).
+pub fn respond_with(stream: &mut TcpStream, body: &[u8]) {
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+}
+
+/// Spawns the Go test program `cmd` (stdin and stdout piped: with `-exit-on-stdin-eof` it ends
+/// when the test process does) and waits up to `timeout` for a stdout line that starts with
+/// `marker`. Returns the child and its stdout lines (trimmed) up to and including that one; the
+/// rest of stdout is drained so the program never blocks on a full pipe. When the line does not
+/// come (timeout, or stdout ends first: the program failed), the child is killed and waited for,
+/// and the error says why. Panics if it cannot be spawned at all.
+pub fn spawn_until_ready(cmd: &mut Command, marker: &str, timeout: Duration) -> Result<(Child, Vec<String>), String> {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", cmd.get_program().to_string_lossy()));
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = mpsc::channel();
+    let ready_marker = marker.to_string();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match r.read_line(&mut line) {
+                Ok(0) => return, // the sender drops: stdout ended
+                Ok(_) => {
+                    let line = line.trim().to_string();
+                    let ready = line.starts_with(&ready_marker);
+                    if tx.send(Ok(line)).is_err() || ready {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+        let _ = std::io::copy(&mut r, &mut std::io::sink());
+    });
+    let deadline = Instant::now() + timeout;
+    let mut lines: Vec<String> = Vec::new();
+    let why = loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Ok(line)) => {
+                let ready = line.starts_with(marker);
+                lines.push(line);
+                if ready {
+                    return Ok((child, lines));
+                }
+            }
+            Ok(Err(e)) => break format!("reading stdout: {e}"),
+            Err(mpsc::RecvTimeoutError::Timeout) => break format!("no {marker:?} line within {} s", timeout.as_secs()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break format!("stdout ended before a {marker:?} line"),
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(format!("{why} ({} stdout lines before, the last {:?})", lines.len(), lines.last()))
+}
+
 /// A running `leaksvc` process. Dropping it kills it and waits.
 #[allow(dead_code)]
 pub struct Service {
@@ -383,51 +513,27 @@ impl Service {
     }
 
     fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<Service, String> {
-        let bin = service_binary();
         let dir = tempfile::tempdir().expect("tempdir");
         let stderr_path = dir.path().join("stderr.txt");
         let stderr_file = std::fs::File::create(&stderr_path).expect("create stderr file");
-        let mut child = Command::new(&bin)
-            // The service exits when our end of its stdin closes, so it
-            // cannot outlive a test process that dies without Drop.
-            .arg("-exit-on-stdin-eof")
-            .args(args)
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr_file))
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            let mut line = String::new();
-            let res = r.read_line(&mut line).map(|_| line.clone());
-            let _ = tx.send(res);
-            // Keep draining so the service never blocks on a full pipe.
-            let mut sink = Vec::new();
-            let _ = r.read_to_end(&mut sink);
-        });
-        let fail = |child: &mut Child, why: String| {
-            let _ = child.kill();
-            let _ = child.wait();
+        let mut cmd = Command::new(service_binary());
+        // The service exits when our end of its stdin closes, so it cannot outlive a test
+        // process that dies without Drop.
+        cmd.arg("-exit-on-stdin-eof").args(args).envs(env.iter().copied()).stderr(Stdio::from(stderr_file));
+        let fail = |why: String| {
             let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
             Err(format!("leaksvc {args:?}: {why}\nstderr:\n{stderr}"))
         };
-        let line = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok(l)) => l,
-            Ok(Err(e)) => return fail(&mut child, format!("reading stdout: {e}")),
-            Err(_) => return fail(&mut child, "no LISTENING line within 30 s".into()),
+        let (mut child, lines) = match spawn_until_ready(&mut cmd, "LISTENING ", Duration::from_secs(30)) {
+            Ok(started) => started,
+            Err(why) => return fail(why),
         };
-        let port = line.trim().strip_prefix("LISTENING http://").and_then(|a| a.rsplit_once(':')).and_then(|(_, p)| p.parse::<u16>().ok());
-        let port = match port {
-            Some(p) => p,
-            None => {
-                // Give it a moment to write its error before reading stderr.
-                std::thread::sleep(Duration::from_millis(200));
-                return fail(&mut child, format!("unexpected first stdout line {line:?}"));
-            }
+        let line = lines.last().map_or("", String::as_str);
+        let port = line.strip_prefix("LISTENING http://").and_then(|a| a.rsplit_once(':')).and_then(|(_, p)| p.parse::<u16>().ok());
+        let Some(port) = port else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return fail(format!("unexpected ready line {line:?}"));
         };
         Ok(Service { child: Some(child), port, stderr_path, _dir: dir })
     }
@@ -544,6 +650,31 @@ pub const LEAKY_SCENARIO: [(&str, &str); 8] = [
     ("main.waitGroupNeverDone", "sync.WaitGroup"),
     ("main.nilChannelSend", "chan send (nil chan)"),
 ];
+
+/// Functions of the benign goroutines every scenario of the service runs: no report may list them.
+pub const BENIGN: [&str; 7] = [
+    "main.burstWorker",
+    "main.backgroundTicker",
+    "main.loadGenerator",
+    "main.loadRequest",
+    "main.workHandler",
+    "net/http.(*conn).serve",
+    "net/http.(*persistConn).readLoop",
+];
+
+/// The benign look-alikes the trend scenarios (slowtrend, churn, warmup) add to [`BENIGN`].
+pub const BENIGN_LOOK_ALIKES: [&str; 6] =
+    ["main.poolWorker", "main.warmPool", "main.keepAliveClient", "main.longPollClient", "main.longPollHandler", "main.sweepWorker"];
+
+/// Panics if a suspect of the JSON report `doc` has one of `functions` on its stack.
+pub fn assert_none_listed(doc: &serde_json::Value, functions: &[&str]) {
+    for s in doc["suspects"].as_array().expect("suspects") {
+        for frame in s["stack"].as_array().expect("stack") {
+            let f = frame["function"].as_str().expect("function");
+            assert!(!functions.contains(&f), "benign stack {f} listed: {s:#}");
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------
 // Graphviz
@@ -687,47 +818,17 @@ pub struct Fleetsim {
 impl Fleetsim {
     /// Starts fleetsim with `args` (e.g. `["-targets", "50", "-leaking", "5"]`) and waits for its `ready` line.
     pub fn start(args: &[&str]) -> Fleetsim {
-        let bin = fleetsim_binary();
-        let mut child = Command::new(&bin)
-            .arg("-exit-on-stdin-eof")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            let mut line = String::new();
-            while r.read_line(&mut line).is_ok_and(|n| n > 0) {
-                if tx.send(line.trim().to_string()).is_err() {
-                    break;
-                }
-                line.clear();
-            }
-        });
-        let mut targets = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match rx.recv_timeout(left) {
-                Ok(l) => l,
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("fleetsim {args:?}: no `ready` line within 30 s (got {} targets)", targets.len());
-                }
-            };
-            if line == "ready" {
-                break;
-            }
-            let parts: Vec<&str> = line.split_whitespace().collect();
-            match parts.as_slice() {
-                ["TARGET", i, url, kind] => targets.push(SimTarget { index: i.parse().expect("index"), url: url.to_string(), leaking: *kind == "leaking" }),
+        let mut cmd = Command::new(fleetsim_binary());
+        cmd.arg("-exit-on-stdin-eof").args(args).stderr(Stdio::inherit());
+        let (child, mut lines) = spawn_until_ready(&mut cmd, "ready", Duration::from_secs(30)).unwrap_or_else(|e| panic!("fleetsim {args:?}: {e}"));
+        lines.pop(); // `ready`
+        let targets = lines
+            .iter()
+            .map(|line| match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+                ["TARGET", i, url, kind] => SimTarget { index: i.parse().expect("index"), url: url.to_string(), leaking: *kind == "leaking" },
                 _ => panic!("fleetsim: unexpected line {line:?}"),
-            }
-        }
+            })
+            .collect();
         Fleetsim { child, targets }
     }
 

@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"log"
@@ -14,6 +13,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"leakhound.test/dumpgen/internal/settle"
 )
 
 var (
@@ -103,7 +104,7 @@ func main() {
 		}
 	}
 	parked.Wait()
-	settle()
+	settle.Wait()
 	log.Printf("all goroutines parked")
 	fmt.Println("ready", runtime.NumGoroutine())
 	if *panics {
@@ -124,18 +125,4 @@ func explode() {
 	}()
 	var m map[string]int
 	m["boom"]++
-}
-
-// settle waits until no goroutine but the caller is running or runnable, so
-// every parked goroutine has reached the call it blocks in (on a loaded
-// machine one may still be between wg.Done and its channel operation).
-func settle() {
-	buf := make([]byte, 1<<20)
-	for i := 0; i < 1000; i++ {
-		n := runtime.Stack(buf, true)
-		if !bytes.Contains(buf[:n], []byte(" [runnable")) && bytes.Count(buf[:n], []byte(" [running")) <= 1 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -3,11 +3,11 @@
 package hang
 
 import (
-	"bytes"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
+
+	"leakhound.test/dumpgen/internal/settle"
 )
 
 var never = make(chan int)
@@ -35,21 +35,7 @@ func TestHang(t *testing.T) {
 		go stuckCond(&wg, c)
 	}
 	wg.Wait()
-	settle()
+	settle.Wait()
 	t.Log("goroutines parked, now hanging")
 	time.Sleep(time.Hour)
-}
-
-// settle waits until no goroutine but the caller is running or runnable, so
-// every parked goroutine has reached the call it blocks in (on a loaded
-// machine one may still be between wg.Done and its channel operation).
-func settle() {
-	buf := make([]byte, 1<<20)
-	for i := 0; i < 1000; i++ {
-		n := runtime.Stack(buf, true)
-		if !bytes.Contains(buf[:n], []byte(" [runnable")) && bytes.Count(buf[:n], []byte(" [running")) <= 1 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -5,11 +5,11 @@ package logged
 
 import (
 	"bytes"
-	"runtime"
 	"runtime/pprof"
 	"sync"
 	"testing"
-	"time"
+
+	"leakhound.test/dumpgen/internal/settle"
 )
 
 var never = make(chan int)
@@ -26,24 +26,10 @@ func TestLogDump(t *testing.T) {
 		go waiter(&wg)
 	}
 	wg.Wait()
-	settle()
+	settle.Wait()
 	var buf bytes.Buffer
 	if err := pprof.Lookup("goroutine").WriteTo(&buf, 2); err != nil {
 		t.Fatal(err)
 	}
 	t.Log(buf.String())
-}
-
-// settle waits until no goroutine but the caller is running or runnable, so
-// every parked goroutine has reached the call it blocks in (on a loaded
-// machine one may still be between wg.Done and its channel operation).
-func settle() {
-	buf := make([]byte, 1<<20)
-	for i := 0; i < 1000; i++ {
-		n := runtime.Stack(buf, true)
-		if !bytes.Contains(buf[:n], []byte(" [runnable")) && bytes.Count(buf[:n], []byte(" [running")) <= 1 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
