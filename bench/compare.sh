@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Times leakhound against go tool pprof and panicparse on the same files
-# (made by bench/build-data.sh), RUNS runs each after one warm-up run, and
+# (made by bench/build-data.sh), RUNS runs each after one warm-up run (timed by
+# hyperfine; the warm-up gives the peak RSS: bench/lib.sh's measure), and
 # prints a Markdown table: median wall seconds, MB/s where meaningful, peak
 # RSS, and the ratio to leakhound on the same task.
 #
-#   bench/compare.sh                 # builds bench/data if missing, installs panicparse and time
-#                                    # (Debian) if missing, cargo build --release, then measures
+#   bench/compare.sh                 # builds bench/data if missing, installs panicparse, time and
+#                                    # hyperfine (Debian) if missing, cargo build --release, then measures
 #   RUNS=10 bench/compare.sh
 #   NO_BUILD=1 bench/compare.sh      # use target/release/leakhound as it is
 #   LEAKHOUND=/path/to/leakhound bench/compare.sh   # implies NO_BUILD
@@ -23,7 +24,8 @@
 # debug=2 on both cores (>= 2 GB/s, and its ratio to `cat` of the same file, the floor), on one
 # core (>= 1.2 GB/s: `taskset -c 0` and RAYON_NUM_THREADS=1), and the protobuf targets that
 # bench/compare-pb.sh measures (series within 2.5x of `gzip -dc`, diff >= 6x faster than pprof).
-# compare-pb.sh is run with LEAKHOUND, RUNS, TIMEOUT and TARGETS_TSV set; it prints its own table
+# compare-pb.sh is run with LEAKHOUND, RUNS=$PB_RUNS (default 15: its commands take milliseconds),
+# TIMEOUT and TARGETS_TSV set; it prints its own table
 # (shown under "Protobuf") and appends one line per target to $TARGETS_TSV:
 #   target<TAB>figures<TAB>ratio<TAB>holds (yes or no)
 # The summary is also written to bench/data/compare-latest.md.
@@ -39,16 +41,9 @@ ONLY=${ONLY:-leakhound,pprof,panicparse}
 die() { echo "compare.sh: $*" >&2; exit 1; }
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 
-# Debian packages the measurement needs, installed when missing (as root, or with sudo -n).
-apt_install() {
-    local sudo=
-    [ "$(id -u)" = 0 ] || sudo="sudo -n"
-    echo "== installing $* from Debian's packages" >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 -y --no-install-recommends install "$@" >&2 ||
-        { $sudo apt-get update >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get -y --no-install-recommends install "$@" >&2; } ||
-        die "could not install $*: apt-get install -y $*"
-}
-[ -x /usr/bin/time ] || apt_install time
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+need_timing_tools
 missing=0
 for f in snap-0.pb.gz snap-1.pb.gz big.debug2.txt series/11.pb.gz; do
     [ -s "$DATA/$f" ] || missing=1
@@ -94,42 +89,9 @@ fi
 
 size() { stat -c %s "$@" | awk '{ s += $1 } END { print s }'; }
 
-# Result rows, one per measured command, fields separated by tabs:
+# Result rows, one per measured command (bench/lib.sh's measure), fields separated by tabs:
 # task, tool, input, median s, MB/s, peak RSS MiB, status ("ok" or the error)
 ROWS=()
-
-# measure TASK TOOL INPUT BYTES(or -) STDIN CMD...
-# One warm-up run (its failure makes the row n/a), then RUNS timed runs.
-measure() {
-    local task=$1 tool=$2 input=$3 bytes=$4 stdin=$5
-    shift 5
-    echo "== $task: $tool: $*${stdin:+ < $stdin}" >&2
-    local times=() peak=0 i rc t0 t1 rss
-    for ((i = 0; i <= RUNS; i++)); do
-        t0=$(date +%s%N)
-        /usr/bin/time -v -o "$TMP/time" timeout "$TIMEOUT" "$@" <"${stdin:-/dev/null}" >/dev/null 2>"$TMP/stderr"
-        rc=$?
-        t1=$(date +%s%N)
-        if [ "$rc" != 0 ]; then
-            local err
-            err=$(grep -v '^Command exited with non-zero status' "$TMP/stderr" | head -c 300 | tr '\n\t|' '   ')
-            [ "$rc" = 124 ] && err="timed out after ${TIMEOUT} s"
-            echo "   failed (exit $rc): $err" >&2
-            ROWS+=("$task	$tool	$input	n/a	n/a	n/a	exit $rc: $err")
-            return
-        fi
-        rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$TMP/time")
-        ((rss > peak)) && peak=$rss
-        if ((i > 0)); then
-            times+=("$(awk -v n=$((t1 - t0)) 'BEGIN { printf "%.4f", n / 1e9 }')")
-            echo "   run $i: ${times[-1]} s, ${rss} KiB" >&2
-        fi
-    done
-    local med mbps
-    med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
-    if [ "$bytes" = - ]; then mbps=-; else mbps=$(awk -v b="$bytes" -v s="$med" 'BEGIN { printf "%.1f", b / 1e6 / s }'); fi
-    ROWS+=("$task	$tool	$input	$med	$mbps	$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')	ok")
-}
 
 SNAP0=$DATA/snap-0.pb.gz SNAP1=$DATA/snap-1.pb.gz BIG=$DATA/big.debug2.txt
 SERIES=$DATA/series
@@ -182,23 +144,12 @@ PB_TABLE=$TMP/pb-table.md PB_TSV=$TMP/pb-targets.tsv
 : >"$PB_TSV"
 if [ -x bench/compare-pb.sh ] && want leakhound; then
     echo "== bench/compare-pb.sh" >&2
-    LEAKHOUND=$LH RUNS=$RUNS TIMEOUT=$TIMEOUT TARGETS_TSV=$PB_TSV bench/compare-pb.sh >"$PB_TABLE" ||
+    LEAKHOUND=$LH RUNS=${PB_RUNS:-15} TIMEOUT=$TIMEOUT TARGETS_TSV=$PB_TSV bench/compare-pb.sh >"$PB_TABLE" ||
         echo "compare-pb.sh failed (exit $?)" >>"$PB_TABLE"
 else
     echo "bench/compare-pb.sh is missing or not executable: the protobuf targets are not measured." >"$PB_TABLE"
 fi
 
-# median and MB/s of a row: row_field TASK TOOL FIELD (4 = median s, 5 = MB/s)
-row_field() {
-    local r t tool
-    for r in "${ROWS[@]}"; do
-        IFS=$'\t' read -r t tool _ _ _ _ st <<<"$r"
-        if [ "$t" = "$1" ] && [ "$tool" = "$2" ] && [ "$st" = ok ]; then
-            cut -f"$3" <<<"$r"
-            return
-        fi
-    done
-}
 # target rows: target, figures, ratio, holds
 TARGETS=()
 target_speed() { # NAME TOOL GOAL_MBPS
@@ -243,7 +194,7 @@ done <"$PB_TSV"
         printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$task" "$tool" "$input" "$med" "$mbps" "$rss" "$ratio"
     done
     echo
-    echo "Median of $RUNS runs after one warm-up, files in the page cache. ratio = median ÷ leakhound's median on the same task (above 1: leakhound is faster; below 1 for the one-core run and for cat)."
+    echo "Median of $RUNS runs timed by hyperfine after one warm-up (which gives the peak RSS), files in the page cache. ratio = median ÷ leakhound's median on the same task (above 1: leakhound is faster; below 1 for the one-core run and for cat)."
     echo
     echo "Protobuf (bench/compare-pb.sh):"
     echo
