@@ -482,24 +482,47 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
     let mut read = Vec::new();
     let mut first_error = None;
     // Files are decoded on two threads (even and odd files), ahead of the grouping here, which
-    // takes them in order; bounded channels keep a few decoded profiles in memory at most.
+    // takes them in order; bounded channels keep a few decoded profiles in memory at most. Each
+    // grouped profile goes back to the thread that decoded it, which frees it there or reuses its
+    // allocations for its next file (`profile::recycle`).
     const DECODERS: usize = 2;
     std::thread::scope(|scope| {
         let mut channels = Vec::with_capacity(DECODERS);
+        let mut give_back = Vec::with_capacity(DECODERS);
         for k in 0..DECODERS {
             let (decoded_tx, decoded) = std::sync::mpsc::sync_channel(1);
+            let (done_tx, done) = std::sync::mpsc::channel::<Profile>();
             let paths: Vec<&Path> = files.iter().skip(k).step_by(DECODERS).map(|f| f.path.as_path()).collect();
             scope.spawn(move || {
+                // Sent and not yet given back: past two (one waiting in the channel, one being
+                // grouped), the next file waits for the first of them to be handed back, whose
+                // allocations it then reuses. The grouping is the slower side, so this costs no time.
+                let mut out = 0usize;
                 for path in paths {
+                    if out >= 2 {
+                        match done.recv() {
+                            Ok(p) => {
+                                out -= 1;
+                                crate::profile::recycle(p);
+                            }
+                            Err(_) => break,
+                        }
+                    }
                     if decoded_tx.send(read_profile(path, g.max_profile_bytes)).is_err() {
                         break;
                     }
+                    out += 1;
                 }
             });
             channels.push(decoded);
+            give_back.push(done_tx);
         }
         let in_order = (0..files.len()).map_while(|i| channels[i % DECODERS].recv().ok());
-        load_decoded(&files, in_order, &mut series, &mut read, &mut first_error);
+        let done = |i: usize, p: Profile| {
+            // A decoder that has finished has closed its end: the profile is freed here.
+            let _ = give_back[i % DECODERS].send(p);
+        };
+        load_decoded(&files, in_order, done, &mut series, &mut read, &mut first_error);
     });
     if !read.iter().any(|i| matches!(i.reading, Reading::Goroutine(_))) {
         return Err(first_error.unwrap_or_else(|| {
@@ -515,11 +538,12 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
 fn load_decoded(
     files: &[crate::source::files::InputFile],
     decoded: impl Iterator<Item = Result<Profile>>,
+    mut done: impl FnMut(usize, Profile),
     series: &mut Series,
     read: &mut Vec<SeriesInput>,
     first_error: &mut Option<Error>,
 ) {
-    for (f, p) in files.iter().zip(decoded) {
+    for (i, (f, p)) in files.iter().zip(decoded).enumerate() {
         let p = match p {
             Ok(p) => p,
             Err(e) => {
@@ -542,6 +566,7 @@ fn load_decoded(
         // watch's creation-site dump adds to its round's snapshot and is never one of its own.
         let facts_only = f.kind.as_deref() == Some(saved::CREATION_DUMP);
         read.push(SeriesInput { reading, source, when: p.time_nanos.or(f.fetched_at_nanos), round: f.round, facts_only });
+        done(i, p);
     }
 }
 

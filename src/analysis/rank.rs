@@ -90,21 +90,28 @@ pub struct Suspect {
 /// Ranks the groups of `snapshots` (one unbroken series, oldest first; `minutes` their times).
 /// `proven` holds, per group, the goroutines the runtime proved leaked in the latest proof.
 pub fn rank(table: &StackTable, snapshots: &[&Snapshot], minutes: &[f64], proven: &HashMap<GroupId, u64>, opts: &RankOptions) -> Vec<Suspect> {
-    let mut ids: Vec<GroupId> = snapshots.iter().flat_map(|s| s.groups.keys().copied()).collect();
-    ids.extend(proven.keys().copied());
-    ids.sort_unstable();
-    ids.dedup();
     let mut out = Vec::new();
-    for id in ids {
+    for id in group_ids(table.len(), snapshots, proven) {
         // The group's info is built only for the groups listed (see `StackTable::group`).
         if !opts.ignore.is_empty() && table.group_frames(id).any(|f| opts.ignore.iter().any(|re| re.is_match(&f.function))) {
             continue;
         }
-        let counts: Vec<i64> = snapshots.iter().map(|s| s.value(id)).collect();
-        let max_wait_minutes = snapshots.iter().filter_map(|s| s.groups.get(&id)).map(|g| g.max_wait_minutes).max().unwrap_or(0);
         let marked = snapshots.last().and_then(|s| s.groups.get(&id)).map_or(0, |g| g.leaked);
         let proof = proven.get(&id).copied().unwrap_or(0).max(marked);
+        // The trend's increase is the last count less the first: below --min-increase a group is
+        // listed only when the runtime proved it leaked (see `judge`), so most groups need neither
+        // their counts nor their trend.
+        let increase = match snapshots {
+            [first, .., last] => last.value(id).saturating_sub(first.value(id)),
+            _ => 0,
+        };
+        if proof == 0 && increase < opts.min_increase {
+            continue;
+        }
+        let counts: Vec<i64> = snapshots.iter().map(|s| s.value(id)).collect();
+        let max_wait_minutes = snapshots.iter().filter_map(|s| s.groups.get(&id)).map(|g| g.max_wait_minutes).max().unwrap_or(0);
         let t = trend(minutes, &counts);
+        debug_assert_eq!(t.increase, increase);
         let growth = if counts.len() == 2 {
             let dt = minutes[1] - minutes[0];
             if dt > 0.0 {
@@ -146,6 +153,20 @@ pub fn rank(table: &StackTable, snapshots: &[&Snapshot], minutes: &[f64], proven
         (s.pattern, s.hint) = (p.name, p.fix);
     }
     out
+}
+
+/// Every group of `snapshots` and `proven`, in id order, each once.
+fn group_ids(groups: usize, snapshots: &[&Snapshot], proven: &HashMap<GroupId, u64>) -> Vec<GroupId> {
+    // Ids are dense (0, 1, 2, ... in the table of `groups` groups): marked, not sorted.
+    let mut seen = vec![false; groups];
+    for id in snapshots.iter().flat_map(|s| s.groups.keys()).chain(proven.keys()) {
+        let i = id.0 as usize;
+        if i >= seen.len() {
+            seen.resize(i + 1, false);
+        }
+        seen[i] = true;
+    }
+    seen.iter().enumerate().filter(|(_, &s)| s).map(|(i, _)| GroupId(i as u32)).collect()
 }
 
 /// The verdict and score of one trend, or `None` when the group is not listed.

@@ -15,6 +15,31 @@ use rustc_hash::FxHashMap;
 
 pub use gzip::{gunzip, is_gzip, DEFAULT_MAX_PROFILE_BYTES};
 
+/// Hands a profile this thread decoded back once it is no longer needed: the next protobuf
+/// profile decoded on this thread reuses its samples' allocations (see `pb::recycle`), and what
+/// is not reused is freed here, on the decoding thread.
+pub fn recycle(profile: Profile) {
+    pb::recycle(profile.samples);
+}
+
+/// A byte buffer larger than this is not kept for the next profile (a 200k-goroutine protobuf
+/// profile is 200 KB inflated): a long `watch` keeps little between samples.
+const MAX_SPARE_BUFFER: usize = 4 << 20;
+
+thread_local! {
+    /// The last profile's bytes as read, and inflated, on this thread: the next profile read here
+    /// reuses them instead of allocating (and having the kernel zero) fresh pages.
+    static SPARE_READ: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    static SPARE_INFLATED: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+fn keep_spare(spare: &'static std::thread::LocalKey<std::cell::Cell<Vec<u8>>>, mut buf: Vec<u8>) {
+    if buf.capacity() <= MAX_SPARE_BUFFER {
+        buf.clear();
+        spare.set(buf);
+    }
+}
+
 /// The protobuf decoder on its own (for fuzzing and benchmarks): `bytes` is raw `profile.proto`,
 /// and `max_bytes` bounds what decoding may allocate.
 pub fn decode_protobuf(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
@@ -207,11 +232,13 @@ pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
         return Err(DecodeError::Empty);
     }
     if gzip::is_gzip(bytes) {
-        let raw = gzip::gunzip(bytes, max_bytes)?;
+        let raw = gzip::gunzip_into(bytes, max_bytes, SPARE_INFLATED.take())?;
         if raw.is_empty() {
             return Err(DecodeError::Empty);
         }
-        return decode_plain(&raw, max_bytes);
+        let decoded = decode_plain(&raw, max_bytes);
+        keep_spare(&SPARE_INFLATED, raw);
+        return decoded;
     }
     if bytes.len() as u64 > max_bytes {
         return Err(DecodeError::TooLarge { limit: max_bytes });
@@ -222,14 +249,15 @@ pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
 /// Decodes from a reader; text dumps are parsed as they stream, so a huge `debug=2` dump is never
 /// held in memory whole.
 pub fn decode_reader<R: Read>(reader: R, max_bytes: u64) -> Result<Profile, DecodeError> {
-    decode_detected(reader, max_bytes, |head, reader| debug2::parse(std::io::Cursor::new(head).chain(reader), max_bytes))
+    decode_detected(reader, max_bytes, 0, |head, reader| debug2::parse(std::io::Cursor::new(head).chain(reader), max_bytes))
 }
 
 /// Decodes a file: as [`decode_reader`], but a `debug=2` dump in a regular file is read in parts
 /// at once, one per thread ([`debug2_parts`]), each through its own bounded buffer.
 pub fn decode_file(file: &std::fs::File, max_bytes: u64) -> Result<Profile, DecodeError> {
     let regular = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-    decode_detected(file, max_bytes, |head, rest| match regular {
+    let size = regular.and_then(|len| usize::try_from(len.min(max_bytes)).ok()).unwrap_or(0);
+    decode_detected(file, max_bytes, size, |head, rest| match regular {
         // Positioned reads from the start: the head read so far is read again.
         Some(len) => debug2::parse_file(file, max_bytes, debug2::default_parts(len)),
         None => debug2::parse(std::io::Cursor::new(head).chain(rest), max_bytes),
@@ -238,9 +266,16 @@ pub fn decode_file(file: &std::fs::File, max_bytes: u64) -> Result<Profile, Deco
 
 /// Looks at the head of `reader` to tell the form; a `debug=2` dump (or a log holding one) is
 /// handed to `debug2` with the head read so far and the rest of the reader.
-fn decode_detected<R: Read>(mut reader: R, max_bytes: u64, debug2: impl FnOnce(Vec<u8>, R) -> Result<Profile, DecodeError>) -> Result<Profile, DecodeError> {
+/// `size` is how long the input is when known (0 otherwise): room for it is made at once.
+fn decode_detected<R: Read>(
+    mut reader: R,
+    max_bytes: u64,
+    size: usize,
+    debug2: impl FnOnce(Vec<u8>, R) -> Result<Profile, DecodeError>,
+) -> Result<Profile, DecodeError> {
     // A first look at 64 KiB finds a served dump; only other text gets the whole MiB.
-    let mut head = Vec::with_capacity(64 * 1024);
+    let mut head = SPARE_READ.take();
+    head.reserve(64 * 1024);
     (&mut reader).take(64 * 1024).read_to_end(&mut head).map_err(|e| DecodeError::Gzip(e.to_string()))?;
     if head.is_empty() {
         return Err(DecodeError::Empty);
@@ -274,8 +309,12 @@ fn decode_detected<R: Read>(mut reader: R, max_bytes: u64, debug2: impl FnOnce(V
         };
     }
     let mut all = head;
+    // What is left of a file, plus one byte to see its end without growing the buffer again.
+    all.reserve(size.saturating_sub(all.len()).saturating_add(1));
     (&mut reader).take(max_bytes.saturating_add(1)).read_to_end(&mut all).map_err(|e| DecodeError::Gzip(e.to_string()))?;
-    decode(&all, max_bytes)
+    let decoded = decode(&all, max_bytes);
+    keep_spare(&SPARE_READ, all);
+    decoded
 }
 
 /// More goroutines than any machine can hold (each takes at least 2 KiB of stack).

@@ -109,7 +109,27 @@ struct Model<'p> {
     location_index: LocationIndex,
     /// One sample's stack while it is read (kept to save an allocation a sample).
     frames: Vec<u32>,
+    /// The samples read so far are `samples[..filled]`; past them, a recycled profile's samples
+    /// (see [`recycle`]) whose vectors are reused, not reallocated.
     samples: Vec<Sample>,
+    filled: usize,
+}
+
+thread_local! {
+    /// Samples of a profile this thread decoded before, handed back by [`recycle`].
+    static SPARE_SAMPLES: std::cell::Cell<Vec<Sample>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Samples of more than this many are not kept for reuse (no real goroutine profile has them).
+const MAX_SPARE_SAMPLES: usize = 1 << 20;
+
+/// Keeps `samples` of a profile decoded earlier for the next protobuf decoded on this thread,
+/// which then overwrites them in place: a reader of many profiles allocates (and the kernel zeroes)
+/// each sample's vectors once, not once a profile. One profile's samples are kept at most.
+pub fn recycle(samples: Vec<Sample>) {
+    if samples.len() <= MAX_SPARE_SAMPLES {
+        SPARE_SAMPLES.set(samples);
+    }
 }
 
 /// The string at index `i` of the string table.
@@ -171,8 +191,9 @@ impl<'p> Model<'p> {
             location_index.insert(loc.id, (start as u32, (location_frames.len() - start) as u32));
         }
         budget.charge(sample_count, std::mem::size_of::<Sample>(), "samples")?;
-        let samples = Vec::with_capacity(sample_count);
-        Ok(Model { p, budget, sample_types, interner, location_frames, location_index, frames: Vec::new(), samples })
+        let mut samples = SPARE_SAMPLES.take();
+        samples.reserve(sample_count.saturating_sub(samples.len()));
+        Ok(Model { p, budget, sample_types, interner, location_frames, location_index, frames: Vec::new(), samples, filled: 0 })
     }
 
     fn add_sample(&mut self, smp: &proto::Sample) -> Result<(), DecodeError> {
@@ -200,7 +221,6 @@ impl<'p> Model<'p> {
         }
         self.budget.charge(depth, 4, "stacks")?;
         self.budget.charge(smp.value.len(), 8, "sample values")?;
-        let stack = self.frames.clone();
         let s = |i: i64| string(&self.p.string_table, i);
         let mut labels = Vec::with_capacity(smp.label.len());
         for l in &smp.label {
@@ -215,11 +235,21 @@ impl<'p> Model<'p> {
             self.budget.charge(1, 48 + key.len() + value.len(), "labels")?;
             labels.push((key.to_string(), value));
         }
-        self.samples.push(Sample { stack, values: smp.value.clone(), labels, goroutine: None });
+        match self.samples.get_mut(self.filled) {
+            Some(old) => {
+                old.stack.clone_from(&self.frames);
+                old.values.clone_from(&smp.value);
+                old.labels = labels;
+                old.goroutine = None;
+            }
+            None => self.samples.push(Sample { stack: self.frames.clone(), values: smp.value.clone(), labels, goroutine: None }),
+        }
+        self.filled += 1;
         Ok(())
     }
 
-    fn finish(self) -> Result<Profile, DecodeError> {
+    fn finish(mut self) -> Result<Profile, DecodeError> {
+        self.samples.truncate(self.filled);
         let p = self.p;
         let s = |i: i64| string(&p.string_table, i);
         let sample_types = self.sample_types;
