@@ -10,9 +10,11 @@
 //! ```
 //!
 //! Identical goroutines are merged as they are read, so memory grows with the number of distinct
-//! stacks, not the number of goroutines. Lines are found in large buffers (see [`super::newlines`]) and never
-//! copied: a stream is read through one bounded buffer, a file or a dump in memory in parts at once
-//! (split where a goroutine header follows a blank line), one per thread, merged in order.
+//! stacks, not the number of goroutines. Lines are found in large buffers ([`super::newlines`])
+//! and never copied: a stream is read through one bounded buffer, a file or a dump in memory in
+//! parts at once (split where a goroutine header follows a blank line), one per thread, merged in
+//! order. A location line that repeats the one last seen after the same function line is known by
+//! one comparison ([`Replay`]).
 
 use std::io::Read;
 
