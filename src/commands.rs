@@ -237,7 +237,16 @@ pub fn diff(args: &DiffArgs) -> Result<ExitCode> {
     };
     let format = args.output.format;
     let lost = emit_final(&args.output, |w, style| report::write_diff(&doc, format, style, w))?;
+    left_to_exit((doc, table, base, new));
     Ok(if lost.is_some() { ExitCode::from(exit::OUTPUT_LOST) } else { ExitCode::SUCCESS })
+}
+
+/// What a command built for its report, once the report is written: the process exits next and
+/// hands all its memory back at once, so it is not freed first one allocation at a time (the
+/// groups' frames and the report's strings are 10^5 of them: 1 ms of a 15 ms `diff`). For the
+/// commands the binary runs once, never for a loop.
+fn left_to_exit<T>(built: T) {
+    std::mem::forget(built);
 }
 
 /// Set by Ctrl-C or SIGTERM (and SIGHUP): sampling stops at once (a fetch in flight is abandoned)
@@ -508,10 +517,18 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
                             Err(_) => break,
                         }
                     }
-                    if decoded_tx.send(read_profile(path, g.max_profile_bytes)).is_err() {
+                    let read = read_profile(path, g.max_profile_bytes);
+                    // Every profile read is handed back (see `load_decoded`), an error is not.
+                    let sent = usize::from(read.is_ok());
+                    if decoded_tx.send(read).is_err() {
                         break;
                     }
-                    out += 1;
+                    out += sent;
+                }
+                // The last ones are freed here too, while the grouping goes on.
+                drop(decoded_tx);
+                for p in done {
+                    drop(p);
                 }
             });
             channels.push(decoded);
@@ -523,6 +540,7 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
             let _ = give_back[i % DECODERS].send(p);
         };
         load_decoded(&files, in_order, done, &mut series, &mut read, &mut first_error);
+        drop(give_back);
     });
     if !read.iter().any(|i| matches!(i.reading, Reading::Goroutine(_))) {
         return Err(first_error.unwrap_or_else(|| {
@@ -534,7 +552,8 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
     Ok((series, heap))
 }
 
-/// Groups each decoded file into the series, in order (see [`load_saved`]).
+/// Groups each decoded file into the series, in order (see [`load_saved`]), and hands every
+/// profile to `done` with its index once grouped: its decoder waits for it.
 fn load_decoded(
     files: &[crate::source::files::InputFile],
     decoded: impl Iterator<Item = Result<Profile>>,
@@ -560,6 +579,7 @@ fn load_decoded(
             ProfileKind::Heap => Reading::Heap(crate::analysis::heap::reduce(&p, 0)),
             ProfileKind::Other(t) => {
                 series.errors.push(format!("{source}: a profile of {t}, left out"));
+                done(i, p);
                 continue;
             }
         };
@@ -618,6 +638,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
     doc.errors.extend(label_warning(&series.table, series.snapshots.iter().flat_map(|s| s.groups.keys().copied()), args.group.label.as_deref()));
     let format = args.output.format;
     let lost = emit_final(&args.output, |w, style| report::write_leak(&doc, format, style, w))?;
+    left_to_exit((doc, suspects, series, heap));
     Ok(if lost.is_some() { ExitCode::from(exit::OUTPUT_LOST) } else { ExitCode::SUCCESS })
 }
 

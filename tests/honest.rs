@@ -350,6 +350,33 @@ fn a_corrupt_file_among_inputs_fails_check_and_is_a_named_warning_for_analyze() 
     assert_eq!(doc["target"].as_str().unwrap(), format!("{} … {} (8 files)", inputs[0].display(), inputs[7].display()));
 }
 
+#[test]
+fn corrupt_files_in_a_row_do_not_stall_the_decoders() {
+    // Files are decoded on two threads, each waiting for its grouped profiles to come back before
+    // it reads on: three unreadable files in a row on one of them (1, 3, 5) give nothing back.
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs: Vec<PathBuf> = (0..8).map(|i| demo_path(&format!("{i:03}-goroutine.pb.gz"))).collect();
+    for i in [1, 3, 5] {
+        let good = demo(&format!("{i:03}-goroutine.pb.gz"));
+        let cut = dir.path().join(format!("{i:03}-goroutine.pb.gz"));
+        std::fs::write(&cut, &good[..good.len() / 2]).unwrap();
+        inputs[i] = cut;
+    }
+    let mut child = leakhound().args(["analyze", "--format", "json"]).args(&inputs).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("analyze still running after 60 s: the decoders stalled");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out).matches("warning: left out").count(), 3, "{}", stderr(&out));
+    assert_eq!(json(&out)["snapshots"].as_array().unwrap().len(), 5);
+}
+
 // ---- 3. Lose nothing, litter nothing -----------------------------------------------------------
 
 #[test]
