@@ -88,14 +88,6 @@ impl LocationIndex {
             }
         }
     }
-
-    #[inline]
-    fn get(&self, id: u64) -> Option<(u32, u32)> {
-        match self {
-            LocationIndex::Dense(v) => v.get(usize::try_from(id).ok()?).copied().filter(|&(_, len)| len > 0),
-            LocationIndex::Sparse(m) => m.get(&id).copied(),
-        }
-    }
 }
 
 /// The model built from the decoded messages, a sample at a time.
@@ -200,22 +192,15 @@ impl<'p> Model<'p> {
         if smp.value.len() != self.sample_types.len() {
             return Err(DecodeError::Protobuf(format!("a sample has {} values for {} sample types", smp.value.len(), self.sample_types.len())));
         }
-        // The expanded stack is built in a kept buffer and counted as it goes, but only up to the
-        // bound: a location of many lines named many times multiplies.
-        let mut depth = 0usize;
+        // The expanded stack is built in a kept buffer (see `expand`).
         self.frames.clear();
-        for &id in &smp.location_id {
-            let (start, len) = self.location_index.get(id).ok_or_else(|| DecodeError::Protobuf(format!("a sample names unknown location {id}")))?;
-            depth = depth.saturating_add(len as usize);
-            if depth <= MAX_FRAMES_PER_STACK {
-                // Mostly one frame a location: a push, not a copy call.
-                if len == 1 {
-                    self.frames.push(self.location_frames[start as usize]);
-                } else {
-                    self.frames.extend_from_slice(&self.location_frames[start as usize..(start + len) as usize]);
-                }
+        // One loop per kind of index, so the kind is not matched again for every location.
+        let depth = match &self.location_index {
+            LocationIndex::Dense(v) => {
+                expand(&smp.location_id, |id| v.get(usize::try_from(id).ok()?).copied().filter(|&(_, len)| len > 0), &self.location_frames, &mut self.frames)?
             }
-        }
+            LocationIndex::Sparse(m) => expand(&smp.location_id, |id| m.get(&id).copied(), &self.location_frames, &mut self.frames)?,
+        };
         if depth > MAX_FRAMES_PER_STACK {
             return Err(DecodeError::Bounds(format!("a sample's stack has {depth} frames; the most accepted is {MAX_FRAMES_PER_STACK}")));
         }
@@ -277,6 +262,28 @@ impl<'p> Model<'p> {
             truncated: None,
         })
     }
+}
+
+/// Appends the frames of the locations `ids` to `frames` (`span` gives where each location's are in
+/// `location_frames`) and returns the stack's depth, counted past the bound but not stored past it:
+/// a location of many lines named many times multiplies.
+#[inline(always)]
+fn expand(ids: &[u64], span: impl Fn(u64) -> Option<(u32, u32)>, location_frames: &[u32], frames: &mut Vec<u32>) -> Result<usize, DecodeError> {
+    frames.reserve(ids.len());
+    let mut depth = 0usize;
+    for &id in ids {
+        let (start, len) = span(id).ok_or_else(|| DecodeError::Protobuf(format!("a sample names unknown location {id}")))?;
+        depth = depth.saturating_add(len as usize);
+        if depth <= MAX_FRAMES_PER_STACK {
+            // Mostly one frame a location: a push, not a copy call.
+            if len == 1 {
+                frames.push(location_frames[start as usize]);
+            } else {
+                frames.extend_from_slice(&location_frames[start as usize..(start + len) as usize]);
+            }
+        }
+    }
+    Ok(depth)
 }
 
 /// Interns a frame, charging its two copies (the list and the index) when it is new.
