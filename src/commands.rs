@@ -509,6 +509,7 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
                 // grouped), the next file waits for the first of them to be handed back, whose
                 // allocations it then reuses. The grouping is the slower side, so this costs no time.
                 let mut out = 0usize;
+                crate::profile::reuse_allocations_on_this_thread();
                 for path in paths {
                     if out >= 2 {
                         match done.recv() {

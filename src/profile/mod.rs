@@ -15,26 +15,38 @@ use rustc_hash::FxHashMap;
 
 pub use gzip::{gunzip, is_gzip, DEFAULT_MAX_PROFILE_BYTES};
 
-/// Hands a profile this thread decoded back once it is no longer needed: the next protobuf
-/// profile decoded on this thread reuses its samples' allocations (see `pb::recycle`), and what
-/// is not reused is freed here, on the decoding thread.
+/// Makes this thread keep what a decoded profile allocated for the next one it decodes: its read
+/// and inflated buffers, and the samples of the profiles handed back with [`recycle`]. For a
+/// thread that reads many profiles in a row (`analyze`'s decoders); any other thread frees them
+/// after each profile, so a long `watch`, `serve` or a fleet keeps nothing between samples.
+pub fn reuse_allocations_on_this_thread() {
+    REUSE.set(true);
+}
+
+/// Hands a profile this thread decoded back once it is no longer needed: on a thread that
+/// reuses allocations, the next protobuf profile decoded here overwrites its samples in place
+/// (see `pb::recycle`); what is not reused is freed here, on the decoding thread.
 pub fn recycle(profile: Profile) {
-    pb::recycle(profile.samples);
+    if REUSE.get() {
+        pb::recycle(profile.samples);
+    }
 }
 
 /// A byte buffer larger than this is not kept for the next profile (a 200k-goroutine protobuf
-/// profile is 200 KB inflated): a long `watch` keeps little between samples.
+/// profile is 200 KB inflated).
 const MAX_SPARE_BUFFER: usize = 4 << 20;
 
 thread_local! {
-    /// The last profile's bytes as read, and inflated, on this thread: the next profile read here
-    /// reuses them instead of allocating (and having the kernel zero) fresh pages.
+    /// Whether this thread keeps allocations for its next profile ([`reuse_allocations_on_this_thread`]).
+    static REUSE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The last profile's bytes as read, and inflated, on such a thread: the next profile read
+    /// there reuses them instead of allocating (and having the kernel zero) fresh pages.
     static SPARE_READ: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
     static SPARE_INFLATED: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 fn keep_spare(spare: &'static std::thread::LocalKey<std::cell::Cell<Vec<u8>>>, mut buf: Vec<u8>) {
-    if buf.capacity() <= MAX_SPARE_BUFFER {
+    if REUSE.get() && buf.capacity() <= MAX_SPARE_BUFFER {
         buf.clear();
         spare.set(buf);
     }

@@ -596,6 +596,34 @@ mod tests {
     }
 
     #[test]
+    fn a_recycled_profiles_samples_are_overwritten_whole() {
+        // On a thread of its own: reuse is a thread's setting.
+        std::thread::spawn(|| {
+            crate::profile::reuse_allocations_on_this_thread();
+            let all = fixtures();
+            let mut previous: Option<Profile> = None;
+            for (path, raw) in &all {
+                if let Some(mut p) = previous.take() {
+                    // What only other forms carry must not survive into a protobuf's samples.
+                    for s in &mut p.samples {
+                        s.goroutine = Some(crate::profile::GoroutineFacts { wait_reason: "chan receive".into(), leaked: 3, ..Default::default() });
+                        s.labels.push(("stale".into(), "label".into()));
+                    }
+                    crate::profile::recycle(p);
+                }
+                // Over the samples of the fixture before (more of them, or fewer), then fresh: the
+                // first decode took the spare samples.
+                let reused = decode(raw, 1 << 30).unwrap();
+                let fresh = decode(raw, 1 << 30).unwrap();
+                assert_eq!((&reused.frames, &reused.samples), (&fresh.frames, &fresh.samples), "{}", path.display());
+                previous = Some(reused);
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
     fn a_fault_in_a_sample_is_reported_as_for_the_whole_message() {
         let (_, raw) = fixtures().into_iter().next().unwrap();
         // A sample whose location id is cut short, another naming no known location, one whose
