@@ -68,20 +68,7 @@ else
     ROWS+=("diff	go tool pprof	snap-0 → snap-1 .pb.gz	n/a	n/a	n/a	go is missing and could not be installed")
 fi
 
-echo "| task | tool | input | median s | MB/s | peak RSS MiB | ratio |"
-echo "| --- | --- | --- | ---: | ---: | ---: | ---: |"
-for row in "${ROWS[@]}"; do
-    IFS=$'\t' read -r task tool input med mbps rss status <<<"$row"
-    ref=$(median "$task" leakhound)
-    if [ "$status" != ok ]; then
-        ratio=n/a med="n/a ($status)"
-    elif [ -n "$ref" ]; then
-        ratio=$(awk -v a="$med" -v b="$ref" 'BEGIN { printf "%.2f", a / b }')
-    else
-        ratio=n/a
-    fi
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$task" "$tool" "$input" "$med" "$mbps" "$rss" "$ratio"
-done
+rows_table
 echo
 echo "Median of $RUNS runs timed by hyperfine (-N: no shell) after one warm-up run that gives the peak RSS, files in the page cache; load while measuring: $(uptime | sed 's/.*load average/load average/') ($(nproc) cores). ratio = median ÷ leakhound's median on the same task (below 1 for gzip -dc, the floor)."
 echo "Versions: $("$LH" --version 2>/dev/null || echo 'leakhound ?')${GOVER:+; pprof of $GOVER}; gzip $(gzip --version | head -1 | awk '{ print $NF }')."

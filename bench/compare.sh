@@ -174,24 +174,7 @@ done <"$PB_TSV"
 
 # --- the tables
 {
-    echo "| task | tool | input | median s | MB/s | peak RSS MiB | ratio |"
-    echo "| --- | --- | --- | ---: | ---: | ---: | ---: |"
-    for row in "${ROWS[@]}"; do
-        IFS=$'\t' read -r task tool input med mbps rss status <<<"$row"
-        ref=
-        for r in "${ROWS[@]}"; do
-            IFS=$'\t' read -r t2 tool2 _ med2 _ _ st2 <<<"$r"
-            [ "$t2" = "$task" ] && [ "$tool2" = leakhound ] && [ "$st2" = ok ] && ref=$med2
-        done
-        if [ "$status" != ok ]; then
-            ratio=n/a med="n/a ($status)"
-        elif [ -n "$ref" ]; then
-            ratio=$(awk -v a="$med" -v b="$ref" 'BEGIN { printf "%.2f", a / b }')
-        else
-            ratio=n/a
-        fi
-        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$task" "$tool" "$input" "$med" "$mbps" "$rss" "$ratio"
-    done
+    rows_table
     echo
     echo "Median of $RUNS runs timed by hyperfine after one warm-up (which gives the peak RSS), files in the page cache. ratio = median ÷ leakhound's median on the same task (above 1: leakhound is faster; below 1 for the one-core run and for cat)."
     echo

@@ -6,6 +6,7 @@
 #   measure TASK TOOL INPUT BYTES STDIN CMD...
 #                           one row of ROWS: median wall seconds, MB/s (BYTES, or - for none), peak RSS
 #   row_field TASK TOOL N   field N (4 = median s, 5 = MB/s) of an ok row; empty when it failed
+#   rows_table              ROWS as a Markdown table, with each row's ratio to leakhound's median
 #
 # measure: one warm-up run under `/usr/bin/time -v` and `timeout $TIMEOUT` (its failure makes the
 # row n/a; it gives the peak RSS, a figure apart from the timing), then $RUNS timed runs by
@@ -90,5 +91,25 @@ row_field() {
             cut -f"$3" <<<"$r"
             return
         fi
+    done
+}
+
+# rows_table: the Markdown table of ROWS (header and one line per row), each row's ratio its median
+# over leakhound's median on the same task (n/a where either is missing).
+rows_table() {
+    local row task tool input med mbps rss status ref ratio
+    echo "| task | tool | input | median s | MB/s | peak RSS MiB | ratio |"
+    echo "| --- | --- | --- | ---: | ---: | ---: | ---: |"
+    for row in "${ROWS[@]}"; do
+        IFS=$'\t' read -r task tool input med mbps rss status <<<"$row"
+        ref=$(row_field "$task" leakhound 4)
+        if [ "$status" != ok ]; then
+            ratio=n/a med="n/a ($status)"
+        elif [ -n "$ref" ]; then
+            ratio=$(awk -v a="$med" -v b="$ref" 'BEGIN { printf "%.2f", a / b }')
+        else
+            ratio=n/a
+        fi
+        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$task" "$tool" "$input" "$med" "$mbps" "$rss" "$ratio"
     done
 }
