@@ -467,15 +467,23 @@ impl Parser {
         self.pending_replay = None;
         self.follow(slot, i, id);
         self.pending_span = None;
-        match self.pending.take() {
-            Some(Pending::Creator) => match self.part {
+        if let Some(pending) = self.pending.take() {
+            self.place(pending, id)?;
+        }
+        Ok(Some(end + 1))
+    }
+
+    /// Puts frame `id`, read for a `pending` function line, where it belongs: the goroutine's
+    /// stack or its creator, or the ancestor being read.
+    fn place(&mut self, pending: Pending, id: u32) -> Result<(), DecodeError> {
+        match pending {
+            Pending::Creator => match self.part {
                 Part::Own => self.created_by = Some(id),
                 Part::Ancestor => self.push_frame(id)?,
             },
-            Some(Pending::Frame) => self.push_frame(id)?,
-            None => {}
+            Pending::Frame => self.push_frame(id)?,
         }
-        Ok(Some(end + 1))
+        Ok(())
     }
 
     /// Remembers `line`, a location line read after the pending function line `function`, as
@@ -527,13 +535,7 @@ impl Parser {
                 }
             };
             self.pending_replay = None;
-            match pending {
-                Pending::Creator => match self.part {
-                    Part::Own => self.created_by = Some(id),
-                    Part::Ancestor => self.push_frame(id)?,
-                },
-                Pending::Frame => self.push_frame(id)?,
-            }
+            self.place(pending, id)?;
         }
         // Else `\tgoroutine running on other thread; stack unavailable`.
         Ok(())
