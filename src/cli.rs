@@ -1,12 +1,20 @@
-//! The command line: clap definitions, nothing else.
+//! The command line: the clap definitions, and their conversion into the library's options.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use regex::Regex;
+
+use crate::analysis::diff::{CompareOptions, DiffOptions};
+use crate::analysis::rank::RankOptions;
+use crate::error::{Error, Result};
+use crate::output::Destination;
 use crate::report::OutputFormat;
+use crate::source::http::{HttpOptions, Target as HttpTarget};
 use crate::stacks::GroupBy;
+use crate::watch::WatchOptions;
 
 #[derive(Debug, Parser)]
 #[command(name = "leakhound", version, about = "Find goroutine leaks in running Go services from their pprof profiles")]
@@ -34,11 +42,56 @@ pub enum Command {
     Serve(ServeArgs),
 }
 
+/// `--group-by`: [`GroupBy`] as the command line names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupByArg {
+    /// Function, file and line of every frame.
+    Line,
+    /// Function names only: matches stacks across builds whose line numbers moved.
+    Function,
+    /// Program counters (falls back to lines for dumps that have none).
+    Address,
+}
+
+impl From<GroupByArg> for GroupBy {
+    fn from(a: GroupByArg) -> GroupBy {
+        match a {
+            GroupByArg::Line => GroupBy::Line,
+            GroupByArg::Function => GroupBy::Function,
+            GroupByArg::Address => GroupBy::Address,
+        }
+    }
+}
+
+/// `--format`: [`OutputFormat`] as the command line names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Json,
+    Markdown,
+    /// Graphviz call graph (leak reports only).
+    Dot,
+    /// One self-contained page: charts, stacks, call graph; a differential flame graph for diff.
+    Html,
+}
+
+impl From<FormatArg> for OutputFormat {
+    fn from(a: FormatArg) -> OutputFormat {
+        match a {
+            FormatArg::Text => OutputFormat::Text,
+            FormatArg::Json => OutputFormat::Json,
+            FormatArg::Markdown => OutputFormat::Markdown,
+            FormatArg::Dot => OutputFormat::Dot,
+            FormatArg::Html => OutputFormat::Html,
+        }
+    }
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct GroupArgs {
     /// How stacks are grouped: by function+file+line, by function name only, or by address.
-    #[arg(long, value_enum, default_value_t = GroupBy::Line)]
-    pub group_by: GroupBy,
+    #[arg(long, value_enum, default_value_t = GroupByArg::Line)]
+    pub group_by: GroupByArg,
     /// Split groups by the value of this pprof label [default: none].
     #[arg(long, value_name = "KEY")]
     pub label: Option<String>,
@@ -50,8 +103,8 @@ pub struct GroupArgs {
 #[derive(Debug, Args, Clone)]
 pub struct OutputArgs {
     /// Report format.
-    #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
+    #[arg(long, short = 'f', value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
     /// Write the report to this file (complete, or not at all: written beside it, then renamed)
     /// [default: standard output].
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -302,4 +355,165 @@ pub struct ServeArgs {
     pub rank: RankArgs,
     #[command(flatten)]
     pub group: GroupArgs,
+}
+
+// The arguments converted into the library's options (as inferno's binaries map clap options to
+// its `Options`): nothing else happens here.
+
+impl OutputArgs {
+    pub fn destination(&self) -> Destination {
+        Destination { format: self.format.into(), path: self.output.clone() }
+    }
+}
+
+impl RankArgs {
+    pub fn options(&self) -> Result<RankOptions> {
+        let ignore = self
+            .ignore
+            .iter()
+            .map(|s| Regex::new(s).map_err(|e| Error::Input(format!("--ignore '{s}': not a valid regex: {e}"))))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RankOptions { ignore, min_growth_per_minute: self.min_growth_per_minute, min_increase: self.min_increase, top: self.top })
+    }
+
+    /// `--max-goroutines`, when given.
+    pub fn max_goroutines(&self) -> Option<i64> {
+        (self.max_goroutines > 0).then_some(self.max_goroutines)
+    }
+}
+
+impl From<FailOn> for crate::check::FailOn {
+    fn from(f: FailOn) -> Self {
+        match f {
+            FailOn::Leak => crate::check::FailOn::Leak,
+            FailOn::Suspect => crate::check::FailOn::Suspect,
+        }
+    }
+}
+
+impl DiffArgs {
+    pub fn options(&self) -> CompareOptions {
+        CompareOptions {
+            group_by: self.group.group_by.into(),
+            label: self.group.label.clone(),
+            max_profile_bytes: self.group.max_profile_bytes,
+            sample_type: self.sample_type.clone(),
+            diff: DiffOptions { top: self.top, min_delta: self.min_delta },
+        }
+    }
+}
+
+impl SampleArgs {
+    /// The watch of `url` these arguments describe; `default_count` snapshots without --count or
+    /// --duration.
+    pub fn watch_options(&self, url: &str, g: &GroupArgs, heap: bool, default_count: usize) -> Result<WatchOptions> {
+        let target = HttpTarget::parse(url, self.path.as_deref()).map_err(|e| Error::Input(e.to_string()))?;
+        // A password in the URL becomes a header (sent to the target only) and is shown as `***`.
+        let mut headers = self.headers.clone();
+        let has_auth = headers.iter().any(|h| h.split(':').next().is_some_and(|n| n.trim().eq_ignore_ascii_case("authorization")));
+        headers.extend(crate::source::http::url_credentials(url).filter(|_| !has_auth));
+        Ok(WatchOptions {
+            target,
+            target_text: crate::source::http::redact_url(url),
+            http: HttpOptions {
+                headers,
+                insecure: self.insecure,
+                timeout: self.timeout,
+                retries: self.retries,
+                max_body_bytes: g.max_profile_bytes,
+                ..Default::default()
+            },
+            interval: self.interval,
+            count: crate::watch::snapshot_count(self.count, self.duration, self.interval, default_count),
+            deadline: self.duration,
+            heap,
+            leak_profile: true,
+            debug2: self.debug2,
+            creation_dump: true,
+            save_dir: self.save_dir(),
+            progress: !self.quiet,
+            max_profile_bytes: g.max_profile_bytes,
+            group_by: g.group_by.into(),
+            label: g.label.clone(),
+        })
+    }
+
+    /// `--save`, or a new folder named for now.
+    pub fn save_dir(&self) -> PathBuf {
+        self.save.clone().unwrap_or_else(crate::source::saved::default_dir)
+    }
+}
+
+impl FleetArgs {
+    /// The labels that name a target's service.
+    pub fn group_by_labels(&self) -> Vec<String> {
+        group_by_labels(&self.group_by_label)
+    }
+}
+
+fn group_by_labels(given: &[String]) -> Vec<String> {
+    if given.is_empty() {
+        crate::report::fleet::DEFAULT_GROUP_LABELS.map(String::from).to_vec()
+    } else {
+        given.to_vec()
+    }
+}
+
+impl DemoArgs {
+    /// The watch of the demo server at `url`, saving in `save_dir`.
+    pub fn watch_options(&self, url: &str, count: usize, save_dir: PathBuf) -> Result<WatchOptions> {
+        Ok(WatchOptions {
+            target: HttpTarget::parse(url, None).map_err(|e| Error::Input(e.to_string()))?,
+            target_text: url.to_string(),
+            http: HttpOptions::default(),
+            interval: self.interval,
+            count,
+            deadline: None,
+            heap: true,
+            leak_profile: true,
+            debug2: false,
+            creation_dump: false,
+            save_dir,
+            progress: !self.quiet,
+            max_profile_bytes: crate::profile::DEFAULT_MAX_PROFILE_BYTES,
+            group_by: GroupBy::Line,
+            label: None,
+        })
+    }
+}
+
+impl ServeArgs {
+    pub fn options(&self) -> Result<crate::serve::ServeOptions> {
+        if self.urls.is_empty() && self.targets.is_none() {
+            return Err(Error::Input("serve needs targets: URLs as arguments, or --targets FILE (a Prometheus file_sd file)".into()));
+        }
+        Ok(crate::serve::ServeOptions {
+            targets_file: self.targets.clone(),
+            urls: self.urls.clone(),
+            listen: self.listen.clone(),
+            interval: self.interval,
+            window: crate::serve::window::WindowOptions {
+                snapshots: self.window as usize,
+                stack_limit: self.stack_limit,
+                group_by: self.group.group_by.into(),
+                label: self.group.label.clone(),
+            },
+            max_stacks: self.max_stacks,
+            concurrency: self.concurrency,
+            shard: self.shard,
+            http: HttpOptions {
+                headers: self.headers.clone(),
+                insecure: self.insecure,
+                timeout: self.timeout,
+                retries: self.retries,
+                max_body_bytes: self.group.max_profile_bytes,
+                ..Default::default()
+            },
+            path: self.path.clone(),
+            max_profile_bytes: self.group.max_profile_bytes,
+            leak_profile: self.goroutineleak,
+            rank: self.rank.options()?,
+            group_by_labels: group_by_labels(&self.group_by_label),
+        })
+    }
 }

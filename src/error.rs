@@ -1,8 +1,6 @@
 //! The library's errors. Each maps to a documented exit code (see the README's table, and
 //! [`exit`]): input and usage problems are 2, a target that could not be sampled is 3.
 
-use crate::profile::DecodeError;
-
 /// The exit codes, part of the interface (README: "exit codes").
 pub mod exit {
     /// Clean: nothing that `--fail-on` names, on enough snapshots for a trend.
@@ -26,8 +24,9 @@ pub mod exit {
 pub enum Error {
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: std::io::Error },
+    /// A file that is not a profile leakhound reads (the decoder's error says why).
     #[error("reading {path}: {source}")]
-    Decode { path: String, source: DecodeError },
+    Decode { path: String, source: Box<dyn std::error::Error + Send + Sync> },
     /// The input is readable but not what the command needs.
     #[error("{0}")]
     Input(String),

@@ -13,10 +13,13 @@ use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
+use crate::analysis::rank::RankOptions;
 use crate::error::{Error, Result};
+use crate::report::fleet::{FleetReport, TargetDoc};
+use crate::report::{LeakReport, OutputFormat};
 use crate::source::http::FetchLimit;
 use crate::source::saved;
-use crate::source::targets::Target;
+use crate::source::targets::{self, Target};
 use crate::watch::{self, Outcome, Unsampled, WatchOptions};
 
 /// The fetches in flight at once when `--concurrency` is not given.
@@ -97,6 +100,113 @@ fn progress_bar(members: &[Member]) -> ProgressBar {
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
+}
+
+/// The targets of a run over many services: several URLs, or `--targets FILE` (with or without
+/// URLs). `None` for one URL alone, which runs exactly as it always has.
+pub fn targets(urls: &[String], targets_file: Option<&Path>, format: OutputFormat) -> Result<Option<Vec<Target>>> {
+    if targets_file.is_none() && urls.len() <= 1 {
+        return Ok(None);
+    }
+    if format == OutputFormat::Dot {
+        return Err(Error::Input("--format dot draws the call graph of one target; over many targets use --format html (a graph per target)".into()));
+    }
+    let mut list = targets::from_urls(urls)?;
+    if let Some(path) = targets_file {
+        let from_file = targets::load(path)?;
+        if from_file.is_empty() {
+            return Err(Error::Input(format!("--targets {}: lists no target; add target groups to it, or give URLs", path.display())));
+        }
+        let given: HashSet<String> = list.iter().map(|t| t.name.clone()).collect();
+        for t in from_file {
+            if given.contains(&t.name) {
+                return Err(Error::Input(format!("{} is given as a URL and in --targets {}: give it once", t.name, path.display())));
+            }
+            list.push(t);
+        }
+    }
+    if list.len() > MAX_TARGETS {
+        return Err(Error::Input(format!(
+            "{} targets: at most {MAX_TARGETS} in one watch or check; split the targets file, or run `leakhound serve` instances with --shard",
+            list.len()
+        )));
+    }
+    Ok(Some(list))
+}
+
+/// Each target's watch, planned before any sampling: `watch_of` makes its options from its URL,
+/// and its snapshot folder is inside `parent` (made when its first profile arrives).
+pub fn members(list: Vec<Target>, parent: &Path, watch_of: impl Fn(&str) -> Result<WatchOptions>) -> Result<Vec<Member>> {
+    let dirs = save_dirs(parent, &list)?;
+    list.into_iter()
+        .zip(dirs)
+        .map(|(target, dir)| {
+            let mut watch = watch_of(&target.url).map_err(|e| Error::Input(format!("target {}: {e}", target.name)))?;
+            saved::SaveDir::plan(&dir, &watch.target_text)?;
+            watch.save_dir = dir;
+            Ok(Member { target, watch })
+        })
+        .collect()
+}
+
+/// A fleet's report, and why saving stopped for a target, if it did for any.
+pub struct FleetRun {
+    pub doc: FleetReport,
+    pub unsaved: Option<String>,
+}
+
+/// Samples every member at once and builds the fleet document; `failing` says what fails the
+/// check in a target's report (nothing for `watch`). Interrupted before any snapshot of any
+/// target: exit 130, as for one target.
+pub fn sample_report(
+    members: Vec<Member>,
+    concurrency: usize,
+    group_by_labels: &[String],
+    rank: &RankOptions,
+    max_goroutines: Option<i64>,
+    stop: &AtomicBool,
+    failing: impl Fn(&str, &mut LeakReport) -> Vec<String>,
+) -> Result<FleetRun> {
+    let parent = members.first().and_then(|m| m.watch.save_dir.parent().map(Path::to_path_buf));
+    let runs = run(members, concurrency, stop);
+    if !runs.is_empty() && runs.iter().all(|r| matches!(&r.result, Err(u) if matches!(u.error, Error::Interrupted(_)))) {
+        return Err(Error::Interrupted("interrupted before the first snapshot of any target was taken; nothing was saved".into()));
+    }
+    let mut unsaved = None;
+    let mut saved_any = false;
+    let mut docs = Vec::with_capacity(runs.len());
+    for run in runs {
+        let mut doc = TargetDoc {
+            name: run.target.name.clone(),
+            url: crate::source::http::redact_url(&run.target.url),
+            labels: run.target.labels.clone(),
+            service: String::new(),
+            outcome: String::new(),
+            report: None,
+            error: None,
+            saved_to: None,
+            failing: Vec::new(),
+        };
+        match run.result {
+            Ok(outcome) => {
+                let mut r = crate::report::build::series_report(&run.watch.target_text, &outcome.series, &outcome.heap, rank, max_goroutines);
+                doc.failing = failing(&run.target.name, &mut r);
+                doc.report = Some(r);
+                doc.saved_to = outcome.saved_to.as_ref().map(|d| d.display().to_string());
+                saved_any |= outcome.saved_to.is_some();
+                if let Some(why) = outcome.unsaved {
+                    unsaved.get_or_insert(format!("{}: {why}", run.target.name));
+                }
+            }
+            Err(u) => doc.error = Some(u.error.to_string()),
+        }
+        docs.push(doc);
+    }
+    match parent.filter(|_| saved_any) {
+        Some(dir) => eprintln!("leakhound: snapshots saved in {}, one folder per target", dir.display()),
+        None => eprintln!("leakhound: no snapshot was saved"),
+    }
+    Ok(FleetRun { doc: crate::report::fleet::build(docs, group_by_labels), unsaved })
 }
 
 /// The snapshot folder of each target inside `dir`: `dir` must be new or empty (as for one

@@ -5,13 +5,16 @@
 //! [`commands`] strings them together for each command of [`cli`].
 
 pub mod analysis;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod fleet;
+pub mod output;
 pub mod profile;
 pub mod report;
 pub mod serve;
+pub mod signals;
 pub mod source;
 pub mod stacks;
 pub mod watch;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::profile::{Frame, Profile};
 
 /// How samples are merged into groups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GroupBy {
     /// Function, file and line of every frame.
     #[default]
@@ -462,6 +462,11 @@ impl StackTable {
             group_ids: FxHashMap::default(),
             groups: Vec::new(),
         }
+    }
+
+    /// The pprof label that splits groups (`--label`), if any.
+    pub fn label_key(&self) -> Option<&str> {
+        self.label_key.as_deref()
     }
 
     /// Everything known about a group (built on first use, then kept).

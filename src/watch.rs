@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::analysis::heap::HeapSeries;
+use crate::analysis::rank::{thresholds::LEAK_MIN_SNAPSHOTS, RankOptions};
 use crate::analysis::series::Series;
 use crate::error::{Error, Result};
 use crate::profile::{self, ProfileKind};
+use crate::report::LeakReport;
 use crate::source::http::{FetchError, Fetcher, HttpOptions, Target};
 use crate::source::saved::{now_nanos, SaveDir};
 use crate::stacks::GroupBy;
@@ -191,6 +193,27 @@ impl From<Error> for Unsampled {
     }
 }
 
+/// The warning for a plan of `count` snapshots, too few for a trend.
+pub fn short_plan_warning(count: usize) -> Option<String> {
+    (count < LEAK_MIN_SNAPSHOTS)
+        .then(|| format!("{count} snapshot(s) cannot show a trend (a leak from growth needs {LEAK_MIN_SNAPSHOTS}); only leaks the runtime proves can be found"))
+}
+
+/// Samples one live service and builds its report; also says why saving stopped, if it did.
+pub fn sample_report(opts: &WatchOptions, rank: &RankOptions, max_goroutines: Option<i64>, stop: &AtomicBool) -> Result<(LeakReport, Option<String>)> {
+    let outcome = run(opts, stop)?;
+    let mut doc = crate::report::build::series_report(&opts.target_text, &outcome.series, &outcome.heap, rank, max_goroutines);
+    let note = match &outcome.saved_to {
+        Some(dir) => format!("snapshots saved in {}", dir.display()),
+        None => "no snapshot was saved".to_string(),
+    };
+    eprintln!("leakhound: {note}");
+    if outcome.interrupted {
+        doc.errors.push(note);
+    }
+    Ok((doc, outcome.unsaved))
+}
+
 /// Watches one target; the problems met before a run that took nothing go to stderr.
 pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
     run_target(opts, stop).map_err(|u| {
@@ -346,7 +369,7 @@ pub fn run_target(opts: &WatchOptions, stop: &AtomicBool) -> std::result::Result
                     match profile::decode(&bytes, opts.max_profile_bytes) {
                         Ok(p) if p.kind == ProfileKind::Heap => {
                             if let Some(i) = index {
-                                heap.attach(&mut series, i, &p);
+                                series.attach_heap(&mut heap, i, &p);
                             }
                         }
                         Ok(p) => series.errors.push(format!("round {round}: {shown} is a {} profile, not a heap profile", p.kind.name())),

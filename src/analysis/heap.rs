@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 
-use super::series::Series;
 use super::trend::trend;
 use crate::profile::{Frame, Profile};
 use crate::stacks::{leaf_index, GroupInfo};
@@ -114,13 +113,13 @@ pub struct Attribution {
 }
 
 impl HeapSeries {
-    /// Pairs a heap profile with goroutine snapshot `index` and records its total there.
-    pub fn attach(&mut self, series: &mut Series, index: usize, profile: &Profile) {
+    /// Pairs a heap profile with goroutine snapshot `index`; returns its bytes in use (for the
+    /// snapshot to record: see [`crate::analysis::series::Series::attach_heap`]).
+    pub fn attach(&mut self, index: usize, profile: &Profile) -> i64 {
         let snap = reduce(profile, index);
-        if let Some(s) = series.snapshots.get_mut(index) {
-            s.heap_inuse_bytes = Some(snap.inuse_space);
-        }
+        let inuse = snap.inuse_space;
         self.snaps.push(snap);
+        inuse
     }
 
     /// The heap snapshots paired with goroutine snapshots in `range`, in order.

@@ -4,6 +4,7 @@ pub mod ancestry;
 pub mod callgraph;
 pub mod diff;
 pub mod heap;
+pub mod load;
 pub mod patterns;
 pub mod rank;
 pub mod series;
@@ -122,6 +123,22 @@ impl Snapshot {
         self.total -= n;
         self.request_left_out += n;
         n
+    }
+
+    /// A warning for a profile its producer cut short.
+    pub fn truncation_warning(&self) -> Option<String> {
+        let s = self;
+        s.truncated.as_ref().map(|t| match t.declared_total {
+            // debug=1: its header says how many goroutines the whole text holds.
+            Some(declared) => format!(
+                "{} declares {declared} goroutines but holds {} in {} bytes: the text was cut short; counts from it are partial. Fetch the profile again.",
+                s.source, t.goroutines_read, t.bytes_read
+            ),
+            None => format!(
+                "{} was cut off by its producer (Go stops ?debug=2 output at 64 MiB): read {} goroutines in {} bytes; counts from it are partial. Fetch the protobuf form (no ?debug) for whole counts.",
+                s.source, t.goroutines_read, t.bytes_read
+            ),
+        })
     }
 
     pub fn value(&self, id: GroupId) -> i64 {

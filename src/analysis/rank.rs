@@ -17,6 +17,16 @@ pub enum Verdict {
     Suspect,
 }
 
+impl Verdict {
+    /// The verdict's name, as every report and `/metrics` write it (and the schema's enum).
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Leak => "leak",
+            Verdict::Suspect => "suspect",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RankOptions {
     /// Groups with a frame matching any of these are dropped.

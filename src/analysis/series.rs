@@ -106,6 +106,14 @@ impl Series {
         self.set_proof(index, proof);
     }
 
+    /// Pairs a heap profile with snapshot `index` in `heap` and records its bytes in use there.
+    pub fn attach_heap(&mut self, heap: &mut HeapSeries, index: usize, profile: &Profile) {
+        let inuse = heap.attach(index, profile);
+        if let Some(s) = self.snapshots.get_mut(index) {
+            s.heap_inuse_bytes = Some(inuse);
+        }
+    }
+
     /// The runs between restarts, as index ranges.
     pub fn segments(&self) -> Vec<std::ops::Range<usize>> {
         let mut bounds = vec![0];

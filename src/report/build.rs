@@ -1,15 +1,19 @@
 //! From analysis results to the report documents.
 
-use super::{EvidenceDoc, FailedRoundDoc, GroupDoc, LeakReport, SnapshotDoc, StartedFromDoc, SuspectDoc, ThresholdsDoc, Tool, TruncationDoc, REPORT_SCHEMA};
+use super::{
+    ChangeDoc, DiffReport, EvidenceDoc, FailedRoundDoc, GroupDoc, LeakReport, SnapshotDoc, StartedFromDoc, SuspectDoc, ThresholdsDoc, Tool, TruncationDoc,
+    REPORT_SCHEMA,
+};
 use crate::analysis::ancestry::{started_from, Missing};
 use crate::analysis::callgraph::CallGraph;
+use crate::analysis::diff::Compared;
 use crate::analysis::heap::HeapSeries;
 use crate::analysis::patterns::distinct_leaves;
 use crate::analysis::rank::{RankOptions, Suspect, Verdict};
 use crate::analysis::series::Series;
 use crate::analysis::Snapshot;
 use crate::profile::Format;
-use crate::stacks::GroupInfo;
+use crate::stacks::{GroupId, GroupInfo, StackTable};
 
 /// Heap growth below this is not reported on its own.
 pub const MIN_HEAP_GROWTH_BYTES: i64 = 1 << 20;
@@ -41,21 +45,6 @@ pub fn snapshot_doc(s: &Snapshot) -> SnapshotDoc {
         request_goroutines: s.request_left_out,
         merged_from: s.merged.clone(),
     }
-}
-
-/// A warning for a profile its producer cut short.
-pub fn truncation_warning(s: &Snapshot) -> Option<String> {
-    s.truncated.as_ref().map(|t| match t.declared_total {
-        // debug=1: its header says how many goroutines the whole text holds.
-        Some(declared) => format!(
-            "{} declares {declared} goroutines but holds {} in {} bytes: the text was cut short; counts from it are partial. Fetch the profile again.",
-            s.source, t.goroutines_read, t.bytes_read
-        ),
-        None => format!(
-            "{} was cut off by its producer (Go stops ?debug=2 output at 64 MiB): read {} goroutines in {} bytes; counts from it are partial. Fetch the protobuf form (no ?debug) for whole counts.",
-            s.source, t.goroutines_read, t.bytes_read
-        ),
-    })
 }
 
 pub fn leak_report(
@@ -124,7 +113,7 @@ pub fn leak_report(
     let heap_growth = heap_of.growth;
     let mut errors: Vec<String> = extra_errors.to_vec();
     errors.extend(series.errors.iter().cloned());
-    errors.extend(series.snapshots.iter().filter_map(truncation_warning));
+    errors.extend(series.snapshots.iter().filter_map(Snapshot::truncation_warning));
     // A pass needs a trend; a leak (grown or proven by the runtime) needs none.
     let min = crate::analysis::rank::thresholds::LEAK_MIN_SNAPSHOTS;
     let outcome = if verdict != "leak" && range.len() < min { "inconclusive" } else { verdict };
@@ -178,4 +167,57 @@ pub fn inconclusive_note(taken: usize, analysed: usize) -> String {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// A warning when `--label KEY` was given and no sample of these groups carries that label.
+pub fn label_warning(table: &StackTable, ids: impl Iterator<Item = GroupId>, key: Option<&str>) -> Option<String> {
+    let key = key?;
+    let mut ids = ids.peekable();
+    ids.peek()?;
+    let carried = ids.into_iter().any(|id| table.group(id).label.as_deref().is_some_and(|v| !v.is_empty()));
+    (!carried).then(|| {
+        format!("no sample carries the label {key}: the groups are the same as without --label (labels come from pprof.Do or pprof.SetGoroutineLabels in the service)")
+    })
+}
+
+/// The inputs for a report's header: a long list is summarised.
+pub fn summarise_inputs(inputs: &[String]) -> String {
+    match inputs {
+        [first, .., last] if inputs.len() > 3 => format!("{first} … {last} ({} files)", inputs.len()),
+        _ => inputs.join(" "),
+    }
+}
+
+/// The leak report of a series, ranked by `rank`: a `--label` that no sample carries is said.
+pub fn series_report(target: &str, series: &Series, heap: &HeapSeries, rank: &RankOptions, max_goroutines: Option<i64>) -> LeakReport {
+    let suspects = series.rank(rank);
+    let mut doc = leak_report(target, series, heap, &suspects, rank, max_goroutines, &[]);
+    doc.errors.extend(label_warning(&series.table, series.snapshots.iter().flat_map(|s| s.groups.keys().copied()), series.table.label_key()));
+    doc
+}
+
+/// The report of `leakhound diff`.
+pub fn diff_report(c: &Compared, label: Option<&str>) -> DiffReport {
+    let mut warnings = c.warnings.clone();
+    warnings.extend(label_warning(&c.table, c.base.groups.keys().chain(c.new.groups.keys()).copied(), label));
+    // Labels distinct among the changes shown, as in the leak report.
+    let infos: Vec<&GroupInfo> = c.changes.iter().map(|ch| c.table.group(ch.group)).collect();
+    let leaves = distinct_leaves(&infos);
+    DiffReport {
+        schema: super::DIFF_SCHEMA.into(),
+        tool: Tool::default(),
+        base: snapshot_doc(&c.base),
+        new: snapshot_doc(&c.new),
+        sample_type: c.new.sample_type.name.clone(),
+        unit: c.new.sample_type.unit.clone(),
+        base_total: c.base.total,
+        new_total: c.new.total,
+        changes: c
+            .changes
+            .iter()
+            .zip(infos.iter().zip(leaves))
+            .map(|(ch, (g, l))| ChangeDoc { group: GroupDoc::with_leaf(g, l), base: ch.base, new: ch.new, delta: ch.delta })
+            .collect(),
+        warnings,
+    }
 }

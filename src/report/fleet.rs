@@ -275,13 +275,6 @@ fn leaf_location(s: &FleetStackDoc) -> String {
     s.leaf_frame.as_ref().filter(|f| !f.file.is_empty()).map(|f| format!("{}:{}", short_file(&f.file), f.line)).unwrap_or_default()
 }
 
-fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Leak => "leak",
-        Verdict::Suspect => "suspect",
-    }
-}
-
 /// The headline: what the fleet amounts to.
 pub fn headline(doc: &FleetReport) -> String {
     let leaking = doc.targets.iter().filter(|t| t.report.as_ref().is_some_and(|r| !r.suspects.is_empty())).count();
@@ -302,7 +295,7 @@ fn text(doc: &FleetReport, style: Style, w: &mut dyn Write) -> std::io::Result<(
     }
     for (i, s) in doc.services.iter().enumerate() {
         let by = s.label.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
-        let verdict = verdict_word(s.verdict);
+        let verdict = s.verdict.name();
         let verdict = if s.verdict == Verdict::Leak { p.red(verdict) } else { p.yellow(verdict) };
         writeln!(
             w,
@@ -316,7 +309,7 @@ fn text(doc: &FleetReport, style: Style, w: &mut dyn Write) -> std::io::Result<(
             s.stacks.len()
         )?;
         for st in &s.stacks {
-            writeln!(w, "        {}  {}  {}  {}  {}", pad(verdict_word(st.verdict), 7), t(&st.leaf), t(&leaf_location(st)), st.blocking, t(&st.pattern))?;
+            writeln!(w, "        {}  {}  {}  {}  {}", pad(st.verdict.name(), 7), t(&st.leaf), t(&leaf_location(st)), st.blocking, t(&st.pattern))?;
             writeln!(w, "               {}", t(&st.summary))?;
         }
     }
@@ -360,7 +353,7 @@ fn markdown(doc: &FleetReport, w: &mut dyn Write) -> std::io::Result<()> {
                     "| {} | {} | {} | {} {} | {} | {} | {} of {} | {:+.1} |",
                     i + 1,
                     md(&s.service),
-                    verdict_word(st.verdict),
+                    st.verdict.name(),
                     escape::markdown_code(&st.leaf),
                     md(&leaf_location(st)),
                     st.blocking,
@@ -423,7 +416,7 @@ pub fn overview_html(doc: &FleetReport, target_href: &dyn Fn(usize, &TargetDoc) 
                                 tr {
                                     td.n data-v=(i + 1) { (i + 1) }
                                     td { (s.service) @if let Some(l) = &s.label { " " span.loc { "(" (l) ")" } } }
-                                    td { span class=(format!("verdict v-{}", verdict_word(st.verdict))) { (verdict_word(st.verdict)) } }
+                                    td { span class=(format!("verdict v-{}", st.verdict.name())) { (st.verdict.name()) } }
                                     td { code { (st.leaf) } " " span.loc.mono { (leaf_location(st)) } br; span.loc { (st.summary) } }
                                     td { (st.blocking.as_str()) }
                                     td { (st.pattern) }

@@ -113,13 +113,6 @@ fn page(title: &str, body: Markup) -> Markup {
     }
 }
 
-fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Leak => "leak",
-        Verdict::Suspect => "suspect",
-    }
-}
-
 fn location(f: &FrameDoc) -> String {
     if f.file.is_empty() {
         String::new()
@@ -311,7 +304,7 @@ fn leak_body(doc: &LeakReport, p: &str) -> Markup {
                                 td.n data-v=(s.rank) {
                                     @if s.rank <= MAX_SUSPECT_DETAILS { a href=(format!("#{p}s{}", s.rank)) { (s.rank) } } @else { (s.rank) }
                                 }
-                                td { span class=(format!("verdict v-{}", verdict_word(s.verdict))) { (verdict_word(s.verdict)) } }
+                                td { span class=(format!("verdict v-{}", s.verdict.name())) { (s.verdict.name()) } }
                                 td.n data-v=(s.score) { (format!("{:.2}", s.score)) }
                                 td.n data-v=(s.growth_per_minute) { (format!("{:+.1}", s.growth_per_minute)) }
                                 td data-v=(s.counts.last().copied().unwrap_or(0)) {
@@ -383,7 +376,7 @@ fn leak_body(doc: &LeakReport, p: &str) -> Markup {
 }
 
 fn suspect_article(doc: &LeakReport, s: &SuspectDoc, p: &str) -> Markup {
-    let verdict = verdict_word(s.verdict);
+    let verdict = s.verdict.name();
     let first = s.counts.first().copied().unwrap_or(0);
     let last = s.counts.last().copied().unwrap_or(0);
     let cmds = pprof_commands(doc, s);

@@ -117,7 +117,7 @@ pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
             w,
             "| {} | **{}** | {:.2} | {:+.1} | `{}` | {} | {} | {} |",
             s.rank,
-            format!("{:?}", s.verdict).to_lowercase(),
+            s.verdict.name(),
             s.score,
             s.growth_per_minute,
             super::text::sparkline(&s.counts),

@@ -213,7 +213,7 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
     );
     writeln!(w, "{}", p.bold(&head))?;
     for s in &doc.suspects {
-        let verdict = pad(&format!("{:?}", s.verdict).to_lowercase(), 7);
+        let verdict = pad(s.verdict.name(), 7);
         let verdict = if s.verdict == crate::analysis::rank::Verdict::Leak { p.red(&verdict) } else { p.yellow(&verdict) };
         let spark: String = sparkline(&s.counts).chars().rev().take(14).collect::<Vec<_>>().into_iter().rev().collect();
         writeln!(
@@ -241,7 +241,7 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
             w,
             "{} {} {}  {}, {}, {:+.1} goroutines/min ({first} → {last})",
             p.bold(&format!("#{}", s.rank)),
-            format!("{:?}", s.verdict).to_lowercase(),
+            s.verdict.name(),
             p.bold(&t(&s.group.leaf)),
             s.pattern,
             s.group.blocking,

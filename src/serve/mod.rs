@@ -61,44 +61,6 @@ pub struct ServeOptions {
     pub group_by_labels: Vec<String>,
 }
 
-/// The flags the signal handlers set.
-pub struct Signals {
-    /// SIGTERM or SIGINT: stop.
-    pub stop: AtomicBool,
-    /// SIGHUP: read the targets file again.
-    pub reload: AtomicBool,
-}
-
-static SIGNALS: Signals = Signals { stop: AtomicBool::new(false), reload: AtomicBool::new(false) };
-
-#[cfg(unix)]
-extern "C" fn on_stop(_: libc::c_int) {
-    // A second signal while shutting down ends the process at once.
-    if SIGNALS.stop.swap(true, Ordering::SeqCst) {
-        // SAFETY: _exit is async-signal-safe.
-        unsafe { libc::_exit(130) }
-    }
-}
-
-#[cfg(unix)]
-extern "C" fn on_hangup(_: libc::c_int) {
-    SIGNALS.reload.store(true, Ordering::SeqCst);
-}
-
-/// Installs the handlers of SIGTERM, SIGINT (stop) and SIGHUP (reload) and returns their flags.
-pub fn install_signal_handlers() -> &'static Signals {
-    #[cfg(unix)]
-    // SAFETY: the handlers only store to atomics (and call _exit), which is async-signal-safe.
-    unsafe {
-        let stop = on_stop as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        let hangup = on_hangup as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        libc::signal(libc::SIGTERM, stop);
-        libc::signal(libc::SIGINT, stop);
-        libc::signal(libc::SIGHUP, hangup);
-    }
-    &SIGNALS
-}
-
 /// One target being served.
 struct Entry {
     target: Target,
@@ -150,7 +112,7 @@ enum Sampled {
 }
 
 /// Runs until `signals.stop` is set. Errors only before serving (targets, listen address).
-pub fn run(opts: ServeOptions, signals: &Signals) -> Result<()> {
+pub fn run(opts: ServeOptions, signals: &crate::signals::ServeSignals) -> Result<()> {
     let fetcher = Arc::new(Fetcher::new(&opts.http).map_err(|e| Error::Input(e.to_string()))?);
     let initial = load_targets(&opts)?;
     let server = tiny_http::Server::http(opts.listen.as_str())
@@ -447,20 +409,13 @@ fn sample(entry: &Entry, shared: &Shared, fetcher: &Fetcher) {
         .map(|s| SuspectMetrics {
             leaf: s.group.leaf.clone(),
             pattern: s.pattern.clone(),
-            verdict: verdict_name(s.verdict).to_string(),
+            verdict: s.verdict.name().to_string(),
             goroutines: s.counts.last().copied().unwrap_or(0),
             growth_per_minute: s.growth_per_minute,
         })
         .collect();
     state.report = Some(Arc::new(doc));
     state.sample_seconds = Some(started.elapsed().as_secs_f64());
-}
-
-fn verdict_name(v: crate::analysis::rank::Verdict) -> &'static str {
-    match v {
-        crate::analysis::rank::Verdict::Leak => "leak",
-        crate::analysis::rank::Verdict::Suspect => "suspect",
-    }
 }
 
 /// A target as the endpoints show it, copied out of its lock.
@@ -548,7 +503,7 @@ fn route(shared: &Shared, path: &str, request: &tiny_http::Request) -> (u16, &'s
         "/-/ready" if ready(shared) => (200, TEXT, b"leakhound serve is ready\n".to_vec()),
         "/-/ready" => (503, TEXT, b"leakhound serve is not ready: the first round is still being sampled\n".to_vec()),
         _ => {
-            let Some(name) = path.strip_prefix("/targets/").and_then(percent_decode) else {
+            let Some(name) = path.strip_prefix("/targets/").and_then(crate::source::percent::decode) else {
                 return (404, TEXT, b"not found: see / for the targets, /metrics, /api/v1/report\n".to_vec());
             };
             let entry = shared.targets.read().ok().and_then(|t| t.get(&name).cloned());
@@ -571,37 +526,6 @@ fn route(shared: &Shared, path: &str, request: &tiny_http::Request) -> (u16, &'s
             }
         }
     }
-}
-
-/// `%XX` sequences decoded; `None` for a malformed one or bytes that are not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// A target name as one path segment.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn not_sampled_yet(t: &Target, error: Option<&str>) -> String {
@@ -649,24 +573,7 @@ fn overview(shared: &Shared) -> String {
             ". " a href="/metrics" { "/metrics" } " · " a href="/api/v1/report" { "/api/v1/report" }
         }
         @if let Some(e) = &reload_error { p.error { "The targets file could not be read again (the previous list stays): " (report::escape::terminal(e)) } }
-        (report::fleet::overview_html(&doc, &|_, t| format!("/targets/{}", percent_encode(&t.name))))
+        (report::fleet::overview_html(&doc, &|_, t| format!("/targets/{}", crate::source::percent::encode_segment(&t.name))))
     };
     report::html::page_of(&format!("leakhound serve: {}", doc.outcome), body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn target_names_round_trip_through_a_path_segment() {
-        for name in ["127.0.0.1:6060", "a/b c?d#e%f", "ünï:1", "<script>"] {
-            let enc = percent_encode(name);
-            assert!(!enc.contains(['/', '?', '#', ' ', '<']), "{enc}");
-            assert_eq!(percent_decode(&enc).as_deref(), Some(name));
-        }
-        assert_eq!(percent_decode("%zz"), None);
-        assert_eq!(percent_decode("%f"), None);
-        assert_eq!(percent_decode("%ff"), None, "not UTF-8");
-    }
 }

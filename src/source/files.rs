@@ -17,7 +17,7 @@ pub fn read_profile(path: &Path, max_bytes: u64) -> Result<Profile> {
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
         return Err(Error::Input(format!("{shown} is a folder; give a profile file")));
     }
-    profile::decode_file(&file, max_bytes).map_err(|source| Error::Decode { path: shown, source })
+    profile::decode_file(&file, max_bytes).map_err(|source| Error::Decode { path: shown, source: source.into() })
 }
 
 /// One profile file to read, with what its saved folder's index says of it.

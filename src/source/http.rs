@@ -452,28 +452,10 @@ pub fn url_credentials(url: &str) -> Option<String> {
     if u.username().is_empty() && u.password().is_none() {
         return None;
     }
-    let pair = format!("{}:{}", percent_decode(u.username()), percent_decode(u.password().unwrap_or("")));
+    // A malformed escape is taken as written.
+    let decoded = |s: &str| super::percent::decode(s).unwrap_or_else(|| s.to_string());
+    let pair = format!("{}:{}", decoded(u.username()), decoded(u.password().unwrap_or("")));
     Some(format!("Authorization: Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)))
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A URL for a message, report or index: user name and password replaced by `***`.

@@ -4,5 +4,6 @@
 pub mod demo;
 pub mod files;
 pub mod http;
+pub mod percent;
 pub mod saved;
 pub mod targets;

@@ -404,6 +404,69 @@ fn natural_key(path: &Path) -> Vec<(String, u128)> {
     key
 }
 
+/// Reads and decodes `files` and hands each to `each` in their order, with its index: files are
+/// decoded on two threads (even and odd files) ahead of `each`, which takes them in order; bounded
+/// channels keep a few decoded profiles in memory at most. Once `each` is done with a profile it
+/// goes back to the thread that decoded it, which frees it there or reuses its allocations for
+/// its next file (`profile::recycle`).
+pub fn read_in_order(files: &[crate::source::files::InputFile], max_bytes: u64, mut each: impl FnMut(usize, Result<&crate::profile::Profile>)) {
+    use crate::profile::Profile;
+    const DECODERS: usize = 2;
+    std::thread::scope(|scope| {
+        let mut channels = Vec::with_capacity(DECODERS);
+        let mut give_back = Vec::with_capacity(DECODERS);
+        for k in 0..DECODERS {
+            let (decoded_tx, decoded) = std::sync::mpsc::sync_channel(1);
+            let (done_tx, done) = std::sync::mpsc::channel::<Profile>();
+            let paths: Vec<&Path> = files.iter().skip(k).step_by(DECODERS).map(|f| f.path.as_path()).collect();
+            scope.spawn(move || {
+                // Sent and not yet given back: past two (one waiting in the channel, one being
+                // grouped), the next file waits for the first of them to be handed back, whose
+                // allocations it then reuses. The grouping is the slower side, so this costs no time.
+                let mut out = 0usize;
+                crate::profile::reuse_allocations_on_this_thread();
+                for path in paths {
+                    if out >= 2 {
+                        match done.recv() {
+                            Ok(p) => {
+                                out -= 1;
+                                crate::profile::recycle(p);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    let read = crate::source::files::read_profile(path, max_bytes);
+                    // Every profile read is handed back, an error is not.
+                    let sent = usize::from(read.is_ok());
+                    if decoded_tx.send(read).is_err() {
+                        break;
+                    }
+                    out += sent;
+                }
+                // The last ones are freed here too, while the grouping goes on.
+                drop(decoded_tx);
+                for p in done {
+                    drop(p);
+                }
+            });
+            channels.push(decoded);
+            give_back.push(done_tx);
+        }
+        for i in 0..files.len() {
+            let Ok(read) = channels[i % DECODERS].recv() else { break };
+            match read {
+                Ok(p) => {
+                    each(i, Ok(&p));
+                    // A decoder that has finished has closed its end: the profile is freed here.
+                    let _ = give_back[i % DECODERS].send(p);
+                }
+                Err(e) => each(i, Err(e)),
+            }
+        }
+        drop(give_back);
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -274,6 +274,18 @@ impl fmt::Display for Shard {
     }
 }
 
+/// A URL to sample rather than a saved file: `http(s)://…`, or `host:port` that names no file here.
+pub fn looks_like_url(s: &str) -> bool {
+    if s.contains("://") {
+        return true;
+    }
+    if Path::new(s).exists() {
+        return false;
+    }
+    static HOST_PORT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    HOST_PORT.get_or_init(|| regex::Regex::new(r"^([A-Za-z0-9][A-Za-z0-9.\-]*|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}(/.*)?$").expect("static regex")).is_match(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
