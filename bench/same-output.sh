@@ -9,7 +9,8 @@
 #   - check of every folder (its verdict and exit code);
 #   - demo (the whole watch pipeline over HTTP), in the four formats: its server's port and its
 #     temporary folder differ from run to run, and so does how long a slow fetch took: these are
-#     the only things masked.
+#     the only things masked (and demo runs at 2 s, so that no fetch takes longer than its
+#     interval on a loaded machine, which would add a note).
 #
 #   bench/same-output.sh 189b18a .        # the commit a branch started from, against the tree
 #   bench/same-output.sh main sampler
@@ -60,7 +61,7 @@ plan() {
             done
         done
     done
-    for fmt in $formats; do printf 'demo %s\t%s\n' "$fmt" "demo --quiet --format $fmt"; done
+    for fmt in $formats; do printf 'demo %s\t%s\n' "$fmt" "demo --quiet --interval 2s --format $fmt"; done
 }
 
 mask() { # port of the demo server, its temporary folder, how long a fetch took

@@ -317,7 +317,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub max_stacks: usize,
     /// Distinct stacks kept per target (the largest); beyond it the smallest are forgotten.
-    #[arg(long, value_name = "N", default_value_t = crate::serve::window::DEFAULT_STACK_LIMIT, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    #[arg(long, value_name = "N", default_value_t = crate::analysis::rolling::DEFAULT_STACK_LIMIT, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub stack_limit: usize,
     /// Targets sampled at once.
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
@@ -492,9 +492,8 @@ impl ServeArgs {
             urls: self.urls.clone(),
             listen: self.listen.clone(),
             interval: self.interval,
-            window: crate::serve::window::WindowOptions {
-                snapshots: self.window as usize,
-                stack_limit: self.stack_limit,
+            window: crate::serve::WindowOptions {
+                bounds: crate::analysis::rolling::Bounds { snapshots: self.window as usize, stack_limit: self.stack_limit },
                 group_by: self.group.group_by.into(),
                 label: self.group.label.clone(),
             },

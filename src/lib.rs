@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod output;
 pub mod profile;
 pub mod report;
+pub mod sample;
 pub mod serve;
 pub mod signals;
 pub mod source;

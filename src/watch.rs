@@ -18,10 +18,10 @@ use crate::analysis::heap::HeapSeries;
 use crate::analysis::rank::{thresholds::LEAK_MIN_SNAPSHOTS, RankOptions};
 use crate::analysis::series::Series;
 use crate::error::{Error, Result};
-use crate::profile::{self, ProfileKind};
 use crate::report::LeakReport;
+use crate::sample::{Every, Halt, Keep, Sampler, SamplerOptions, Wait};
 use crate::source::http::{FetchError, Fetcher, HttpOptions, Target};
-use crate::source::saved::{now_nanos, SaveDir};
+use crate::source::saved::SaveDir;
 use crate::stacks::GroupBy;
 
 #[derive(Debug, Clone)]
@@ -48,39 +48,9 @@ pub struct WatchOptions {
     pub label: Option<String>,
 }
 
-/// The creation-site dump is taken only up to this many goroutines. A `debug=2` dump stops the
-/// world while every stack is printed: at 5,000 goroutines that is a few MB and some milliseconds,
-/// beyond it the service would pause noticeably for a report nicety.
-pub const CREATION_DUMP_MAX_GOROUTINES: i64 = 5_000;
-
-/// From about this many goroutines on, a `debug=2` dump stalls the service for 100 ms and more:
-/// the runtime stops the world while it prints every goroutine's stack, and again for each retry
-/// with a buffer twice as large while the dump does not fit (up to 64 MiB). On 2 cores the longest
-/// stall was 34 ms at 1,000 goroutines and 0.5 s at 10,000 (README, "The service's own cost").
-pub const DEBUG2_STALL_GOROUTINES: i64 = 2_000;
-
-/// From this many goroutines on, the goroutineleak profile (a garbage collection of its own) stalls
-/// the service for more than 100 ms: 23 ms at 10,000 goroutines, 2 s at 50,000 (README, "The
-/// service's own cost").
-pub const LEAK_PROFILE_STALL_GOROUTINES: i64 = 20_000;
-
-/// The warning for `--debug2` on a service of `goroutines` goroutines, when the dumps would stall it.
-pub fn debug2_stall_warning(goroutines: i64) -> Option<String> {
-    (goroutines >= DEBUG2_STALL_GOROUTINES).then(|| {
-        format!(
-            "{goroutines} goroutines: each debug=2 snapshot stops the service while every stack is printed, 100 ms or more at this size (see \"The service's own cost\" in the README); drop --debug2 to sample the protobuf form, which does not stop it"
-        )
-    })
-}
-
-/// The warning for fetching the goroutineleak profile of a service of `goroutines` goroutines.
-pub fn leak_profile_stall_warning(goroutines: i64) -> Option<String> {
-    (goroutines >= LEAK_PROFILE_STALL_GOROUTINES).then(|| {
-        format!(
-            "{goroutines} goroutines: the goroutineleak profile takes the service seconds at this size and holds up its other profiles meanwhile (see \"The service's own cost\" in the README); when it takes longer than the interval it is fetched again only in the last round"
-        )
-    })
-}
+pub use crate::sample::{
+    debug2_stall_warning, leak_profile_stall_warning, CREATION_DUMP_MAX_GOROUTINES, DEBUG2_STALL_GOROUTINES, LEAK_PROFILE_STALL_GOROUTINES,
+};
 
 /// What a watch took.
 pub struct Outcome {
@@ -104,43 +74,6 @@ pub fn snapshot_count(count: Option<usize>, duration: Option<Duration>, interval
     }
 }
 
-/// Why a fetch ended without an answer.
-enum Stop {
-    Signal,
-    Deadline,
-}
-
-/// Fetches `url` on a worker thread and waits for it, for a signal or for the deadline, whichever
-/// comes first. An abandoned fetch finishes (or times out) on its own thread, unobserved.
-fn fetch(
-    fetcher: &Arc<Fetcher>,
-    url: &str,
-    stop: &AtomicBool,
-    deadline: Option<Instant>,
-) -> std::result::Result<std::result::Result<Vec<u8>, FetchError>, Stop> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let worker = fetcher.clone();
-    let owned = url.to_string();
-    std::thread::spawn(move || {
-        let _ = tx.send(worker.get(&owned));
-    });
-    loop {
-        if stop.load(Ordering::SeqCst) {
-            return Err(Stop::Signal);
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(Stop::Deadline);
-        }
-        match rx.recv_timeout(Duration::from_millis(10)) {
-            Ok(result) => return Ok(result),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Ok(Err(FetchError::Other { url: url.to_string(), message: "the fetch ended without an answer".into() }))
-            }
-        }
-    }
-}
-
 /// The snapshot folder, and what happened to it: saving stops at the first write that fails, and
 /// the rest of the watch goes on in memory.
 struct Saver {
@@ -149,9 +82,9 @@ struct Saver {
     saved: usize,
 }
 
-impl Saver {
+impl Keep for Saver {
     /// Saves a fetched profile; its path, or `None` when saving has stopped.
-    fn save(&mut self, series: &mut Series, round: usize, kind: &str, url: &str, bytes: &[u8], at: i64) -> Option<PathBuf> {
+    fn keep(&mut self, series: &mut Series, round: usize, kind: &str, url: &str, bytes: &[u8], at: i64) -> Option<PathBuf> {
         if self.failed.is_some() {
             return None;
         }
@@ -225,197 +158,121 @@ pub fn run(opts: &WatchOptions, stop: &AtomicBool) -> Result<Outcome> {
 }
 
 /// Watches one target, printing nothing but its progress bar: the loop `watch` runs for its one
-/// target and `fleet` runs for each of many.
+/// target and `fleet` runs for each of many. Each round is the [`Sampler`]'s; the loop keeps the
+/// pace: a round starts one interval after the one before began, and the ticks a slow round
+/// missed are skipped, not made up for back to back.
 pub fn run_target(opts: &WatchOptions, stop: &AtomicBool) -> std::result::Result<Outcome, Unsampled> {
     let fetcher = Arc::new(Fetcher::new(&opts.http).map_err(|e| Error::Input(e.to_string()))?);
-    let goroutine_url = opts.target.goroutine_url(opts.debug2).map_err(|e| Error::Input(e.to_string()))?;
+    let mut sampler = Sampler::new(sampler_options(opts), fetcher).map_err(|e| Error::Input(e.to_string()))?;
+    let goroutine_url = sampler.goroutine_url().to_string();
     let mut saver = Saver { dir: SaveDir::plan(&opts.save_dir, &opts.target_text)?, failed: None, saved: 0 };
     let mut series = Series::new(opts.group_by, opts.label.clone());
     let mut heap = HeapSeries::default();
     let bar = progress_bar(opts);
-    let leak_url = opts.target.url("goroutineleak", "");
-    let heap_url = opts.target.url("heap", "");
-    let mut leak_profile = opts.leak_profile && !goroutine_url.contains("/goroutineleak");
-    let mut leak_every_round = true;
     let start = Instant::now();
     let deadline = opts.deadline.map(|d| start + d);
     let deadline_text = opts.deadline.map(|d| humantime::format_duration(d).to_string()).unwrap_or_default();
-    let mut stopped: Option<Stop> = None;
+    let wait = Wait { stop: Some(stop), deadline };
+    let mut stopped: Option<Halt> = None;
     let mut first_error: Option<FetchError> = None;
+    let mut next = start;
 
-    'rounds: for round in 0..opts.count {
+    for round in 0..opts.count {
         if stop.load(Ordering::SeqCst) {
-            stopped = Some(Stop::Signal);
+            stopped = Some(Halt::Signal);
             break;
         }
-        let at = now_nanos();
-        let before = series.snapshots.len();
-        match fetch(&fetcher, &goroutine_url, stop, deadline) {
+        let began = Instant::now();
+        match sampler.round(&mut series, &mut heap, &mut saver, wait) {
+            Ok(r) => {
+                if let Some(total) = r.goroutines {
+                    bar.set_message(format!("{total} goroutines"));
+                }
+                for w in &r.warnings {
+                    bar.suspend(|| eprintln!("leakhound: warning: {w}"));
+                }
+                if let Some(e) = r.fetch_error {
+                    first_error.get_or_insert(e);
+                }
+            }
+            Err(Halt::Target(problem)) => {
+                bar.finish_and_clear();
+                return Err(Error::Target(problem).into());
+            }
             Err(why) => {
                 stopped = Some(why);
                 break;
             }
-            Ok(Ok(bytes)) => {
-                let decoded = profile::decode(&bytes, opts.max_profile_bytes);
-                // The first answer decides whether this is a profile at all: fail fast, before a
-                // folder is made, with what came back and what to do.
-                if before == 0 && round == 0 {
-                    let problem = match &decoded {
-                        Ok(p) if p.kind.is_goroutine_like() => None,
-                        Ok(p) => Some(format!(
-                            "{goroutine_url} answered with a {} profile, not goroutines: give the service's base URL or its /debug/pprof/goroutine URL",
-                            p.kind.name()
-                        )),
-                        Err(e) => Some(format!("{goroutine_url} answered, but not with a goroutine profile: {e}")),
-                    };
-                    if let Some(problem) = problem {
-                        bar.finish_and_clear();
-                        return Err(Error::Target(problem).into());
-                    }
-                }
-                let path = saver.save(&mut series, round, "goroutine", &goroutine_url, &bytes, at);
-                let source = path.map_or_else(|| format!("{goroutine_url} (round {round}, not saved)"), |p| p.display().to_string());
-                match decoded {
-                    Ok(p) if p.kind.is_goroutine_like() => {
-                        let snap = series.push(&p, source, Some(at));
-                        bar.set_message(format!("{} goroutines", snap.total));
-                    }
-                    Ok(p) => series.record_failure(format!("round {round}: {goroutine_url} served a {} profile, not goroutines", p.kind.name())),
-                    Err(e) => series.record_failure(format!("round {round}: {goroutine_url}: {e}")),
-                }
-            }
-            Ok(Err(e)) => {
-                // The very first fetch failed even after retries: the target cannot be sampled (exit 3).
-                if round == 0 {
-                    bar.finish_and_clear();
-                    return Err(Error::Target(e.to_string()).into());
-                }
-                saver.record_error(round, "goroutine", &goroutine_url, &e.to_string(), at);
-                first_error.get_or_insert(e.clone());
-                series.record_failure(format!("round {round}: {e}"));
-            }
-        }
-        let index = (series.snapshots.len() > before).then(|| series.snapshots.len() - 1);
-        if let (0, Some(i)) = (round, index) {
-            // Now that the service's size is known: say so before a form stalls it round after round.
-            let total = series.snapshots[i].total;
-            let warnings = [opts.debug2.then(|| debug2_stall_warning(total)).flatten(), leak_profile.then(|| leak_profile_stall_warning(total)).flatten()];
-            for w in warnings.into_iter().flatten() {
-                bar.suspend(|| eprintln!("leakhound: warning: {w}"));
-                series.errors.push(w);
-            }
-        }
-        let last_round = round + 1 == opts.count;
-        if last_round && opts.creation_dump && !opts.debug2 {
-            if let Err(why) = creation_dump(opts, &fetcher, &mut saver, &mut series, round, stop, deadline) {
-                stopped = Some(why);
-                bar.inc(1);
-                break 'rounds;
-            }
-        }
-        if leak_profile && (leak_every_round || last_round) {
-            let asked = Instant::now();
-            let fetched = match fetch(&fetcher, &leak_url, stop, deadline) {
-                Ok(f) => f,
-                Err(why) => {
-                    stopped = Some(why);
-                    bar.inc(1);
-                    break 'rounds;
-                }
-            };
-            // The runtime runs a special collection for this profile; on a service with 200k
-            // goroutines it takes tens of seconds and stalls the service meanwhile. When it takes
-            // longer than the interval, take it again only in the last round.
-            let took = asked.elapsed();
-            if leak_every_round && !last_round && took > opts.interval {
-                leak_every_round = false;
-                series.errors.push(format!(
-                    "the goroutineleak profile took {:.1} s, longer than the {} interval: it is fetched again only in the last round, to keep the pace and spare the service",
-                    took.as_secs_f64(),
-                    humantime::format_duration(opts.interval)
-                ));
-            }
-            match fetched {
-                Ok(bytes) => {
-                    let path = saver.save(&mut series, round, "goroutineleak", &leak_url, &bytes, now_nanos());
-                    let shown = path.map_or_else(|| leak_url.clone(), |p| p.display().to_string());
-                    match profile::decode(&bytes, opts.max_profile_bytes) {
-                        Ok(p) if p.kind == ProfileKind::GoroutineLeak => {
-                            if let Some(i) = index {
-                                series.attach_proof(i, &p);
-                            }
-                        }
-                        Ok(p) => series.errors.push(format!("round {round}: {shown} is a {} profile, not a goroutineleak profile", p.kind.name())),
-                        Err(e) => series.errors.push(format!("round {round}: {shown}: {e}")),
-                    }
-                }
-                Err(FetchError::NotFound { .. }) => {
-                    leak_profile = false;
-                    series.errors.push("the service does not serve /debug/pprof/goroutineleak (Go 1.26 and later do): leaks are judged by growth alone".into());
-                }
-                Err(e) => series.errors.push(format!("round {round}: {e}")),
-            }
-        }
-        if opts.heap {
-            match fetch(&fetcher, &heap_url, stop, deadline) {
-                Err(why) => {
-                    stopped = Some(why);
-                    bar.inc(1);
-                    break 'rounds;
-                }
-                Ok(Ok(bytes)) => {
-                    let path = saver.save(&mut series, round, "heap", &heap_url, &bytes, now_nanos());
-                    let shown = path.map_or_else(|| heap_url.clone(), |p| p.display().to_string());
-                    match profile::decode(&bytes, opts.max_profile_bytes) {
-                        Ok(p) if p.kind == ProfileKind::Heap => {
-                            if let Some(i) = index {
-                                series.attach_heap(&mut heap, i, &p);
-                            }
-                        }
-                        Ok(p) => series.errors.push(format!("round {round}: {shown} is a {} profile, not a heap profile", p.kind.name())),
-                        Err(e) => series.errors.push(format!("round {round}: {shown}: {e}")),
-                    }
-                }
-                Ok(Err(e)) => series.errors.push(format!("round {round}: {e}")),
-            }
         }
         bar.inc(1);
-        if last_round {
+        if round + 1 == opts.count {
             break;
         }
-        let next = opts.interval * (round as u32 + 1);
-        while start.elapsed() < next {
+        next = next_round(next, began, opts.interval);
+        while Instant::now() < next {
             if stop.load(Ordering::SeqCst) {
-                stopped = Some(Stop::Signal);
-                break 'rounds;
+                stopped = Some(Halt::Signal);
+                break;
             }
-            std::thread::sleep(Duration::from_millis(10).min(next.saturating_sub(start.elapsed())));
+            std::thread::sleep(Duration::from_millis(10).min(next.saturating_duration_since(Instant::now())));
+        }
+        if stopped.is_some() {
+            break;
         }
     }
     bar.finish_and_clear();
-    let interrupted = matches!(stopped, Some(Stop::Signal));
+    let interrupted = matches!(stopped, Some(Halt::Signal));
     let taken = series.snapshots.len();
     match stopped {
-        Some(Stop::Signal) => series.errors.push(format!("interrupted: sampling stopped after {taken} snapshot(s)")),
-        Some(Stop::Deadline) => {
+        Some(Halt::Signal) => series.errors.push(format!("interrupted: sampling stopped after {taken} snapshot(s)")),
+        Some(Halt::Deadline) => {
             series.errors.push(format!("the --duration {deadline_text} deadline came while a fetch was still waiting: sampling ended with {taken} snapshot(s)"))
         }
-        None => {}
+        _ => {}
     }
     if series.snapshots.is_empty() {
         let why = match stopped {
-            Some(Stop::Signal) => {
+            Some(Halt::Signal) => {
                 return Err(Error::Interrupted(format!("interrupted before the first snapshot of {goroutine_url} was taken; nothing was saved")).into())
             }
-            Some(Stop::Deadline) => {
+            Some(Halt::Deadline) => {
                 format!("{goroutine_url}: no answer before the --duration {deadline_text} deadline; raise --duration, or check that the service answers")
             }
-            None => first_error.map_or_else(|| format!("{goroutine_url}: no goroutine snapshot could be read (see the errors above)"), |e| e.to_string()),
+            _ => first_error.map_or_else(|| format!("{goroutine_url}: no goroutine snapshot could be read (see the errors above)"), |e| e.to_string()),
         };
         return Err(Unsampled { error: Error::Target(why), errors: series.errors });
     }
     let saved_to = saver.dir.created().then(|| saver.dir.dir.clone());
     Ok(Outcome { series, heap, saved_to, interrupted, unsaved: saver.failed })
+}
+
+/// When the round after one that began at `began` starts, its tick planned for `planned`: one
+/// interval after the planned tick, or, when the round overran it, the first tick still ahead
+/// (the ones it missed are skipped), never sooner than one interval after it began.
+pub fn next_round(planned: Instant, began: Instant, interval: Duration) -> Instant {
+    let next = planned + interval;
+    if next > began {
+        return next;
+    }
+    // Skip the missed ticks: the next one on the schedule after the round began.
+    let behind = began.duration_since(planned).as_nanos() / interval.as_nanos().max(1);
+    let on_schedule = planned + interval.saturating_mul(u32::try_from(behind + 1).unwrap_or(u32::MAX));
+    on_schedule.max(began + interval)
+}
+
+/// The sampling step of a watch.
+fn sampler_options(opts: &WatchOptions) -> SamplerOptions {
+    SamplerOptions {
+        target: opts.target.clone(),
+        interval: opts.interval,
+        count: Some(opts.count),
+        debug2: opts.debug2,
+        leak_profile: opts.leak_profile,
+        heap: if opts.heap { Every::Round } else { Every::Never },
+        creation_dump: if opts.creation_dump { Every::LastRound } else { Every::Never },
+        max_profile_bytes: opts.max_profile_bytes,
+        first_round_decides: true,
+    }
 }
 
 /// Time left in the planned run: the rounds still to come at the interval (or the deadline),
@@ -424,43 +281,6 @@ pub fn time_left(count: usize, interval: Duration, deadline: Option<Duration>, e
     let planned = interval.saturating_mul(count.saturating_sub(1) as u32);
     let end = deadline.unwrap_or(planned);
     end.saturating_sub(elapsed)
-}
-
-/// One `debug=2` dump of the last round, when the service is small enough for it to be cheap: it
-/// names each group's creator (and, under `GODEBUG=tracebackancestors`, its ancestors) without
-/// becoming a snapshot of its own.
-/// Like every fetch, it gives way at once to a signal or the `--duration` deadline.
-fn creation_dump(
-    opts: &WatchOptions,
-    fetcher: &Arc<Fetcher>,
-    saver: &mut Saver,
-    series: &mut Series,
-    round: usize,
-    stop: &AtomicBool,
-    deadline: Option<Instant>,
-) -> std::result::Result<(), Stop> {
-    let Some(total) = series.snapshots.last().map(|s| s.total) else { return Ok(()) };
-    if total > CREATION_DUMP_MAX_GOROUTINES {
-        series.errors.push(format!(
-            "no debug=2 dump taken for creation sites: {total} goroutines (more than {CREATION_DUMP_MAX_GOROUTINES}, where it would pause the service); pass --debug2 to take them anyway"
-        ));
-        return Ok(());
-    }
-    let url = opts.target.url("goroutine", "debug=2");
-    match fetch(fetcher, &url, stop, deadline)? {
-        Ok(bytes) => {
-            let path = saver.save(series, round, crate::source::saved::CREATION_DUMP, &url, &bytes, now_nanos());
-            let shown = path.map_or_else(|| url.clone(), |p| p.display().to_string());
-            match profile::decode(&bytes, opts.max_profile_bytes) {
-                Ok(p) if p.kind == ProfileKind::Goroutine => {
-                    series.table.group_profile(&p, 0);
-                }
-                Ok(_) | Err(_) => series.errors.push(format!("round {round}: {shown} is not a debug=2 goroutine dump")),
-            }
-        }
-        Err(e) => series.errors.push(format!("round {round}: the debug=2 dump for creation sites failed: {e}")),
-    }
-    Ok(())
 }
 
 fn progress_bar(opts: &WatchOptions) -> ProgressBar {
@@ -502,11 +322,18 @@ mod tests {
     }
 
     #[test]
-    fn forms_that_stall_a_big_service_are_warned_of() {
-        assert_eq!(debug2_stall_warning(DEBUG2_STALL_GOROUTINES - 1), None);
-        assert!(debug2_stall_warning(10_000).is_some_and(|w| w.contains("drop --debug2")));
-        assert_eq!(leak_profile_stall_warning(10_000), None);
-        assert!(leak_profile_stall_warning(200_000).is_some_and(|w| w.starts_with("200000 goroutines")));
+    fn missed_ticks_are_skipped_not_made_up_for() {
+        let ms = Duration::from_millis;
+        let t0 = Instant::now();
+        // On time: one interval after the planned tick.
+        assert_eq!(next_round(t0, t0, ms(500)), t0 + ms(500));
+        // Round 0 took 3 s: round 1 begins at once (its tick has passed), at 3.0 s ...
+        let next = next_round(t0, t0, ms(500));
+        assert!(next < t0 + ms(3000));
+        // ... and round 2 one interval after round 1 began, not at once: the ticks round 0 missed
+        // are skipped.
+        assert_eq!(next_round(next, t0 + ms(3000), ms(500)), t0 + ms(3500));
+        assert_eq!(next_round(t0 + ms(3500), t0 + ms(3510), ms(500)), t0 + ms(4000));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod heap;
 pub mod load;
 pub mod patterns;
 pub mod rank;
+pub mod rolling;
 pub mod series;
 pub mod trend;
 

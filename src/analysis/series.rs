@@ -21,12 +21,16 @@ pub struct Series {
     pub unreadable: Vec<String>,
     /// Per snapshot: goroutines the runtime proved leaked, by group (goroutineleak profile).
     pub proven: Vec<Option<HashMap<GroupId, u64>>>,
-    failed_since_last: bool,
+    pub(super) failed_since_last: bool,
     /// Groups that already fell by half from one snapshot to the next since the last restart:
     /// churn, whose next fall says nothing about a restart.
-    volatile: HashSet<GroupId>,
+    pub(super) volatile: HashSet<GroupId>,
     /// Failed rounds: the index the next snapshot gets, and why the round failed.
     pub failures: Vec<(usize, String)>,
+    /// The messages of the restarts found, in `errors` too.
+    pub(super) restart_notes: Vec<String>,
+    /// A rolling window's bounds and state ([`super::rolling`]); `None`: the series keeps all.
+    pub(super) rolling: Option<super::rolling::Rolling>,
 }
 
 impl Series {
@@ -41,6 +45,15 @@ impl Series {
             failed_since_last: false,
             volatile: HashSet::new(),
             failures: Vec::new(),
+            restart_notes: Vec::new(),
+            rolling: None,
+        }
+    }
+
+    /// Adds a note unless the series has it already.
+    pub fn note_once(&mut self, note: String) {
+        if !self.errors.contains(&note) {
+            self.errors.push(note);
         }
     }
 
@@ -62,6 +75,7 @@ impl Series {
 
     /// Adds a snapshot already grouped into this series' table (its index is set here).
     pub fn push_snapshot(&mut self, mut snap: Snapshot) -> &Snapshot {
+        self.limit_stacks(&mut snap);
         let index = self.snapshots.len();
         snap.index = index;
         if let Some(prev) = self.snapshots.last() {
@@ -74,11 +88,9 @@ impl Series {
             }
             if let Some(why) = restarted {
                 self.restarts.push(index);
-                self.errors.push(format!(
-                    "the service restarted between snapshot {} and {} ({why}): the series is not mixed across the restart",
-                    index - 1,
-                    index
-                ));
+                let note = format!("the service restarted between snapshot {} and {} ({why}): the series is not mixed across the restart", index - 1, index);
+                self.restart_notes.push(note.clone());
+                self.errors.push(note);
             }
         }
         self.failed_since_last = false;

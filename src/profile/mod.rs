@@ -8,6 +8,7 @@ mod gowrap;
 mod gzip;
 mod newlines;
 mod pb;
+mod used;
 
 use std::io::Read;
 

@@ -14,7 +14,6 @@
 //! of targets that stay are kept. SIGTERM or SIGINT closes the listener and ends with exit 0.
 
 pub mod metrics;
-pub mod window;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,15 +24,24 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::analysis::heap::HeapSeries;
 use crate::analysis::rank::RankOptions;
+use crate::analysis::rolling::Bounds;
+use crate::analysis::series::Series;
 use crate::error::{Error, Result};
-use crate::profile;
 use crate::report::{self, LeakReport};
+use crate::sample::{Every, KeepNothing, Sampler, SamplerOptions, Wait, SERVE_CREATION_DUMP_EVERY, SERVE_HEAP_EVERY};
 use crate::source::http::{Fetcher, HttpOptions};
-use crate::source::saved::now_nanos;
 use crate::source::targets::{self, Shard, Target};
+use crate::stacks::GroupBy;
 
 use metrics::{SuspectMetrics, TargetMetrics};
-use window::{Window, WindowOptions};
+
+/// What each target's rolling window keeps, and how it groups.
+#[derive(Debug, Clone, Default)]
+pub struct WindowOptions {
+    pub bounds: Bounds,
+    pub group_by: GroupBy,
+    pub label: Option<String>,
+}
 
 /// Everything `serve` is told.
 #[derive(Debug, Clone)]
@@ -65,34 +73,39 @@ pub struct ServeOptions {
 struct Entry {
     target: Target,
     goroutine_url: String,
-    /// Its goroutineleak profile, while it is fetched (`--goroutineleak`, and the target serves it
-    /// in time).
-    leak_url: Option<String>,
     /// Queued or being sampled: not queued again until done.
     busy: AtomicBool,
+    /// What only its sampling touches (one worker at a time: `busy`), locked for a whole round.
+    work: Mutex<Work>,
+    /// What the endpoints read, locked only to copy it in or out.
     state: Mutex<TargetState>,
 }
 
+/// A target's sampling step and rolling window (a bounded [`Series`]).
+struct Work {
+    sampler: Sampler,
+    series: Series,
+    heap: HeapSeries,
+}
+
+#[derive(Default)]
 struct TargetState {
-    window: Window,
-    /// The goroutineleak profile is no longer fetched (not served, or slower than the interval).
-    leak_off: bool,
-    /// Notes for the report that no round records (why the goroutineleak profile is not fetched).
-    notes: Vec<String>,
-    /// Rounds sampled (the source of each snapshot names its round).
-    round: u64,
     up: Option<bool>,
     goroutines: Option<i64>,
     sample_seconds: Option<f64>,
     errors_total: u64,
     last_error: Option<String>,
     report: Option<Arc<LeakReport>>,
+    /// Snapshots in the window.
+    window: usize,
     top: Vec<SuspectMetrics>,
 }
 
 /// What the sampling side and the HTTP side share.
 struct Shared {
     opts: ServeOptions,
+    /// One client for all targets (its connections are pooled).
+    fetcher: Arc<Fetcher>,
     targets: RwLock<BTreeMap<String, Arc<Entry>>>,
     rounds: AtomicU64,
     /// Why the last reload of the targets file failed, while the old list is kept.
@@ -105,12 +118,6 @@ impl Shared {
     }
 }
 
-/// How a sampling ended.
-enum Sampled {
-    Snapshot(i64),
-    Failed(String),
-}
-
 /// Runs until `signals.stop` is set. Errors only before serving (targets, listen address).
 pub fn run(opts: ServeOptions, signals: &crate::signals::ServeSignals) -> Result<()> {
     let fetcher = Arc::new(Fetcher::new(&opts.http).map_err(|e| Error::Input(e.to_string()))?);
@@ -118,7 +125,8 @@ pub fn run(opts: ServeOptions, signals: &crate::signals::ServeSignals) -> Result
     let server = tiny_http::Server::http(opts.listen.as_str())
         .map_err(|e| Error::Input(format!("cannot listen on {}: {e}; pass another --listen address (host:port)", opts.listen)))?;
     let server = Arc::new(server);
-    let shared = Arc::new(Shared { opts: opts.clone(), targets: RwLock::new(BTreeMap::new()), rounds: AtomicU64::new(0), reload_error: Mutex::new(None) });
+    let shared =
+        Arc::new(Shared { opts: opts.clone(), fetcher, targets: RwLock::new(BTreeMap::new()), rounds: AtomicU64::new(0), reload_error: Mutex::new(None) });
     apply_targets(&shared, initial);
     let listening = server.server_addr().to_ip().map_or_else(|| opts.listen.clone(), |a| a.to_string());
     eprintln!("leakhound serve: listening on http://{listening} ({} targets, every {})", shared.entries().len(), humantime::format_duration(opts.interval));
@@ -127,8 +135,8 @@ pub fn run(opts: ServeOptions, signals: &crate::signals::ServeSignals) -> Result
     let (jobs, queue) = std::sync::mpsc::sync_channel::<Arc<Entry>>(QUEUE_BOUND);
     let queue = Arc::new(Mutex::new(queue));
     for _ in 0..opts.concurrency.max(1) {
-        let (queue, shared, fetcher) = (queue.clone(), shared.clone(), fetcher.clone());
-        std::thread::spawn(move || worker(&queue, &shared, &fetcher));
+        let (queue, shared) = (queue.clone(), shared.clone());
+        std::thread::spawn(move || worker(&queue, &shared));
     }
     let http_threads: Vec<_> = (0..HTTP_THREADS)
         .map(|_| {
@@ -187,9 +195,6 @@ static SIGNALS_STOP: AtomicBool = AtomicBool::new(false);
 /// Jobs waiting for a worker, at most: each target has at most one job queued or running, so
 /// this is only reached by a list this long; the rest wait for the next round.
 const QUEUE_BOUND: usize = 16_384;
-
-/// Notes kept per target for its report (the goroutineleak profile's failures).
-const MAX_NOTES: usize = 8;
 
 /// Threads answering HTTP requests.
 const HTTP_THREADS: usize = 4;
@@ -255,23 +260,30 @@ fn apply_targets(shared: &Shared, list: Vec<Target>) {
         if next.contains_key(&t.name) {
             continue;
         }
-        let urls =
-            crate::source::http::Target::parse(&t.url, shared.opts.path.as_deref()).and_then(|h| Ok((h.goroutine_url(false)?, h.url("goroutineleak", ""))));
-        let (goroutine_url, leak_url) = match urls {
-            Ok((g, l)) => (g.clone(), (shared.opts.leak_profile && !g.contains("/goroutineleak")).then_some(l)),
+        let work = crate::source::http::Target::parse(&t.url, shared.opts.path.as_deref()).and_then(|target| new_work(shared, target));
+        let work = match work {
+            Ok(w) => w,
             Err(e) => {
                 eprintln!("leakhound serve: target {} left out: {}", report::escape::terminal(&t.name), report::escape::terminal(&e.to_string()));
                 continue;
             }
         };
+        let goroutine_url = work.sampler.goroutine_url().to_string();
         let entry = match map.get(&t.name) {
             Some(old) if old.goroutine_url == goroutine_url && old.target.labels == t.labels => old.clone(),
             Some(old) if old.goroutine_url == goroutine_url => {
                 // New labels, same target: the window moves over.
-                let state = old.state.lock().map(|mut s| std::mem::replace(&mut *s, new_state(&shared.opts))).unwrap_or_else(|_| new_state(&shared.opts));
-                Arc::new(Entry { target: t.clone(), goroutine_url, leak_url, busy: AtomicBool::new(false), state: Mutex::new(state) })
+                let work = old.work.lock().map(|mut w| std::mem::replace(&mut *w, work)).unwrap_or_else(|e| panic!("a sampling of {} panicked: {e}", t.name));
+                let state = old.state.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
+                Arc::new(Entry { target: t.clone(), goroutine_url, busy: AtomicBool::new(false), work: Mutex::new(work), state: Mutex::new(state) })
             }
-            _ => Arc::new(Entry { target: t.clone(), goroutine_url, leak_url, busy: AtomicBool::new(false), state: Mutex::new(new_state(&shared.opts)) }),
+            _ => Arc::new(Entry {
+                target: t.clone(),
+                goroutine_url,
+                busy: AtomicBool::new(false),
+                work: Mutex::new(work),
+                state: Mutex::new(TargetState::default()),
+            }),
         };
         next.insert(t.name.clone(), entry);
     }
@@ -283,20 +295,27 @@ fn apply_targets(shared: &Shared, list: Vec<Target>) {
     *map = next;
 }
 
-fn new_state(opts: &ServeOptions) -> TargetState {
-    TargetState {
-        window: Window::new(opts.window.clone()),
-        leak_off: false,
-        notes: Vec::new(),
-        round: 0,
-        up: None,
-        goroutines: None,
-        sample_seconds: None,
-        errors_total: 0,
-        last_error: None,
-        report: None,
-        top: Vec::new(),
-    }
+/// A new target's sampling step ([`Sampler`], the same `watch` runs, on serve's schedule: the heap
+/// every [`SERVE_HEAP_EVERY`] rounds, creation sites every [`SERVE_CREATION_DUMP_EVERY`]) and an
+/// empty window.
+fn new_work(shared: &Shared, target: crate::source::http::Target) -> std::result::Result<Work, crate::source::http::FetchError> {
+    let opts = &shared.opts;
+    let sampler = Sampler::new(
+        SamplerOptions {
+            target,
+            interval: opts.interval,
+            count: None,
+            debug2: false,
+            leak_profile: opts.leak_profile,
+            heap: Every::Nth(SERVE_HEAP_EVERY),
+            creation_dump: Every::Nth(SERVE_CREATION_DUMP_EVERY),
+            max_profile_bytes: opts.max_profile_bytes,
+            first_round_decides: false,
+        },
+        shared.fetcher.clone(),
+    )?;
+    let series = Series::rolling(opts.window.group_by, opts.window.label.clone(), opts.window.bounds);
+    Ok(Work { sampler, series, heap: HeapSeries::default() })
 }
 
 /// Queues every target that is not still being sampled.
@@ -313,97 +332,37 @@ fn start_round(shared: &Shared, jobs: &SyncSender<Arc<Entry>>) {
     }
 }
 
-fn worker(queue: &Mutex<Receiver<Arc<Entry>>>, shared: &Shared, fetcher: &Fetcher) {
+fn worker(queue: &Mutex<Receiver<Arc<Entry>>>, shared: &Shared) {
     loop {
         let job = match queue.lock() {
             Ok(q) => q.recv(),
             Err(_) => return,
         };
         let Ok(entry) = job else { return };
-        sample(&entry, shared, fetcher);
+        sample(&entry, shared);
         entry.busy.store(false, Ordering::SeqCst);
     }
 }
 
-/// Samples one target once and re-ranks its window.
-fn sample(entry: &Entry, shared: &Shared, fetcher: &Fetcher) {
+/// Samples one target once and re-ranks its window. A target that cannot be sampled leaves
+/// `/metrics` (but its `target_up 0`) at once: its suspects were of a process that may be gone.
+fn sample(entry: &Entry, shared: &Shared) {
     let opts = &shared.opts;
     let started = Instant::now();
-    let at = now_nanos();
-    let url = &entry.goroutine_url;
-    // The profile is decoded outside the lock and dropped once grouped into the window.
-    let fetched = fetcher.get(url).map_err(|e| e.to_string()).and_then(|bytes| {
-        profile::decode(&bytes, opts.max_profile_bytes).map_err(|e| format!("{url}: not a goroutine profile: {e}")).and_then(|p| {
-            if p.kind.is_goroutine_like() {
-                Ok(p)
-            } else {
-                Err(format!("{url} answered with a {} profile, not goroutines: give the service's base URL or its /debug/pprof/goroutine URL", p.kind.name()))
-            }
-        })
-    });
-    let leak_url = entry.leak_url.as_ref().filter(|_| fetched.is_ok() && entry.state.lock().is_ok_and(|s| !s.leak_off));
-    let proof = leak_url.map(|u| {
-        let asked = Instant::now();
-        let answer = fetcher.get(u);
-        (u, answer, asked.elapsed())
-    });
-    let Ok(mut state) = entry.state.lock() else { return };
-    state.round += 1;
-    let round = state.round;
-    let outcome = match fetched {
-        Ok(p) => Sampled::Snapshot(state.window.push(p, format!("{url} (round {round})"), Some(at))),
-        Err(message) => {
-            state.window.record_failure(format!("round {round}: {message}"));
-            Sampled::Failed(message)
-        }
+    let Ok(mut work) = entry.work.lock() else { return };
+    let Work { sampler, series, heap } = &mut *work;
+    let round = match sampler.round(series, heap, &mut KeepNothing, Wait::default()) {
+        Ok(r) => r,
+        Err(e) => crate::sample::Round { failure: Some(format!("{e:?}")), ..Default::default() },
     };
-    if let Some((u, answer, took)) = proof {
-        match answer
-            .map_err(|e| (matches!(e, crate::source::http::FetchError::NotFound { .. }), e.to_string()))
-            .and_then(|bytes| profile::decode(&bytes, opts.max_profile_bytes).map_err(|e| (false, format!("{u}: {e}"))))
-        {
-            Ok(p) if p.kind == profile::ProfileKind::GoroutineLeak => state.window.attach_proof(p),
-            Ok(p) => state.notes.push(format!("round {round}: {u} is a {} profile, not a goroutineleak profile", p.kind.name())),
-            Err((true, _)) => {
-                state.leak_off = true;
-                state.notes.push("the service does not serve /debug/pprof/goroutineleak (Go 1.26 and later do): leaks are judged by growth alone".into());
-            }
-            Err((false, e)) => state.notes.push(format!("round {round}: {e}")),
-        }
-        // The runtime runs a collection for this profile, which on a large service takes longer
-        // than the interval: then it is no longer asked for, to keep the pace and spare the service.
-        if took > opts.interval && !state.leak_off {
-            state.leak_off = true;
-            state.notes.push(format!(
-                "the goroutineleak profile took {:.1} s, longer than the {} interval: it is no longer fetched, and leaks are judged by growth",
-                took.as_secs_f64(),
-                humantime::format_duration(opts.interval)
-            ));
-        }
-        // Notes of failed fetches stay few: the latest ones.
-        let excess = state.notes.len().saturating_sub(MAX_NOTES);
-        state.notes.drain(..excess);
-    }
-    match outcome {
-        Sampled::Snapshot(total) => {
-            state.up = Some(true);
-            state.goroutines = Some(total);
-            state.last_error = None;
-        }
-        Sampled::Failed(message) => {
-            state.up = Some(false);
-            state.errors_total += 1;
-            state.last_error = Some(message);
-        }
-    }
-    let name = entry.target.name.clone();
-    let notes = state.notes.clone();
-    let doc = state.window.with_series(|series| {
-        let suspects = series.rank(&opts.rank);
-        report::build::leak_report(&name, series, &HeapSeries::default(), &suspects, &opts.rank, None, &notes)
-    });
-    state.top = doc
-        .suspects
+    let suspects = series.rank(&opts.rank);
+    let doc = report::build::leak_report(&entry.target.name, series, heap, &suspects, &opts.rank, None, &[]);
+    let window = series.snapshots.len();
+    drop(work);
+    // Down: no suspect in /metrics, so an alert on one resolves rather than fire for a process
+    // that may be gone (its report still shows the window, and why the round failed).
+    let up_suspects = if round.goroutines.is_some() { doc.suspects.as_slice() } else { &[] };
+    let top: Vec<SuspectMetrics> = up_suspects
         .iter()
         .take(opts.max_stacks)
         .map(|s| SuspectMetrics {
@@ -414,7 +373,22 @@ fn sample(entry: &Entry, shared: &Shared, fetcher: &Fetcher) {
             growth_per_minute: s.growth_per_minute,
         })
         .collect();
+    let Ok(mut state) = entry.state.lock() else { return };
+    match (round.goroutines, round.failure) {
+        (Some(total), _) => {
+            state.up = Some(true);
+            state.goroutines = Some(total);
+            state.last_error = None;
+        }
+        (None, failure) => {
+            state.up = Some(false);
+            state.errors_total += 1;
+            state.last_error = Some(failure.unwrap_or_default());
+        }
+    }
+    state.top = top;
     state.report = Some(Arc::new(doc));
+    state.window = window;
     state.sample_seconds = Some(started.elapsed().as_secs_f64());
 }
 
@@ -446,7 +420,7 @@ fn views(shared: &Shared) -> Vec<View> {
                 },
                 last_error: s.last_error.clone(),
                 report: s.report.clone(),
-                window: s.window.len(),
+                window: s.window,
             })
         })
         .collect()
@@ -511,7 +485,7 @@ fn route(shared: &Shared, path: &str, request: &tiny_http::Request) -> (u16, &'s
                 return (404, TEXT, format!("no target named {}\n", report::escape::terminal(&name)).into_bytes());
             };
             let (report, error) = match entry.state.lock() {
-                Ok(s) => (s.report.clone().filter(|_| !s.window.is_empty()), s.last_error.clone()),
+                Ok(s) => (s.report.clone().filter(|_| s.window > 0), s.last_error.clone()),
                 Err(_) => (None, None),
             };
             match report {
@@ -568,7 +542,7 @@ fn overview(shared: &Shared) -> String {
     let body = maud::html! {
         p {
             "leakhound serve: round " (shared.rounds.load(Ordering::SeqCst)) ", every " (humantime::format_duration(shared.opts.interval))
-            ", a window of " (shared.opts.window.snapshots) " snapshots per target"
+            ", a window of " (shared.opts.window.bounds.snapshots) " snapshots per target"
             @if !down.is_empty() { "; not answering: " (report::escape::terminal(&down.join(", "))) }
             ". " a href="/metrics" { "/metrics" } " · " a href="/api/v1/report" { "/api/v1/report" }
         }
