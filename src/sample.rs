@@ -136,6 +136,9 @@ pub struct Sampler {
     heap_url: String,
     leak_profile: bool,
     leak_every_round: bool,
+    /// Rounds without end (`serve`): a profile the service does not serve is no longer asked for.
+    heap_off: bool,
+    creation_dump_off: bool,
     round: usize,
 }
 
@@ -145,7 +148,18 @@ impl Sampler {
         let leak_url = opts.target.url("goroutineleak", "");
         let heap_url = opts.target.url("heap", "");
         let leak_profile = opts.leak_profile && !goroutine_url.contains("/goroutineleak");
-        Ok(Sampler { opts, fetcher, goroutine_url, leak_url, heap_url, leak_profile, leak_every_round: true, round: 0 })
+        Ok(Sampler {
+            opts,
+            fetcher,
+            goroutine_url,
+            leak_url,
+            heap_url,
+            leak_profile,
+            leak_every_round: true,
+            heap_off: false,
+            creation_dump_off: false,
+            round: 0,
+        })
     }
 
     pub fn goroutine_url(&self) -> &str {
@@ -230,13 +244,13 @@ impl Sampler {
                 out.warnings.push(w);
             }
         }
-        if self.opts.creation_dump.due(round, last) && !self.opts.debug2 {
+        if self.opts.creation_dump.due(round, last) && !self.opts.debug2 && !self.creation_dump_off {
             self.creation_dump(series, keep, round, wait)?;
         }
         if self.leak_profile && (self.leak_every_round || last) {
             self.leak_profile(series, keep, round, last, index, wait)?;
         }
-        if self.opts.heap.due(round, last) {
+        if self.opts.heap.due(round, last) && !self.heap_off {
             self.heap(series, heap, keep, round, index, wait)?;
         }
         Ok(out)
@@ -299,6 +313,10 @@ impl Sampler {
                     Err(e) => series.errors.push(format!("round {round}: {shown}: {e}")),
                 }
             }
+            Err(e @ FetchError::NotFound { .. }) if self.opts.count.is_none() => {
+                self.heap_off = true;
+                series.errors.push(format!("round {round}: {e}; the heap profile is no longer asked for: suspects carry no heap"));
+            }
             Err(e) => series.errors.push(format!("round {round}: {e}")),
         }
         Ok(())
@@ -328,7 +346,12 @@ impl Sampler {
                     Ok(_) | Err(_) => series.errors.push(format!("round {round}: {shown} is not a debug=2 goroutine dump")),
                 }
             }
-            Err(e) => series.errors.push(format!("round {round}: the debug=2 dump for creation sites failed: {e}")),
+            Err(e) => {
+                series.errors.push(format!("round {round}: the debug=2 dump for creation sites failed: {e}"));
+                // Rounds without end ask again only when it may answer next time.
+                self.creation_dump_off =
+                    self.opts.count.is_none() && matches!(e, FetchError::NotFound { .. } | FetchError::Status { status: 400..=499 | 501, .. });
+            }
         }
         Ok(())
     }
