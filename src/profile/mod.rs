@@ -4,6 +4,7 @@
 
 mod debug1;
 mod debug2;
+mod goquote;
 mod gowrap;
 mod gzip;
 mod newlines;
@@ -408,7 +409,7 @@ fn looks_like_debug2(bytes: &[u8]) -> bool {
         next_line = end + 1;
         let line = &head[start..end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        std::str::from_utf8(line).is_ok_and(debug2::is_header)
+        debug2::is_header(line)
     })
 }
 
