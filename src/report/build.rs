@@ -240,6 +240,21 @@ fn missing_note(m: Missing, info: &GroupInfo) -> String {
     }
 }
 
+/// What `check` says of a report without a leak on too few snapshots: the note, and for a lone
+/// snapshot what its census found (a census never passes: passing needs a trend).
+pub fn inconclusive_message(doc: &LeakReport, taken: usize, analysed: usize) -> String {
+    let note = inconclusive_note(taken, analysed);
+    match &doc.census {
+        Some(c) if c.has_wait_ages => format!(
+            "{note}. The one-dump census lists {} suspect{} from wait ages (steady accumulation), which is not enough to fail or to pass",
+            c.suspects,
+            if c.suspects == 1 { "" } else { "s" }
+        ),
+        Some(_) => format!("{note}. The one-dump census has no wait ages in this form and cannot pass"),
+        None => note,
+    }
+}
+
 /// Why a report without a leak is inconclusive.
 pub fn inconclusive_note(taken: usize, analysed: usize) -> String {
     let min = crate::analysis::rank::thresholds::LEAK_MIN_SNAPSHOTS;
