@@ -479,6 +479,11 @@ impl StackTable {
         r.stack.iter().map(|&i| &self.exact[i as usize]).chain(placeholder)
     }
 
+    /// Whether the group's stack has any frame (the runtime records a few goroutines without one).
+    pub fn has_frames(&self, id: GroupId) -> bool {
+        self.groups.get(id.0 as usize).is_some_and(|r| !r.stack.is_empty())
+    }
+
     fn build_info(&self, r: &GroupRecord) -> GroupInfo {
         // Shown with every frame the profile has; keyed on the comparable part only.
         let mut frames: Vec<Frame> = r.stack.iter().map(|&i| self.exact[i as usize].clone()).collect();

@@ -91,6 +91,7 @@ pub fn leak_report(
                 hint: s.hint.to_string(),
                 counts: s.counts.clone(),
                 growth_per_minute: (s.growth_per_minute * 10.0).round() / 10.0,
+                growing_since_snapshot: (s.since > 0).then_some(range.start + s.since),
                 gc_proven_leaked: s.gc_proven_leaked,
                 heap_inuse_bytes: held.map(|h| h.0),
                 heap_growth_bytes: held.map(|h| h.1),

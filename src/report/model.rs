@@ -194,6 +194,10 @@ pub struct SuspectDoc {
     pub hint: String,
     pub counts: Vec<i64>,
     pub growth_per_minute: f64,
+    /// The snapshot (index into `snapshots`) where a stack that had held its level began to grow:
+    /// the growth and evidence are of the counts from there on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub growing_since_snapshot: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gc_proven_leaked: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
