@@ -767,7 +767,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
     if doc.outcome == "inconclusive" {
         let taken = doc.snapshots.len();
         let analysed = doc.analysed.map_or(0, |[a, b]| b + 1 - a);
-        eprintln!("leakhound check: INCONCLUSIVE: {}", report::build::inconclusive_note(taken, analysed));
+        eprintln!("leakhound check: INCONCLUSIVE: {}", report::build::inconclusive_message(&doc, taken, analysed));
         return Ok(ExitCode::from(exit::INCONCLUSIVE));
     }
     eprintln!("leakhound check: passed ({})", doc.outcome);

@@ -23,7 +23,8 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::{
-    DecodeError, Format, Frame, FrameInterner, GoroutineFacts, Profile, ProfileKind, Sample, SampleType, Truncation, MAX_DISTINCT_FRAMES, MAX_DISTINCT_STACKS,
+    DecodeError, Format, Frame, FrameInterner, GoroutineFacts, Profile, ProfileKind, Sample, SampleType, Truncation, WaitMinutes, MAX_DISTINCT_FRAMES,
+    MAX_DISTINCT_STACKS,
 };
 
 use super::debug1::MAX_LABELS;
@@ -535,6 +536,7 @@ impl Parser {
                 s.values[0] += 1;
                 if let Some(g) = s.goroutine.as_mut() {
                     g.max_wait_minutes = g.max_wait_minutes.max(minutes);
+                    g.wait.add(minutes, 1);
                     g.leaked += leaked;
                 }
                 // Hand the buffers back, so the next block reuses them.
@@ -552,6 +554,11 @@ impl Parser {
                     goroutine: Some(GoroutineFacts {
                         wait_reason: self.reasons[key.reason as usize].clone(),
                         max_wait_minutes: minutes,
+                        wait: {
+                            let mut w = WaitMinutes::default();
+                            w.add(minutes, 1);
+                            w
+                        },
                         leaked,
                         created_by: key.created_by,
                         ancestors: key.ancestors.clone(),
@@ -979,6 +986,7 @@ impl Parser {
                     mine.values[0] += s.values[0];
                     let f = mine.goroutine.as_mut()?;
                     f.max_wait_minutes = f.max_wait_minutes.max(g.max_wait_minutes);
+                    f.wait.merge(&g.wait);
                     f.leaked += g.leaked;
                 }
                 None => {
@@ -1273,6 +1281,7 @@ created by main.start
         let g = recv.goroutine.as_ref().unwrap();
         assert_eq!(g.wait_reason, "chan receive");
         assert_eq!(g.max_wait_minutes, 12);
+        assert_eq!(g.wait.entries(), &[(3, 1), (12, 1)]);
         assert_eq!(g.leaked, 1);
         assert_eq!(p.frames[g.created_by.unwrap() as usize].function, "main.spawn");
         let sel = &p.samples[2];
