@@ -609,3 +609,100 @@ fn many_functions_naming_one_long_string_decode_in_time_proportional_to_the_inpu
     assert!(err.contains("the longest accepted is 65536"), "{err}");
     assert!(took < Duration::from_secs(20), "took {took:?}");
 }
+
+// ---- traps in a saved folder ----
+
+/// Runs `cmd` and waits at most `limit` for it: a run still going then is killed and the test fails.
+fn run_within(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("still running after {limit:?}: {}", stderr(&out));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
+/// A saved folder of three rounds, written by `watch`.
+fn saved_folder(dir: &Path) -> PathBuf {
+    let s = profile_server();
+    let saved = dir.join("s");
+    let (out, _) = run(leakhound().args(["watch", &s.url, "--count", "3", "--interval", "100ms", "--retries", "0", "--quiet", "--save"]).arg(&saved));
+    assert!(out.status.success(), "{}", stderr(&out));
+    saved
+}
+
+#[test]
+fn a_fifo_in_a_saved_folder_is_refused_never_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = saved_folder(dir.path());
+    // A profile the index names is a FIFO nobody writes to.
+    mkfifo(&saved.join("001-goroutine.pb.gz"));
+    for command in ["analyze", "check"] {
+        let out = run_within(leakhound().args([command, "--format", "json"]).arg(&saved), Duration::from_secs(30));
+        let all = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+        assert!(all.contains("001-goroutine.pb.gz is a FIFO, not a regular file"), "{command}: {all}");
+        assert!(matches!(out.status.code(), Some(0..=5)), "{command}: {:?} {all}", out.status);
+    }
+    // Named on its own, as `analyze DIR/*` does: it is still a file of the folder.
+    let out = run_within(leakhound().arg("analyze").arg(saved.join("000-goroutine.pb.gz")).arg(saved.join("001-goroutine.pb.gz")), Duration::from_secs(30));
+    assert!(stderr(&out).contains("is a FIFO"), "{}", stderr(&out));
+    // The index itself a FIFO.
+    mkfifo(&saved.join("index.json"));
+    for command in ["analyze", "check"] {
+        let out = run_within(leakhound().arg(command).arg(&saved), Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        assert!(stderr(&out).contains("index.json is a FIFO"), "{command}: {}", stderr(&out));
+    }
+    // A FIFO named on the command line is read as a stream (`<(curl ...)`); with no writer it is
+    // an empty input at once, not a wait at the open.
+    let lone = dir.path().join("lone");
+    mkfifo(&lone);
+    let out = run_within(leakhound().arg("analyze").arg(&lone), Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("empty"), "{}", stderr(&out));
+}
+
+#[test]
+fn links_planted_at_temporary_names_are_never_written_through() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside.txt");
+    std::fs::write(&outside, "untouched").unwrap();
+    let s = profile_server();
+    let saved = dir.path().join("s");
+    let mut child = leakhound()
+        .args(["watch", &s.url, "--count", "6", "--interval", "400ms", "--retries", "0", "--quiet", "--format", "json", "--save"])
+        .arg(&saved)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the folder exists, links at every temporary name the old code would have used.
+    assert!(common::wait_until(Duration::from_secs(30), || saved.join("index.json").exists()));
+    for round in 0..6 {
+        let _ = symlink(&outside, saved.join(format!(".{round:03}-goroutine.pb.gz.tmp")));
+    }
+    let _ = symlink(&outside, saved.join(".index.json.tmp"));
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "untouched", "a write went through a planted link");
+    for round in 0..6 {
+        let meta = std::fs::symlink_metadata(saved.join(format!("{round:03}-goroutine.pb.gz"))).unwrap();
+        assert!(meta.file_type().is_file(), "round {round}: {:?}", meta.file_type());
+    }
+    let (out, _) = run(leakhound().args(["analyze", "--format", "json"]).arg(&saved));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("skipped"), "{}", stderr(&out));
+}

@@ -447,6 +447,30 @@ fn natural_key(path: &Path) -> Vec<(String, u128)> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn temporaries_are_never_written_through_a_link_and_a_swap_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, "untouched").unwrap();
+        let folder = dir.path().join("s");
+        fs::create_dir(&folder).unwrap();
+        let path = folder.join("000-goroutine.pb.gz");
+        // The old, predictable name, planted: not used, not followed.
+        std::os::unix::fs::symlink(&outside, folder.join(".000-goroutine.pb.gz.tmp")).unwrap();
+        write_file_atomically(&path, b"profile").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"profile");
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "untouched");
+        // Two names in a row differ.
+        assert_ne!(temporary_name("x", 0), temporary_name("x", 0));
+        // A temporary swapped for a link between its write and its rename: the rename puts the
+        // link in place, and that is reported, not taken for a saved file.
+        let tmp = write_temporary(&path, b"second").unwrap();
+        fs::remove_file(&tmp.path).unwrap();
+        std::os::unix::fs::symlink(&outside, &tmp.path).unwrap();
+        let err = put_in_place(&tmp, &path).unwrap_err();
+        assert!(err.to_string().contains("replaced it"), "{err}");
+    }
+
     /// A fleet's targets check their snapshot folders at once, in the same parent: no check may
     /// fail because another made its probe file at the same moment.
     #[test]
