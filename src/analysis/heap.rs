@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use super::series::Series;
 use super::trend::trend;
 use crate::profile::{Frame, Profile};
-use crate::stacks::{leaf_index, GroupInfo};
+use crate::stacks::{is_std_function, leaf_index, GroupInfo};
 
 /// One heap sample, reduced to what attribution needs.
 #[derive(Debug, Clone, Default)]
@@ -147,12 +147,28 @@ impl HeapSeries {
 
 /// Bytes of one heap snapshot per suspect, and the rest per allocation site.
 fn owners(h: &HeapSnap, stacks: &[Vec<&str>]) -> (Vec<i64>, HashMap<u32, i64>) {
+    // The suspects' stacks in this snapshot's function ids, and where each id sits in each stack.
+    let ids: HashMap<&str, u32> = h.functions.iter().enumerate().map(|(i, f)| (f.as_str(), i as u32)).collect();
+    let stacks: Vec<Vec<Option<u32>>> = stacks.iter().map(|st| st.iter().map(|f| ids.get(f).copied()).collect()).collect();
+    let positions: Vec<HashMap<u32, Vec<usize>>> = stacks
+        .iter()
+        .map(|st| {
+            let mut m: HashMap<u32, Vec<usize>> = HashMap::new();
+            for (i, id) in st.iter().enumerate() {
+                if let Some(id) = id {
+                    m.entry(*id).or_default().push(i);
+                }
+            }
+            m
+        })
+        .collect();
+    let std_entry: Vec<bool> = stacks.iter().map(|st| st.first().copied().flatten().is_some_and(|id| is_std_function(&h.functions[id as usize]))).collect();
     let mut owned = vec![0i64; stacks.len()];
     let mut rest: HashMap<u32, i64> = HashMap::new();
     for s in &h.samples {
         let mut best: Option<(usize, usize)> = None;
         for (k, st) in stacks.iter().enumerate() {
-            let common = st.iter().zip(&s.outer_first).take_while(|(a, &b)| h.functions.get(b as usize).is_some_and(|f| f == *a)).count();
+            let common = shared_run(st, &positions[k], &s.outer_first, std_entry[k], &h.functions);
             if common > 0 && best.is_none_or(|(_, c)| common > c) {
                 best = Some((k, common));
             }
@@ -166,6 +182,42 @@ fn owners(h: &HeapSnap, stacks: &[Vec<&str>]) -> (Vec<i64>, HashMap<u32, i64>) {
         }
     }
     (owned, rest)
+}
+
+/// How many frames a suspect's stack (`stack`, outermost first, `positions` its index by id) and
+/// a heap sample's (`sample`, outermost first) share, in one run of calls both made: from the
+/// outermost frames of both, or, where either was cut short (Go before 1.23 keeps the innermost 32
+/// frames of a goroutine or heap stack), from the outermost frame the cut one still has, matched
+/// wherever it sits in the other. The deepest match wins. A run that is only a server's entry
+/// function in the standard library (`net/http.(*conn).serve`) counts only when the sample
+/// allocated there through the standard library alone: every connection shares that frame, and
+/// a handler's allocations belong to the handler's own suspect, not to a neighbour connection.
+fn shared_run(stack: &[Option<u32>], positions: &HashMap<u32, Vec<usize>>, sample: &[u32], std_entry: bool, functions: &[String]) -> usize {
+    let run_from = |i: usize, j: usize| stack[i..].iter().zip(&sample[j..]).take_while(|(a, &b)| **a == Some(b)).count();
+    let mut best = 0;
+    // Both whole (or cut alike): aligned at their outermost frames.
+    if !stack.is_empty() && !sample.is_empty() {
+        best = run_from(0, 0);
+    }
+    // The sample cut: its outermost frame somewhere in the stack.
+    if let Some(is) = sample.first().and_then(|id| positions.get(id)) {
+        for &i in is {
+            best = best.max(run_from(i, 0));
+        }
+    }
+    // The stack cut: its outermost frame somewhere in the sample.
+    if let Some(Some(first)) = stack.first() {
+        for (j, _) in sample.iter().enumerate().filter(|(_, &id)| id == *first).skip(usize::from(sample.first() == Some(first))) {
+            best = best.max(run_from(0, j));
+        }
+    }
+    if best == 1 && std_entry && sample.first() == stack.first().copied().flatten().as_ref() {
+        let beyond_std = sample[1..].iter().all(|&id| functions.get(id as usize).is_some_and(|f| is_std_function(f)));
+        if !beyond_std {
+            return 0;
+        }
+    }
+    best
 }
 
 /// Allocation sites whose unowned live heap keeps growing.
