@@ -81,17 +81,22 @@ fn is_dispatch(function: &str) -> bool {
 /// just inside, the innermost dispatch frame (middleware and routers sit outside it, response
 /// writer wrappers and the libraries it calls inside).
 fn handler(info: &GroupInfo) -> Option<&Frame> {
+    handler_index(info).map(|i| &info.frames[i])
+}
+
+/// Where [`handler`]'s frame is in `info.frames`.
+pub fn handler_index(info: &GroupInfo) -> Option<usize> {
     let d = info.frames.iter().position(|f| is_dispatch(&f.function))?;
     let at = &info.frames[d];
     if is_program_frame(&at.function) && !at.function.ends_with("HandlerFunc.ServeHTTP") && !at.function.contains("_Handler") {
-        return Some(at);
+        return Some(d);
     }
-    info.frames[..d].iter().rev().find(|f| is_program_frame(&f.function))
+    info.frames[..d].iter().rposition(|f| is_program_frame(&f.function))
 }
 
 /// The module a package is in, as far as its path tells: `github.com/owner/repo`,
 /// `golang.org/x/net`, `google.golang.org/grpc`, `go.etcd.io/etcd`.
-fn module_of(package: &str) -> &str {
+pub fn module_of(package: &str) -> &str {
     let parts: Vec<&str> = package.splitn(4, '/').collect();
     let keep = match parts.first() {
         Some(host) if !host.contains('.') => 1,
@@ -104,10 +109,12 @@ fn module_of(package: &str) -> &str {
 
 /// A method of the stream types protoc-gen-go-grpc generates (`(*watchWatchServer).Recv`): gRPC's
 /// own plumbing in the service's package, never the code responsible.
+/// So is any wrapper's `RecvMsg`/`SendMsg` (`go-grpc-prometheus.(*monitoredServerStream).RecvMsg`):
+/// interceptors pass the stream's calls through.
 fn is_generated_stream_method(function: &str) -> bool {
     let Some((receiver, method)) = function.rsplit_once(").") else { return false };
-    matches!(method, "Recv" | "Send" | "RecvMsg" | "SendMsg" | "SendAndClose" | "CloseAndRecv" | "CloseSend" | "SendHeader")
-        && (receiver.ends_with("Server") || receiver.ends_with("Client"))
+    matches!(method, "RecvMsg" | "SendMsg" | "SetHeader" | "SendHeader")
+        || (matches!(method, "Recv" | "Send" | "SendAndClose" | "CloseAndRecv" | "CloseSend") && (receiver.ends_with("Server") || receiver.ends_with("Client")))
 }
 
 /// The responsible frame of a group, or what is missing to find it.
@@ -278,9 +285,26 @@ mod tests {
         assert_eq!(entry_function(&g).unwrap().function, "github.com/julienschmidt/httprouter.(*Router).ServeHTTP");
     }
 
-    // etcd 3.4's watch stream reader, its client frozen (etcdctl watch under SIGSTOP).
+    // etcd 3.4's watch stream reader and writer, their clients frozen (`etcdctl watch` under
+    // SIGSTOP, keys written meanwhile): a live debug=2 dump of Debian's etcd 3.4.23.
     #[test]
     fn a_grpc_stream_goroutine_names_the_service_code_not_grpc() {
+        let sender = group(
+            &[
+                "runtime.gopark",
+                "runtime.selectgo",
+                "google.golang.org/grpc/internal/transport.(*writeQuota).get",
+                "google.golang.org/grpc/internal/transport.(*http2Server).Write",
+                "google.golang.org/grpc.(*serverStream).SendMsg",
+                "github.com/grpc-ecosystem/go-grpc-prometheus.(*monitoredServerStream).SendMsg",
+                "go.etcd.io/etcd/etcdserver/etcdserverpb.(*watchWatchServer).Send",
+                "go.etcd.io/etcd/etcdserver/api/v3rpc.(*serverWatchStream).sendLoop",
+                "go.etcd.io/etcd/etcdserver/api/v3rpc.(*watchServer).Watch.func1",
+            ],
+            Some("go.etcd.io/etcd/etcdserver/api/v3rpc.(*watchServer).Watch"),
+            &[],
+        );
+        assert_eq!(started_from(&sender).unwrap().frame.function, "go.etcd.io/etcd/etcdserver/api/v3rpc.(*serverWatchStream).sendLoop");
         let g = group(
             &[
                 "runtime.gopark",
@@ -295,6 +319,7 @@ mod tests {
                 "google.golang.org/grpc.recvAndDecompress",
                 "google.golang.org/grpc.recv",
                 "google.golang.org/grpc.(*serverStream).RecvMsg",
+                "github.com/grpc-ecosystem/go-grpc-prometheus.(*monitoredServerStream).RecvMsg",
                 "go.etcd.io/etcd/etcdserver/etcdserverpb.(*watchWatchServer).Recv",
                 "go.etcd.io/etcd/etcdserver/api/v3rpc.(*serverWatchStream).recvLoop",
                 "go.etcd.io/etcd/etcdserver/api/v3rpc.(*watchServer).Watch.func2",
@@ -312,6 +337,10 @@ mod tests {
                 "go.etcd.io/etcd/etcdserver/api/v3rpc.(*watchServer).Watch",
                 "go.etcd.io/etcd/etcdserver/etcdserverpb._Watch_Watch_Handler",
                 "github.com/grpc-ecosystem/go-grpc-prometheus.(*ServerMetrics).StreamServerInterceptor.func1",
+                "github.com/grpc-ecosystem/go-grpc-middleware.ChainStreamServer.func1.1.1",
+                "go.etcd.io/etcd/etcdserver/api/v3rpc.newStreamInterceptor.func1",
+                "github.com/grpc-ecosystem/go-grpc-middleware.ChainStreamServer.func1.1.1",
+                "github.com/grpc-ecosystem/go-grpc-middleware.ChainStreamServer.func1",
                 "google.golang.org/grpc.(*Server).processStreamingRPC",
                 "google.golang.org/grpc.(*Server).handleStream",
             ],
