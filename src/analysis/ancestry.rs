@@ -117,6 +117,10 @@ fn is_generated_stream_method(function: &str) -> bool {
         || (matches!(method, "Recv" | "Send" | "SendAndClose" | "CloseAndRecv" | "CloseSend") && (receiver.ends_with("Server") || receiver.ends_with("Client")))
 }
 
+/// Libraries that carry a server's bytes (HTTP/2 framing, gRPC's transport, connection
+/// multiplexers): their frames are how a goroutine waits, never the code responsible for it.
+const WIRE_LIBRARIES: [&str; 3] = ["golang.org/x/net", "google.golang.org/grpc", "github.com/soheilhy/cmux"];
+
 /// The responsible frame of a group, or what is missing to find it.
 pub fn started_from(info: &GroupInfo) -> Result<StartedFrom, Missing> {
     if let Some(h) = handler(info) {
@@ -138,6 +142,7 @@ pub fn started_from(info: &GroupInfo) -> Result<StartedFrom, Missing> {
     let responsible = |f: &Frame| {
         is_program_frame(&f.function)
             && !is_generated_stream_method(&f.function)
+            && !WIRE_LIBRARIES.contains(&module_of(package_of(&f.function)))
             && library.as_deref().is_none_or(|lib| {
                 let p = package_of(&f.function);
                 p != lib && !p.strip_prefix(lib).is_some_and(|rest| rest.starts_with('/'))
@@ -348,6 +353,27 @@ mod tests {
             &[],
         );
         assert_eq!(started_from(&h).unwrap().frame.function, "go.etcd.io/etcd/etcdserver/api/v3rpc.(*watchServer).Watch");
+        // The connection's reader under cmux: HTTP/2 framing and gRPC's transport are how it
+        // waits, not who is responsible; its stack names no more than its entry.
+        let reader = group(
+            &[
+                "internal/poll.(*FD).Read",
+                "net.(*conn).Read",
+                "github.com/soheilhy/cmux.(*bufferedReader).Read",
+                "github.com/soheilhy/cmux.(*MuxConn).Read",
+                "bufio.(*Reader).Read",
+                "io.ReadFull",
+                "golang.org/x/net/http2.readFrameHeader",
+                "golang.org/x/net/http2.(*Framer).ReadFrame",
+                "google.golang.org/grpc/internal/transport.(*http2Server).HandleStreams",
+                "google.golang.org/grpc.(*Server).serveStreams",
+                "google.golang.org/grpc.(*Server).handleRawConn.func1",
+            ],
+            None,
+            &[],
+        );
+        assert_eq!(started_from(&reader), Err(Missing::CreationSite));
+        assert_eq!(entry_function(&reader).unwrap().function, "google.golang.org/grpc.(*Server).handleRawConn.func1");
         assert_eq!(module_of("google.golang.org/grpc/internal/transport"), "google.golang.org/grpc");
         assert_eq!(module_of("golang.org/x/net/http2"), "golang.org/x/net");
         assert_eq!(module_of("github.com/prometheus/common/expfmt"), "github.com/prometheus/common");
