@@ -450,7 +450,14 @@ pub fn distinct_leaves(groups: &[&GroupInfo]) -> Vec<usize> {
         if out[k].is_some() {
             continue;
         }
-        let pick = std::iter::once(g.leaf).chain(0..g.frames.len()).find(|&i| !taken_keys.contains(&key(g, i)) && !is_never_a_label(&name(g, i)));
+        // The program's own frames first (its callers of the leaf), then frames that say what the
+        // goroutine is, and plumbing (`sync.(*Mutex).Lock`) only when nothing else is left.
+        let own = |i: &usize| !is_std_function(&name(g, *i));
+        let candidates = std::iter::once(g.leaf)
+            .chain((g.leaf..g.frames.len()).filter(own))
+            .chain((0..g.frames.len()).filter(|&i| !is_plumbing(&name(g, i))))
+            .chain(0..g.frames.len());
+        let pick = candidates.into_iter().find(|&i| !taken_keys.contains(&key(g, i)) && !is_never_a_label(&name(g, i)));
         let pick = pick.unwrap_or(g.leaf);
         taken_keys.insert(key(g, pick));
         out[k] = Some(pick);
@@ -783,6 +790,31 @@ mod tests {
         assert!(is_constructor("github.com/x/y.Dial.func1"));
         assert!(is_constructor("github.com/x/y.(*Pool).Open"));
         assert!(!is_constructor("github.com/x/y.(*Client).loop"));
+    }
+
+    #[test]
+    fn a_label_is_the_programs_own_frame_never_the_lock() {
+        // Two stacks waiting on one mutex at one line of the program, called from two handlers.
+        let lock = |caller: &str| {
+            let mut g = group(
+                &[
+                    "runtime.gopark",
+                    "sync.runtime_SemacquireMutex",
+                    "sync.(*Mutex).lockSlow",
+                    "sync.(*Mutex).Lock",
+                    "main.(*store).get",
+                    caller,
+                    "runtime.goexit",
+                ],
+                None,
+            );
+            g.frames[4].line = 40;
+            g
+        };
+        let (a, b) = (lock("main.handleRead"), lock("main.handleList"));
+        let leaves = distinct_leaves(&[&a, &b]);
+        let names: Vec<&str> = leaves.iter().zip([&a, &b]).map(|(&i, g)| g.frames[i].function.as_str()).collect();
+        assert_eq!(names, ["main.(*store).get", "main.handleList"]);
     }
 
     #[test]
