@@ -780,7 +780,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
 /// A `--baseline` for a fleet: one target's report (accepted on every target), or an earlier fleet
 /// report (each target's own).
 enum Baseline {
-    One(LeakReport),
+    One(Box<LeakReport>),
     Fleet(report::fleet::FleetReport),
 }
 
@@ -793,7 +793,7 @@ impl Baseline {
                 .map(Baseline::Fleet)
                 .map_err(|e| Error::Input(format!("--baseline {}: not a leakhound fleet report ({e})", path.display())));
         }
-        read_baseline(path).map(Baseline::One)
+        read_baseline(path).map(|r| Baseline::One(Box::new(r)))
     }
 
     fn of(&self, target: &str) -> Option<&LeakReport> {
