@@ -59,9 +59,12 @@ fn stack_identity(s: &SuspectDoc) -> Vec<String> {
     s.group.stack.iter().map(|f| f.function.clone()).collect()
 }
 
+/// A `--baseline` report larger than this is not one leakhound wrote.
+const MAX_BASELINE_BYTES: u64 = 256 << 20;
+
 /// Reads a `--baseline` report, before any sampling.
 fn read_report(path: &Path) -> Result<LeakReport> {
-    let text = std::fs::read(path).map_err(|source| Error::Read { path: format!("--baseline {}", path.display()), source })?;
+    let text = crate::source::files::read_small(path, MAX_BASELINE_BYTES, "a leakhound JSON report")?;
     serde_json::from_slice(&text).map_err(|e| {
         Error::Input(format!(
             "--baseline {}: not a leakhound JSON report ({e}); write one with `leakhound check … --format json --output FILE`",
@@ -73,7 +76,7 @@ fn read_report(path: &Path) -> Result<LeakReport> {
 /// A `--baseline`: one target's report (accepted on every target), or an earlier fleet report
 /// (each target's own).
 pub enum Baseline {
-    One(LeakReport),
+    One(Box<LeakReport>),
     Fleet(FleetReport),
 }
 
@@ -81,16 +84,16 @@ impl Baseline {
     /// Reads a baseline; `fleet` accepts a fleet report as well as one target's.
     pub fn read(path: &Path, fleet: bool) -> Result<Baseline> {
         if !fleet {
-            return read_report(path).map(Baseline::One);
+            return read_report(path).map(|r| Baseline::One(Box::new(r)));
         }
-        let text = std::fs::read(path).map_err(|source| Error::Read { path: format!("--baseline {}", path.display()), source })?;
+        let text = crate::source::files::read_small(path, MAX_BASELINE_BYTES, "a leakhound JSON report")?;
         let schema = serde_json::from_slice::<serde_json::Value>(&text).ok().and_then(|v| v.get("schema").and_then(|s| s.as_str().map(String::from)));
         if schema.as_deref() == Some(FLEET_SCHEMA) {
             return serde_json::from_slice(&text)
                 .map(Baseline::Fleet)
                 .map_err(|e| Error::Input(format!("--baseline {}: not a leakhound fleet report ({e})", path.display())));
         }
-        read_report(path).map(Baseline::One)
+        read_report(path).map(|r| Baseline::One(Box::new(r)))
     }
 
     /// The report accepted for `target`.
@@ -170,7 +173,7 @@ pub fn verdict(doc: &LeakReport, failing: &[String], lost: Option<String>) -> u8
     if doc.outcome == "inconclusive" {
         let taken = doc.snapshots.len();
         let analysed = doc.analysed.map_or(0, |[a, b]| b + 1 - a);
-        eprintln!("leakhound check: INCONCLUSIVE: {}", report::build::inconclusive_note(taken, analysed));
+        eprintln!("leakhound check: INCONCLUSIVE: {}", report::build::inconclusive_message(doc, taken, analysed));
         return exit::INCONCLUSIVE;
     }
     eprintln!("leakhound check: passed ({})", doc.outcome);

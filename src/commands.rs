@@ -169,3 +169,18 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
     crate::serve::run(args.options()?, signals::install_for_serve())?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `leakhound completions SHELL`: the completion script on stdout.
+pub fn completions(args: &crate::cli::CompletionsArgs) -> Result<ExitCode> {
+    crate::manual::completions(args.shell, &mut std::io::stdout().lock()).map_err(|source| Error::Output { what: "the completion script".into(), source })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `leakhound man [--dir DIR]`: the top-level man page on stdout, or every page into DIR.
+pub fn man(args: &crate::cli::ManArgs) -> Result<ExitCode> {
+    match &args.dir {
+        Some(dir) => crate::manual::man_pages(dir).map_err(|source| Error::Output { what: format!("man pages into {}", dir.display()), source })?,
+        None => crate::manual::man_page(&mut std::io::stdout().lock()).map_err(|source| Error::Output { what: "the man page".into(), source })?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

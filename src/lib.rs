@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod fleet;
+pub mod manual;
 pub mod output;
 pub mod profile;
 pub mod report;
