@@ -1,6 +1,7 @@
-//! `leakhound serve`: the continuous mode. Every `--interval` each target is sampled (at most
-//! `--concurrency` at once), its rolling [`window`] of per-stack counts re-ranked by the same
-//! analysis `watch` uses, and what it finds is served over HTTP: `/metrics` for Prometheus
+//! `leakhound serve`: the continuous mode. Every `--interval` each target is sampled by the
+//! [`Sampler`] `watch` runs (at most `--concurrency` at once, the targets' fetches spread evenly
+//! over the interval), its rolling window of per-stack counts (a bounded [`Series`]) re-ranked by
+//! the same analysis `watch` uses, and what it finds is served over HTTP: `/metrics` for Prometheus
 //! ([`metrics`]), `/` an overview, `/targets/<name>` a target's report page, `/api/v1/report` the
 //! JSON, `/-/healthy` and `/-/ready`.
 //!
@@ -156,6 +157,7 @@ pub fn run(opts: ServeOptions, signals: &crate::signals::ServeSignals) -> Result
 
     let mut seen = file_stamp(&opts);
     let mut next_round = Instant::now();
+    let mut round: Option<Round> = None;
     while !signals.stop.load(Ordering::SeqCst) {
         if signals.reload.swap(false, Ordering::SeqCst) {
             eprintln!("leakhound serve: SIGHUP: reading the targets again");
@@ -170,12 +172,22 @@ pub fn run(opts: ServeOptions, signals: &crate::signals::ServeSignals) -> Result
                 reload(&shared);
                 seen = stamp;
             }
-            start_round(&shared, &jobs);
+            if let Some(r) = round.as_mut() {
+                // What the last round had not queued yet goes now.
+                r.queue_until(r.entries.len(), &jobs);
+            }
+            shared.rounds.fetch_add(1, Ordering::SeqCst);
+            // The first round is spread over at most FIRST_ROUND_SPREAD, so serve is soon ready.
+            let spread = if round.is_none() { opts.interval.min(FIRST_ROUND_SPREAD) } else { opts.interval };
+            round = Some(Round { start: now, spread, entries: shared.entries(), queued: 0 });
             next_round += opts.interval;
             if next_round < now {
                 // Rounds missed (a suspended process): the next one comes an interval from now.
                 next_round = now + opts.interval;
             }
+        }
+        if let Some(r) = round.as_mut() {
+            r.queue_due(Instant::now(), &jobs);
         }
         std::thread::sleep(next_round.saturating_duration_since(Instant::now()).min(Duration::from_millis(20)));
     }
@@ -318,16 +330,40 @@ fn new_work(shared: &Shared, target: crate::source::http::Target) -> std::result
     Ok(Work { sampler, series, heap: HeapSeries::default() })
 }
 
-/// Queues every target that is not still being sampled.
-fn start_round(shared: &Shared, jobs: &SyncSender<Arc<Entry>>) {
-    shared.rounds.fetch_add(1, Ordering::SeqCst);
-    for entry in shared.entries() {
-        if entry.busy.swap(true, Ordering::SeqCst) {
-            continue;
-        }
-        match jobs.try_send(entry.clone()) {
-            Ok(()) => {}
-            Err(TrySendError::Full(e)) | Err(TrySendError::Disconnected(e)) => e.busy.store(false, Ordering::SeqCst),
+/// The first round is spread over at most this long (then every round over the whole interval).
+const FIRST_ROUND_SPREAD: Duration = Duration::from_secs(2);
+
+/// A round in progress: its targets are queued evenly over `spread` (target `i` of `n` at
+/// `start + spread * i / n`), so that thousands of fetches are not fired together and a round
+/// costs the same at every moment of the interval.
+struct Round {
+    start: Instant,
+    spread: Duration,
+    entries: Vec<Arc<Entry>>,
+    queued: usize,
+}
+
+impl Round {
+    /// Queues the targets whose moment has come.
+    fn queue_due(&mut self, now: Instant, jobs: &SyncSender<Arc<Entry>>) {
+        let n = self.entries.len();
+        let elapsed = now.saturating_duration_since(self.start).as_secs_f64();
+        let due = if self.spread.is_zero() { n } else { ((elapsed / self.spread.as_secs_f64() * n as f64).floor() as usize + 1).min(n) };
+        self.queue_until(due, jobs);
+    }
+
+    /// Queues every target up to `due` that is not still being sampled.
+    fn queue_until(&mut self, due: usize, jobs: &SyncSender<Arc<Entry>>) {
+        while self.queued < due.min(self.entries.len()) {
+            let entry = &self.entries[self.queued];
+            self.queued += 1;
+            if entry.busy.swap(true, Ordering::SeqCst) {
+                continue;
+            }
+            match jobs.try_send(entry.clone()) {
+                Ok(()) => {}
+                Err(TrySendError::Full(e)) | Err(TrySendError::Disconnected(e)) => e.busy.store(false, Ordering::SeqCst),
+            }
         }
     }
 }
