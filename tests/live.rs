@@ -298,3 +298,38 @@ fn pprof_mounted_elsewhere_with_path() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn after_a_slow_round_watch_keeps_its_pace() {
+    // The second goroutine profile takes 3 s to come at --interval 500ms: the ticks it missed are
+    // skipped, and the rounds after it are an interval apart again, not taken back to back.
+    let svc = Service::start(&["-scenario", "leaky", "-rate", "5", "-load", "5", "-stall-goroutine-once", "3s"]);
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("snaps");
+    let out = leakhound()
+        .args(["watch", &svc.url(), "--interval", "500ms", "--count", "8", "--timeout", "10s", "--format", "json", "--quiet"])
+        .arg("--save")
+        .arg(&save)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let index = read_json(&save.join("index.json"));
+    // When each round began (its goroutine profile was asked for then).
+    let times: Vec<f64> = index["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "goroutine")
+        .map(|e| e["fetched_at_unix_nanos"].as_i64().unwrap() as f64 / 1e9)
+        .collect();
+    assert_eq!(times.len(), 8, "{index:#}");
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps[1] >= 2.9, "the second round (round 1) was the slow one: {gaps:?}");
+    // Round 2 starts at once (its tick has passed), then every round is an interval after the one
+    // before: with the old schedule rounds 2..7 came back to back, 0.00 s apart.
+    for (i, g) in gaps.iter().enumerate().skip(2) {
+        assert!(*g >= 0.4, "round {} came {g:.2} s after round {i}: taken back to back after the slow round ({gaps:?})", i + 1);
+    }
+    let span = times[7] - times[2];
+    assert!(span >= 5.0 * 0.5 - 0.1, "rounds 2..7 took {span:.2} s: less than the 5 intervals between them ({gaps:?})");
+}

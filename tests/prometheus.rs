@@ -163,7 +163,7 @@ fn label<'a>(v: &'a Json, name: &str) -> &'a str {
 fn real_prometheus_scrapes_serve_and_fires_the_leak_alert_for_the_leaking_service_only() {
     let started = Instant::now();
     let dir = tempfile::tempdir().expect("tempdir");
-    let leaky = Service::start(&["-scenario", "leaky", "-rate", "5", "-load", "5"]);
+    let mut leaky = Service::start(&["-scenario", "leaky", "-rate", "5", "-load", "5"]);
     let benign = Service::start(&["-scenario", "benign", "-load", "10", "-burst-every", "3s"]);
     let dead = format!("127.0.0.1:{}", free_port());
     let leaky_name = format!("127.0.0.1:{}", leaky.port());
@@ -289,5 +289,22 @@ fn real_prometheus_scrapes_serve_and_fires_the_leak_alert_for_the_leaking_servic
         assert!(rules_text.contains(name), "the rules no longer use {name}: update this list");
         assert!(metrics.text().contains(&format!("\n{name}{{")) || metrics.text().contains(&format!("\n{name} ")), "serve does not export {name}");
     }
+
+    // The leaking service goes away: its leak series leave serve's /metrics at the next round, so
+    // the leak alert resolves instead of firing for a process that is gone, and the sampling
+    // alert takes over (issue 22 §7).
+    leaky.kill();
+    let mut alerts = Vec::new();
+    let resolved = wait_until(Duration::from_secs(40), || {
+        alerts = firing(&prom);
+        let leak = alerts.iter().any(|a| label(a, "alertname") == "LeakhoundGoroutineLeak" && label(a, "target") == leaky_name);
+        let failing = alerts.iter().any(|a| label(a, "alertname") == "LeakhoundSamplingFailing" && label(a, "target") == leaky_name);
+        !leak && failing
+    });
+    assert!(resolved, "the leak alert of a gone service did not resolve within 40 s: {alerts:#?}\n{}\n{}", serve.log(), prometheus.log());
+    let gone = query(&prom, &format!(r#"leakhound_suspect_goroutines{{target="{leaky_name}"}}"#));
+    assert!(gone.is_empty(), "a gone service's suspect series are still scraped: {gone:?}");
+    let up = query(&prom, &format!(r#"leakhound_target_up{{target="{leaky_name}"}} == 0"#));
+    assert_eq!(up.len(), 1, "target_up 0 of the gone service: {up:?}");
     eprintln!("prometheus e2e: {:.1} s", started.elapsed().as_secs_f64());
 }

@@ -93,6 +93,7 @@ var (
 	flagBurstSize  = flag.Int("burst-size", 200, "goroutines per main.burstWorker burst")
 	flagMemRate    = flag.Int("memprofilerate", -1, "runtime.MemProfileRate (-1: 65536 for scenario heap, Go default otherwise)")
 	flagStdinEOF   = flag.Bool("exit-on-stdin-eof", false, "exit when stdin reaches EOF (lets a test harness avoid orphans)")
+	flagStallOnce  = flag.Duration("stall-goroutine-once", 0, "the second goroutine profile request waits this long before it is answered (a slow round)")
 )
 
 // shutdown is closed on SIGINT/SIGTERM. It is a global, so goroutines that
@@ -541,6 +542,10 @@ func newMux() *http.ServeMux {
 		if name == "goroutineleak" && !*flagServeLeak {
 			continue // the catch-all above answers 404
 		}
+		if name == "goroutine" && *flagStallOnce > 0 {
+			handle(prefix+"/"+name, stallOnce(*flagStallOnce, pprof.Handler(name)))
+			continue
+		}
 		// On Go < 1.26 goroutineleak answers 404 "Unknown profile".
 		handle(prefix+"/"+name, pprof.Handler(name))
 	}
@@ -549,6 +554,17 @@ func newMux() *http.ServeMux {
 	handle(prefix+"/symbol", http.HandlerFunc(pprof.Symbol))
 	handle(prefix+"/trace", http.HandlerFunc(pprof.Trace))
 	return mux
+}
+
+// stallOnce answers the second request to h after waiting d: one slow round in a watch.
+func stallOnce(d time.Duration, h http.Handler) http.Handler {
+	var n atomic.Int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 2 {
+			time.Sleep(d)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // ---------------------------------------------------------------------------
