@@ -98,15 +98,15 @@ impl Series {
     }
 
     /// The end of a round of a rolling window: forgets the oldest snapshots beyond its bounds (and
-    /// `heap`'s profiles paired with them), or all before a restart of the service (the window
-    /// starts afresh with its new run), and trims the table when it has grown. Nothing for a
+    /// `heap`'s profiles paired with them), or all before a clear restart of the service (the
+    /// window starts afresh with its new run), and trims the table when it has grown. Nothing for a
     /// series that keeps all.
     pub fn roll(&mut self, heap: &mut HeapSeries) {
         let Some(r) = &self.rolling else { return };
         let n = r.bounds.snapshots.max(1);
         let excess = self.snapshots.len().saturating_sub(n);
         let last = self.snapshots.len().saturating_sub(1);
-        if last > 0 && self.restarts.last() == Some(&last) {
+        if last > 0 && self.restarts.last() == Some(&last) && self.clearly_new_run(last) {
             // A new run of the service: the window starts afresh with it, so that what the run
             // that went away did (its suspects) is not reported, nor mixed with the new one.
             self.forget_oldest(last, heap);
@@ -121,6 +121,16 @@ impl Series {
         if self.table.len() > r.trim_at || self.table.frames() > r.trim_frames_at {
             self.trim_table();
         }
+    }
+
+    /// Whether the restart before snapshot `i` is a new process beyond doubt: its time went back,
+    /// or it holds at most half the goroutines of the one before. A dip after one failed fetch
+    /// (a timeout of a busy service) stays a restart the ranking steps over, as in `watch`, and
+    /// does not wipe the window.
+    fn clearly_new_run(&self, i: usize) -> bool {
+        let (prev, next) = (&self.snapshots[i - 1], &self.snapshots[i]);
+        let went_back = matches!((prev.time_nanos, next.time_nanos), (Some(a), Some(b)) if b < a);
+        went_back || next.total.saturating_mul(2) <= prev.total
     }
 
     /// Forgets the `d` oldest snapshots, and failed rounds and notes beyond the bounds; what was
@@ -301,6 +311,24 @@ mod tests {
         assert!(w.0.errors.iter().any(|e| e.contains("starts afresh")), "{:?}", w.0.errors);
         let new_run: Vec<&Profile> = order[6..].iter().map(|&i| &profiles[i]).collect();
         assert_eq!(window_verdicts(&w), watch_verdicts(&new_run));
+    }
+
+    #[test]
+    fn a_dip_after_one_failed_round_does_not_wipe_the_window() {
+        let profiles = demo_profiles();
+        let mut w = window(30, DEFAULT_STACK_LIMIT, GroupBy::Line);
+        for (i, p) in profiles.iter().enumerate() {
+            push(&mut w, p, format!("round {i}"), None);
+        }
+        // A timeout, then the service a little smaller than before (as a busy one may be).
+        w.0.record_failure("round 8: timed out".into());
+        let (t6, t7) = (w.0.snapshots[6].total, w.0.snapshots[7].total);
+        assert!(t6 < t7 && t6 * 2 > t7, "the demo's last two rounds: {t6}, {t7}");
+        let mut smaller = profiles[6].clone();
+        smaller.time_nanos = None; // the same process: its time does not go back
+        push(&mut w, &smaller, "round 9".into(), None);
+        assert_eq!(w.0.snapshots.len(), 9, "the window was wiped by a dip");
+        assert_eq!(w.0.restarts, vec![8], "still a restart the ranking steps over, as in watch");
     }
 
     #[test]
