@@ -106,7 +106,9 @@ impl Series {
         let n = r.bounds.snapshots.max(1);
         let excess = self.snapshots.len().saturating_sub(n);
         let last = self.snapshots.len().saturating_sub(1);
-        if last > 0 && self.restarts.last() == Some(&last) && self.clearly_new_run(last) {
+        // A restart the series saw, or a round that failed just before: either may be a new run.
+        let after_a_gap = self.restarts.last() == Some(&last) || self.failures.iter().any(|(i, _)| *i == last);
+        if last > 0 && after_a_gap && self.clearly_new_run(last) {
             // A new run of the service: the window starts afresh with it, so that what the run
             // that went away did (its suspects) is not reported, nor mixed with the new one.
             self.forget_oldest(last, heap);
@@ -124,13 +126,18 @@ impl Series {
     }
 
     /// Whether the restart before snapshot `i` is a new process beyond doubt: its time went back,
-    /// or it holds at most half the goroutines of the one before. A dip after one failed fetch
-    /// (a timeout of a busy service) stays a restart the ranking steps over, as in `watch`, and
-    /// does not wipe the window.
+    /// most goroutines of the snapshot before are gone from their stacks, or the stacks that grew
+    /// over the window lost half their goroutines at once (a new process may soon have as many
+    /// goroutines as the old one, but its leaks start again from nothing; a leak does not heal by
+    /// half over one late round). A dip after one failed fetch (a timeout of a busy service) stays
+    /// a restart the ranking steps over, as in `watch`, and does not wipe the window.
     fn clearly_new_run(&self, i: usize) -> bool {
-        let (prev, next) = (&self.snapshots[i - 1], &self.snapshots[i]);
+        let (first, prev, next) = (&self.snapshots[0], &self.snapshots[i - 1], &self.snapshots[i]);
         let went_back = matches!((prev.time_nanos, next.time_nanos), (Some(a), Some(b)) if b < a);
-        went_back || next.total.saturating_mul(2) <= prev.total
+        let fallen: i64 = prev.groups.iter().map(|(id, g)| g.value.saturating_sub(next.value(*id)).max(0)).fold(0i64, i64::saturating_add);
+        let grown = prev.groups.iter().filter(|(id, g)| g.value >= first.value(**id).saturating_add(3));
+        let (was, is) = grown.fold((0i64, 0i64), |(w, n), (id, g)| (w.saturating_add(g.value), n.saturating_add(next.value(*id))));
+        went_back || fallen.saturating_mul(2) > prev.total || (was >= 6 && is.saturating_mul(2) < was)
     }
 
     /// Forgets the `d` oldest snapshots, and failed rounds and notes beyond the bounds; what was
