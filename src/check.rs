@@ -62,9 +62,17 @@ fn stack_identity(s: &SuspectDoc) -> Vec<String> {
 /// A `--baseline` report larger than this is not one leakhound wrote.
 const MAX_BASELINE_BYTES: u64 = 256 << 20;
 
+/// The bytes of a `--baseline` file; an error names the option.
+fn read_baseline_file(path: &Path) -> Result<Vec<u8>> {
+    crate::source::files::read_small(path, MAX_BASELINE_BYTES, "a leakhound JSON report").map_err(|e| match e {
+        Error::Read { path, source } => Error::Read { path: format!("--baseline {path}"), source },
+        e => e,
+    })
+}
+
 /// Reads a `--baseline` report, before any sampling.
 fn read_report(path: &Path) -> Result<LeakReport> {
-    let text = crate::source::files::read_small(path, MAX_BASELINE_BYTES, "a leakhound JSON report")?;
+    let text = read_baseline_file(path)?;
     serde_json::from_slice(&text).map_err(|e| {
         Error::Input(format!(
             "--baseline {}: not a leakhound JSON report ({e}); write one with `leakhound check … --format json --output FILE`",
@@ -86,7 +94,7 @@ impl Baseline {
         if !fleet {
             return read_report(path).map(|r| Baseline::One(Box::new(r)));
         }
-        let text = crate::source::files::read_small(path, MAX_BASELINE_BYTES, "a leakhound JSON report")?;
+        let text = read_baseline_file(path)?;
         let schema = serde_json::from_slice::<serde_json::Value>(&text).ok().and_then(|v| v.get("schema").and_then(|s| s.as_str().map(String::from)));
         if schema.as_deref() == Some(FLEET_SCHEMA) {
             return serde_json::from_slice(&text)

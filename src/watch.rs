@@ -246,18 +246,18 @@ pub fn run_target(opts: &WatchOptions, stop: &AtomicBool) -> std::result::Result
     Ok(Outcome { series, heap, saved_to, interrupted, unsaved: saver.failed })
 }
 
-/// When the round after one that began at `began` starts, its tick planned for `planned`: one
-/// interval after the planned tick, or, when the round overran it, the first tick still ahead
-/// (the ones it missed are skipped), never sooner than one interval after it began.
+/// When the round after one planned for `planned` that began at `began` starts: one interval
+/// after its tick while it began within that interval (the schedule holds, and a round that took
+/// longer than the interval is followed at once, as fast as the service answers), else one
+/// interval after it began: the ticks missed while an earlier round stalled are skipped, never made
+/// up for back to back.
 pub fn next_round(planned: Instant, began: Instant, interval: Duration) -> Instant {
     let next = planned + interval;
     if next > began {
-        return next;
+        next
+    } else {
+        began + interval
     }
-    // Skip the missed ticks: the next one on the schedule after the round began.
-    let behind = began.duration_since(planned).as_nanos() / interval.as_nanos().max(1);
-    let on_schedule = planned + interval.saturating_mul(u32::try_from(behind + 1).unwrap_or(u32::MAX));
-    on_schedule.max(began + interval)
 }
 
 /// The sampling step of a watch.
@@ -326,14 +326,14 @@ mod tests {
         let ms = Duration::from_millis;
         let t0 = Instant::now();
         // On time: one interval after the planned tick.
-        assert_eq!(next_round(t0, t0, ms(500)), t0 + ms(500));
-        // Round 0 took 3 s: round 1 begins at once (its tick has passed), at 3.0 s ...
-        let next = next_round(t0, t0, ms(500));
-        assert!(next < t0 + ms(3000));
-        // ... and round 2 one interval after round 1 began, not at once: the ticks round 0 missed
-        // are skipped.
-        assert_eq!(next_round(next, t0 + ms(3000), ms(500)), t0 + ms(3500));
-        assert_eq!(next_round(t0 + ms(3500), t0 + ms(3510), ms(500)), t0 + ms(4000));
+        assert_eq!(next_round(t0, t0 + ms(5), ms(500)), t0 + ms(500));
+        // Round 1, planned and begun at 0.5 s, took 3 s: round 2's tick (1.0 s) has passed, so it
+        // begins at once, at 3.5 s ...
+        assert_eq!(next_round(t0 + ms(500), t0 + ms(500), ms(500)), t0 + ms(1000));
+        // ... and round 3 one interval after round 2 began, not at once: the ticks missed while
+        // round 1 stalled are skipped.
+        assert_eq!(next_round(t0 + ms(1000), t0 + ms(3500), ms(500)), t0 + ms(4000));
+        assert_eq!(next_round(t0 + ms(4000), t0 + ms(4010), ms(500)), t0 + ms(4500));
     }
 
     #[test]
