@@ -261,7 +261,7 @@ pub struct LeakReport {
     pub failed_rounds: Vec<FailedRoundDoc>,
     /// When the analysed run is one snapshot: its census (`analysis::census`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub census: Option<CensusDoc>,
+    pub census: Option<Box<CensusDoc>>,
 }
 
 /// The census of a lone snapshot: its stacks by count, with their wait ages where the form has

@@ -361,19 +361,10 @@ fn census(c: &super::CensusDoc, p: &Paint, w: &mut dyn Write) -> std::io::Result
         writeln!(w, "  {}", p.dim(&format!("… and {} smaller stacks", c.stacks - c.groups.len())))?;
     }
     writeln!(w)?;
-    for (i, g) in c.groups.iter().enumerate().filter(|(_, g)| g.status == "suspect") {
+    for g in c.groups.iter().filter(|g| g.status == "suspect") {
         let rate = census_rate(g).map(|r| format!(", {r}")).unwrap_or_default();
         let proven = g.gc_proven_leaked.map(|n| format!(", the runtime proved {n} leaked")).unwrap_or_default();
-        writeln!(
-            w,
-            "{} {} {}  {}, {}, {} goroutines{rate}{proven}",
-            p.bold(&format!("#{}", i + 1)),
-            g.status,
-            p.bold(&t(&g.group.leaf)),
-            g.pattern,
-            g.group.blocking,
-            g.goroutines
-        )?;
+        writeln!(w, "{} {}  {}, {}, {} goroutines{rate}{proven}", p.yellow(&g.status), p.bold(&t(&g.group.leaf)), g.pattern, g.group.blocking, g.goroutines)?;
         if let Some(a) = &g.wait {
             writeln!(w, "   waits: {}  (oldest {} minutes, median {})", census_histogram(a), a.oldest_minutes, a.median_minutes)?;
         }
