@@ -83,6 +83,7 @@ var (
 	flagScenario   = flag.String("scenario", "leaky", "leaky | benign | slowleak | heap | shared | demo | none | patterns | slowtrend | churn | warmup")
 	flagRate       = flag.Float64("rate", 5, "leaked goroutines per second per pattern (capped at 1000)")
 	flagSlowEvery  = flag.Duration("slow-every", 3*time.Second, "slowleak: one main.forgottenSender every this long")
+	flagLeakAfter  = flag.Duration("leak-after", 0, "slowleak: start leaking only after this long (a leak that starts late in a watch)")
 	flagToken      = flag.String("token", "", "if set, pprof endpoints require 'Authorization: Bearer TOKEN'")
 	flagNoPprof    = flag.Bool("nopprof", false, "serve no pprof endpoints at all")
 	flagPrefix     = flag.String("prefix", "/debug/pprof", "URL prefix of the pprof endpoints")
@@ -646,7 +647,14 @@ func main() {
 	case "benign":
 		startBenign(base)
 	case "slowleak":
-		go leakLoop("main.forgottenSender", *flagSlowEvery, 1, 0, spawnCallWithTimeout)
+		go func() {
+			select {
+			case <-shutdown:
+				return
+			case <-time.After(*flagLeakAfter):
+			}
+			leakLoop("main.forgottenSender", *flagSlowEvery, 1, 0, spawnCallWithTimeout)
+		}()
 		startBenign(base)
 	case "heap":
 		startHeap(rate)
