@@ -337,6 +337,8 @@ pub struct GroupStats {
     pub max_wait_minutes: u64,
     /// Goroutines the runtime marked leaked in a debug=2 header.
     pub leaked: u64,
+    /// How long its goroutines have waited (debug=2 dumps only; empty for the other forms).
+    pub wait: crate::profile::WaitMinutes,
 }
 
 #[derive(Hash, PartialEq, Eq)]
@@ -616,6 +618,7 @@ impl StackTable {
             stats.value = stats.value.saturating_add(s.values.get(value_index).copied().unwrap_or(0));
             if let Some(g) = facts {
                 stats.max_wait_minutes = stats.max_wait_minutes.max(g.max_wait_minutes);
+                stats.wait.merge(&g.wait);
                 stats.leaked = stats.leaked.saturating_add(g.leaked);
                 let record = &mut self.groups[id.0 as usize];
                 // So do the ancestors of a `GODEBUG=tracebackancestors` dump: those of the most

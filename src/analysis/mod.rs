@@ -2,6 +2,7 @@
 
 pub mod ancestry;
 pub mod callgraph;
+pub mod census;
 pub mod diff;
 pub mod heap;
 pub mod patterns;
@@ -71,6 +72,9 @@ impl Snapshot {
         for (id, o) in &other.groups {
             if let Some(g) = self.groups.get_mut(id) {
                 g.max_wait_minutes = g.max_wait_minutes.max(o.max_wait_minutes);
+                if g.wait.is_empty() {
+                    g.wait.clone_from(&o.wait);
+                }
                 g.leaked = g.leaked.max(o.leaked.min(g.value.max(0) as u64));
             }
         }
