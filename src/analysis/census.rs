@@ -131,7 +131,7 @@ pub fn accumulation(wait: &WaitMinutes, dump_oldest: u64) -> Result<Accumulation
     if total < MIN_GOROUTINES {
         return Err(NotSteady::Few);
     }
-    if oldest < MIN_SPAN_MINUTES || oldest > crate::profile::EXACT_WAIT_MINUTES {
+    if !(MIN_SPAN_MINUTES..=crate::profile::EXACT_WAIT_MINUTES).contains(&oldest) {
         // Past six hours minutes are bucketed: a pace that old is no incident's.
         return Err(if oldest < MIN_SPAN_MINUTES { NotSteady::ShortWaits } else { NotSteady::NearProcessAge });
     }

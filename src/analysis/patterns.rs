@@ -371,7 +371,7 @@ pub fn pair_companions(patterns: &mut [Pattern], last_counts: &[i64]) {
     let waiting: Vec<i64> = patterns.iter().zip(last_counts).filter(|(p, _)| p.name == "http-no-response-timeout").map(|(_, &n)| n).collect();
     let connection = |p: &Pattern| ["http-body-not-closed", "http-transport-per-request", HTTP_CLIENT_CONNECTION.name].contains(&p.name);
     for (p, &n) in patterns.iter_mut().zip(last_counts) {
-        if connection(p) && waiting.iter().any(|&w| w == n) {
+        if connection(p) && waiting.contains(&n) {
             *p = HTTP_BACKEND_CONNECTION;
         }
     }
