@@ -156,8 +156,8 @@ pub fn rank(table: &StackTable, snapshots: &[&Snapshot], minutes: &[f64], proven
         out.truncate(top);
     }
     let mut names: Vec<super::patterns::Pattern> = out.iter().map(|s| super::patterns::Pattern { name: s.pattern, fix: s.hint }).collect();
-    let last_counts: Vec<i64> = out.iter().map(|s| s.counts.last().copied().unwrap_or(0)).collect();
-    super::patterns::pair_companions(&mut names, &last_counts);
+    let increases: Vec<i64> = out.iter().map(|s| s.counts.last().copied().unwrap_or(0).saturating_sub(s.counts.first().copied().unwrap_or(0))).collect();
+    super::patterns::pair_companions(&mut names, &increases);
     for (s, p) in out.iter_mut().zip(names) {
         (s.pattern, s.hint) = (p.name, p.fix);
     }

@@ -620,10 +620,10 @@ func main() {
 		rate = maxRate
 	}
 	switch *flagScenario {
-	case "leaky", "benign", "slowleak", "heap", "shared", "demo", "none", "patterns", "forms":
+	case "leaky", "benign", "slowleak", "heap", "shared", "demo", "none", "patterns", "forms", "servers":
 	case "slowtrend", "churn", "warmup", "census":
 	default:
-		fmt.Fprintf(os.Stderr, "leaksvc: unknown -scenario %q (leaky, benign, slowleak, heap, shared, demo, none, patterns, forms, slowtrend, churn, warmup, census)\n", *flagScenario)
+		fmt.Fprintf(os.Stderr, "leaksvc: unknown -scenario %q (leaky, benign, slowleak, heap, shared, demo, none, patterns, forms, servers, slowtrend, churn, warmup, census)\n", *flagScenario)
 		os.Exit(2)
 	}
 	if *flagMemRate >= 0 {
@@ -665,6 +665,9 @@ func main() {
 		startBenign(base)
 	case "patterns": // patterns.go: leaks inside the standard library and a client library
 		startPatterns(rate)
+		startBenign(base)
+	case "servers": // servers.go: server-side leaks, each alone
+		startServers(rate)
 		startBenign(base)
 	case "forms":
 		startForms()
