@@ -411,6 +411,36 @@ mod tests {
     }
 
     #[test]
+    fn a_stack_with_no_frames_is_never_a_suspect() {
+        use crate::profile::{Format, Frame, Profile, ProfileKind, Sample, SampleType};
+        // Goroutines the runtime records without a frame, growing beside a real stack.
+        let profile = |n: i64| Profile {
+            kind: ProfileKind::Goroutine,
+            format: Format::Proto,
+            sample_types: vec![SampleType { name: "goroutine".into(), unit: "count".into() }],
+            default_sample_type: 0,
+            time_nanos: None,
+            duration_nanos: 0,
+            period_type: None,
+            period: 0,
+            frames: vec![Frame { function: "main.forgottenSender".into(), file: "/m.go".into(), line: 9, address: 0, start_line: 0 }],
+            samples: vec![
+                Sample { stack: Vec::new(), values: vec![10 * n], labels: Vec::new(), goroutine: None },
+                Sample { stack: vec![0], values: vec![5 * n], labels: Vec::new(), goroutine: None },
+            ],
+            declared_total: None,
+            truncated: None,
+        };
+        let mut table = StackTable::new(crate::stacks::GroupBy::Line, None);
+        let snaps: Vec<Snapshot> = (0..8).map(|i| Snapshot::from_profile(&mut table, &profile(i), String::new(), i as usize, 0)).collect();
+        let refs: Vec<&Snapshot> = snaps.iter().collect();
+        let minutes: Vec<f64> = (0..8).map(|i| i as f64).collect();
+        let listed = rank(&table, &refs, &minutes, &HashMap::new(), &RankOptions::default());
+        let leaves: Vec<&str> = listed.iter().map(|s| table.group(s.group).leaf_frame().function.as_str()).collect();
+        assert_eq!(leaves, ["main.forgottenSender"]);
+    }
+
+    #[test]
     fn two_snapshots_are_a_difference_not_a_suspect() {
         assert_eq!(judge_counts(&[5, 8]), None);
         assert_eq!(judge_counts(&[0, 100]), None);
