@@ -782,7 +782,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
 // One per run, read once: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Baseline {
-    One(LeakReport),
+    One(Box<LeakReport>),
     Fleet(report::fleet::FleetReport),
 }
 
@@ -795,7 +795,7 @@ impl Baseline {
                 .map(Baseline::Fleet)
                 .map_err(|e| Error::Input(format!("--baseline {}: not a leakhound fleet report ({e})", path.display())));
         }
-        read_baseline(path).map(Baseline::One)
+        read_baseline(path).map(|r| Baseline::One(Box::new(r)))
     }
 
     fn of(&self, target: &str) -> Option<&LeakReport> {
