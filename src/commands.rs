@@ -779,8 +779,6 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
 
 /// A `--baseline` for a fleet: one target's report (accepted on every target), or an earlier fleet
 /// report (each target's own).
-// One per run, read once: its size does not matter.
-#[allow(clippy::large_enum_variant)]
 enum Baseline {
     One(Box<LeakReport>),
     Fleet(report::fleet::FleetReport),
