@@ -4,6 +4,7 @@
 
 mod debug1;
 mod debug2;
+mod goquote;
 mod gowrap;
 mod gzip;
 mod newlines;
@@ -324,6 +325,9 @@ pub enum DecodeError {
     Text { line: usize, message: String },
     #[error("no goroutine blocks (`goroutine N [state]:`) found in the dump")]
     NoGoroutines,
+    /// The file shrank while it was read (truncated or rewritten by another process).
+    #[error("the file changed while it was read: it had {expected} bytes, only {read} were there to read; read it again once nothing writes to it")]
+    Changed { expected: u64, read: u64 },
 }
 
 /// Decodes any supported form. `max_bytes` caps the decompressed size.
@@ -332,7 +336,9 @@ pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
         return Err(DecodeError::Empty);
     }
     if gzip::is_gzip(bytes) {
-        let raw = gzip::gunzip_into(bytes, max_bytes, SPARE_INFLATED.take())?;
+        // Text may inflate to --max-profile-bytes; a protobuf profile (binary) to far less.
+        let cap = |head: &[u8]| if is_mostly_text(head) { max_bytes } else { pb::scaled(pb::MAX_PROTOBUF_BYTES, max_bytes) };
+        let raw = gzip::gunzip_capped(bytes, max_bytes, SPARE_INFLATED.take(), cap)?;
         if raw.is_empty() {
             return Err(DecodeError::Empty);
         }
@@ -496,7 +502,7 @@ fn looks_like_debug2(bytes: &[u8]) -> bool {
         next_line = end + 1;
         let line = &head[start..end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        std::str::from_utf8(line).is_ok_and(debug2::is_header)
+        debug2::is_header(line)
     })
 }
 

@@ -226,7 +226,19 @@ fn started_from_docs(info: &GroupInfo) -> (Option<StartedFromDoc>, Option<String
         Ok(sf) => {
             (Some(StartedFromDoc { function: sf.frame.function.clone(), file: sf.frame.file.clone(), line: sf.frame.line, via: sf.via.describe() }), None)
         }
-        Err(m) => (None, Some(missing_note(m, info))),
+        // Who started it is not known, but its own stack names the program's code it runs.
+        Err(m) => match crate::analysis::ancestry::entry_function(info) {
+            Some(e) => (
+                Some(StartedFromDoc {
+                    function: e.function.clone(),
+                    file: e.file.clone(),
+                    line: e.line,
+                    via: crate::analysis::ancestry::Via::Entry.describe(),
+                }),
+                Some(missing_note(m, info)),
+            ),
+            None => (None, Some(missing_note(m, info))),
+        },
     }
 }
 
