@@ -126,6 +126,7 @@ mod tests {
         GroupInfo {
             frames,
             label: None,
+            labels: Vec::new(),
             blocking: Blocking::Select,
             leaf,
             created_by: created_by.map(|c| fr(c, 20)),

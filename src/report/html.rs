@@ -428,6 +428,7 @@ fn suspect_article(doc: &LeakReport, s: &SuspectDoc, p: &str) -> Markup {
                         dt { "Started from" } dd { "unknown: " (m) }
                     }
                     @if let Some(l) = &s.group.label { dt { "Label" } dd { code { (l) } } }
+                    @if let Some(l) = s.group.labels_line() { dt { "Labels" } dd { code { (l) } } }
                     dt { "Evidence" } dd.mono {
                         "increase " (s.evidence.increase) ", τ " (s.evidence.tau) ", rising steps " (s.evidence.rising_steps)
                         ", non-decreasing " (format!("{:.0}%", s.evidence.nondecreasing_share * 100.0))
@@ -511,6 +512,7 @@ fn diff_body(doc: &DiffReport) -> Markup {
                 @for (i, c) in doc.changes.iter().take(MAX_STACKS).enumerate() {
                     details id=(format!("c{}", i + 1)) open[i < 10] {
                         summary { "#" (i + 1) " " strong { (human_delta(c.delta, unit)) } " (" (human_value(c.base, unit)) " → " (human_value(c.new, unit)) ") " code { (c.group.leaf) } }
+                        @if let Some(l) = c.group.labels_line() { p.meta { "Labels: " code { (l) } } }
                         (stack_block(&c.group))
                     }
                 }
