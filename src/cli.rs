@@ -32,6 +32,25 @@ pub enum Command {
     Demo(DemoArgs),
     /// Sample many targets continuously and serve what is found: Prometheus /metrics, HTML, JSON.
     Serve(ServeArgs),
+    /// Print a shell completion script (e.g. `leakhound completions bash > /etc/bash_completion.d/leakhound`).
+    Completions(CompletionsArgs),
+    /// Print the man page in roff (`leakhound man | man -l -`), or write every page to a folder.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write leakhound.1 and one page per subcommand (leakhound-watch.1, ...) into this folder
+    /// instead of printing the top-level page.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -43,7 +62,7 @@ pub struct GroupArgs {
     #[arg(long, value_name = "KEY")]
     pub label: Option<String>,
     /// Largest decompressed profile accepted, in bytes (guards against gzip bombs).
-    #[arg(long, value_name = "BYTES", default_value_t = crate::profile::DEFAULT_MAX_PROFILE_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = crate::profile::DEFAULT_MAX_PROFILE_BYTES, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_profile_bytes: u64,
 }
 
@@ -65,7 +84,7 @@ pub struct DiffArgs {
     /// The later profile.
     pub new: PathBuf,
     /// Show only the N largest changes [default: all].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub top: Option<usize>,
     /// Hide changes smaller than N (goroutines, or the heap sample type's unit).
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -86,7 +105,7 @@ pub struct RankArgs {
     #[arg(long, value_name = "REGEX")]
     pub ignore: Vec<String>,
     /// A stack must grow at least this many goroutines per minute to be listed (0: any steady rise, however slow).
-    #[arg(long, value_name = "N", default_value_t = 0.0)]
+    #[arg(long, value_name = "N", default_value_t = 0.0, value_parser = non_negative)]
     pub min_growth_per_minute: f64,
     /// A stack must have grown by at least this many goroutines over the series to be listed.
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -95,21 +114,21 @@ pub struct RankArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_goroutines: i64,
     /// Show only the N best suspects [default: all].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub top: Option<usize>,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct SampleArgs {
     /// Time between snapshots (e.g. 10s, 500ms, 1m).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    #[arg(long, value_parser = span, default_value = "10s")]
     pub interval: Duration,
     /// Number of snapshots to take [default: 12 for watch, 6 for check].
-    #[arg(long, value_name = "N", conflicts_with = "duration")]
+    #[arg(long, value_name = "N", conflicts_with = "duration", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub count: Option<usize>,
     /// Sample for this long instead of --count: a snapshot at once and one every --interval before
     /// it ends; the whole run, fetches and retries included, ends by then [default: none, --count].
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = span)]
     pub duration: Option<Duration>,
     /// Where pprof is mounted on the service, when the URL does not say [default: /debug/pprof].
     #[arg(long)]
@@ -131,10 +150,10 @@ pub struct SampleArgs {
     #[arg(long)]
     pub insecure: bool,
     /// Timeout of one fetch (connecting: at most 5 s of it).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    #[arg(long, value_parser = span, default_value = "30s")]
     pub timeout: Duration,
     /// Retries of a failed fetch before it counts as a gap.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=MAX_RETRIES))]
     pub retries: u32,
     /// No progress bar.
     #[arg(long, short = 'q')]
@@ -227,7 +246,7 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Time between snapshots of the replayed service.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "200ms")]
+    #[arg(long, value_parser = span, default_value = "200ms")]
     pub interval: Duration,
     /// Folder to save the fetched profiles in [default: a temporary folder, removed afterwards].
     #[arg(long, value_name = "DIR")]
@@ -254,7 +273,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9464")]
     pub listen: String,
     /// Time between two samplings of each target.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    #[arg(long, value_parser = span, default_value = "30s")]
     pub interval: Duration,
     /// Snapshots kept per target (per-stack counts only) and ranked each round.
     #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u64).range(2..=10_000))]
@@ -275,10 +294,10 @@ pub struct ServeArgs {
     pub shard: Option<crate::source::targets::Shard>,
     /// Timeout of one fetch (connecting: at most 5 s of it); a target that has not answered
     /// when its next round comes is not asked again until it does.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    #[arg(long, value_parser = span, default_value = "10s")]
     pub timeout: Duration,
     /// Retries of a failed fetch within a round.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=MAX_RETRIES))]
     pub retries: u32,
     /// Where pprof is mounted on the targets, when their URLs do not say [default: /debug/pprof].
     #[arg(long)]
@@ -302,4 +321,32 @@ pub struct ServeArgs {
     pub rank: RankArgs,
     #[command(flatten)]
     pub group: GroupArgs,
+}
+
+/// Retries of one fetch: each may wait for the whole --timeout, so more than this is a mistake.
+pub const MAX_RETRIES: i64 = 100;
+
+/// The longest span any option takes: more is a typo (and would overflow a deadline).
+const MAX_SPAN: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// A span of time (`10s`, `500ms`, `1m`) that is more than zero and at most a year: an interval,
+/// duration or timeout of zero is a usage error, found before anything is fetched.
+fn span(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if d.is_zero() {
+        return Err("must be more than zero (e.g. 500ms, 10s, 1m)".into());
+    }
+    if d > MAX_SPAN {
+        return Err("must be at most a year".into());
+    }
+    Ok(d)
+}
+
+/// A finite number that is not negative.
+fn non_negative(text: &str) -> Result<f64, String> {
+    let n: f64 = text.parse().map_err(|e: std::num::ParseFloatError| e.to_string())?;
+    if !n.is_finite() || n < 0.0 {
+        return Err("must be a number of at least 0".into());
+    }
+    Ok(n)
 }

@@ -503,14 +503,14 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
         for k in 0..DECODERS {
             let (decoded_tx, decoded) = std::sync::mpsc::sync_channel(1);
             let (done_tx, done) = std::sync::mpsc::channel::<Profile>();
-            let paths: Vec<&Path> = files.iter().skip(k).step_by(DECODERS).map(|f| f.path.as_path()).collect();
+            let inputs: Vec<&crate::source::files::InputFile> = files.iter().skip(k).step_by(DECODERS).collect();
             scope.spawn(move || {
                 // Sent and not yet given back: past two (one waiting in the channel, one being
                 // grouped), the next file waits for the first of them to be handed back, whose
                 // allocations it then reuses. The grouping is the slower side, so this costs no time.
                 let mut out = 0usize;
                 crate::profile::reuse_allocations_on_this_thread();
-                for path in paths {
+                for input in inputs {
                     if out >= 2 {
                         match done.recv() {
                             Ok(p) => {
@@ -520,7 +520,7 @@ pub fn load_saved(inputs: &[std::path::PathBuf], g: &GroupArgs) -> Result<(Serie
                             Err(_) => break,
                         }
                     }
-                    let read = read_profile(path, g.max_profile_bytes);
+                    let read = crate::source::files::read_input(input, g.max_profile_bytes);
                     // Every profile read is handed back (see `load_decoded`), an error is not.
                     let sent = usize::from(read.is_ok());
                     if decoded_tx.send(read).is_err() {
@@ -662,9 +662,12 @@ fn stack_identity(s: &SuspectDoc) -> Vec<String> {
     s.group.stack.iter().map(|f| f.function.clone()).collect()
 }
 
+/// A `--baseline` report larger than this is not one leakhound wrote.
+const MAX_BASELINE_BYTES: u64 = 256 << 20;
+
 /// Reads a `--baseline` report, before any sampling.
 fn read_baseline(path: &Path) -> Result<LeakReport> {
-    let text = std::fs::read(path).map_err(|source| Error::Read { path: format!("--baseline {}", path.display()), source })?;
+    let text = crate::source::files::read_small(path, MAX_BASELINE_BYTES, "a leakhound JSON report")?;
     serde_json::from_slice(&text).map_err(|e| {
         Error::Input(format!(
             "--baseline {}: not a leakhound JSON report ({e}); write one with `leakhound check … --format json --output FILE`",
@@ -767,7 +770,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
     if doc.outcome == "inconclusive" {
         let taken = doc.snapshots.len();
         let analysed = doc.analysed.map_or(0, |[a, b]| b + 1 - a);
-        eprintln!("leakhound check: INCONCLUSIVE: {}", report::build::inconclusive_note(taken, analysed));
+        eprintln!("leakhound check: INCONCLUSIVE: {}", report::build::inconclusive_message(&doc, taken, analysed));
         return Ok(ExitCode::from(exit::INCONCLUSIVE));
     }
     eprintln!("leakhound check: passed ({})", doc.outcome);
@@ -777,20 +780,20 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
 /// A `--baseline` for a fleet: one target's report (accepted on every target), or an earlier fleet
 /// report (each target's own).
 enum Baseline {
-    One(LeakReport),
+    One(Box<LeakReport>),
     Fleet(report::fleet::FleetReport),
 }
 
 impl Baseline {
     fn read(path: &Path) -> Result<Baseline> {
-        let text = std::fs::read(path).map_err(|source| Error::Read { path: format!("--baseline {}", path.display()), source })?;
+        let text = crate::source::files::read_small(path, MAX_BASELINE_BYTES, "a leakhound JSON report")?;
         let schema = serde_json::from_slice::<serde_json::Value>(&text).ok().and_then(|v| v.get("schema").and_then(|s| s.as_str().map(String::from)));
         if schema.as_deref() == Some(report::fleet::FLEET_SCHEMA) {
             return serde_json::from_slice(&text)
                 .map(Baseline::Fleet)
                 .map_err(|e| Error::Input(format!("--baseline {}: not a leakhound fleet report ({e})", path.display())));
         }
-        read_baseline(path).map(Baseline::One)
+        read_baseline(path).map(|r| Baseline::One(Box::new(r)))
     }
 
     fn of(&self, target: &str) -> Option<&LeakReport> {
@@ -934,5 +937,20 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
         },
     };
     crate::serve::run(opts, crate::serve::install_signal_handlers())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `leakhound completions SHELL`: the completion script on stdout.
+pub fn completions(args: &crate::cli::CompletionsArgs) -> Result<ExitCode> {
+    crate::manual::completions(args.shell, &mut std::io::stdout().lock()).map_err(|source| Error::Output { what: "the completion script".into(), source })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `leakhound man [--dir DIR]`: the top-level man page on stdout, or every page into DIR.
+pub fn man(args: &crate::cli::ManArgs) -> Result<ExitCode> {
+    match &args.dir {
+        Some(dir) => crate::manual::man_pages(dir).map_err(|source| Error::Output { what: format!("man pages into {}", dir.display()), source })?,
+        None => crate::manual::man_page(&mut std::io::stdout().lock()).map_err(|source| Error::Output { what: "the man page".into(), source })?,
+    }
     Ok(ExitCode::SUCCESS)
 }

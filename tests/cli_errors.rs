@@ -127,3 +127,31 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid regex"));
 }
+
+/// Nonsense numbers are usage errors found before anything is fetched: exit 2 naming the option,
+/// never exit 3 blaming a target (none listens on port 9 here) nor a run of one snapshot.
+#[test]
+fn nonsense_spans_and_counts_are_usage_errors_before_any_fetch() {
+    let url = "http://127.0.0.1:9";
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("watch", &["--duration", "0s"], "--duration"),
+        ("watch", &["--count", "0"], "--count"),
+        ("check", &["--count", "0"], "--count"),
+        ("watch", &["--interval", "0s"], "--interval"),
+        ("watch", &["--timeout", "0ms"], "--timeout"),
+        ("watch", &["--retries", "1000000"], "--retries"),
+        ("watch", &["--duration", "100000000y"], "--duration"),
+        ("watch", &["--top", "0"], "--top"),
+        ("watch", &["--min-growth-per-minute", "NaN"], "--min-growth-per-minute"),
+        ("watch", &["--max-profile-bytes", "0"], "--max-profile-bytes"),
+        ("serve", &["--interval", "0s"], "--interval"),
+        ("serve", &["--timeout", "0s"], "--timeout"),
+    ];
+    for (command, args, option) in cases {
+        let out = leakhound().arg(command).arg(url).args(*args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command} {args:?}: {stderr}");
+        assert!(stderr.contains(option), "{command} {args:?}: {stderr}");
+        assert!(!stderr.contains("127.0.0.1:9"), "{command} {args:?}: nothing fetched, no target blamed: {stderr}");
+    }
+}

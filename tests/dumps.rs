@@ -424,3 +424,53 @@ fn a_dump_read_in_parts_at_once_gives_what_one_thread_gives() {
     assert!(String::from_utf8_lossy(&one).contains("main.receiver"));
     assert_eq!(report("4"), one, "4 threads give the report of 1");
 }
+
+/// A dump truncated (a log rotated, a copy overwritten) while `analyze` reads it: an error naming
+/// the file (exit 2) or a report, never a signal. A mapped file would end the reader with SIGBUS.
+#[test]
+fn a_dump_truncated_while_it_is_read_is_an_error_never_a_signal() {
+    use std::os::unix::process::ExitStatusExt;
+    // Real blocks renumbered to 48 MiB: read in parts at once, by every thread.
+    let real = std::fs::read_to_string(fixture("go127/goroutine-after.debug2.txt")).unwrap();
+    let blocks: Vec<&str> = real.split("\n\n").filter(|b| b.starts_with("goroutine ")).collect();
+    let mut text = String::with_capacity(49 << 20);
+    let mut id = 1u64;
+    while text.len() < 48 << 20 {
+        for b in &blocks {
+            text.push_str(&format!("goroutine {id}{}\n\n", &b[b.find(" [").unwrap()..]));
+            id += 1;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rotated.txt");
+    let (mut errors, mut reports) = (0, 0);
+    for round in 0..16u64 {
+        std::fs::write(&path, &text).unwrap();
+        let child = leakhound()
+            .args(["analyze", "--format", "json"])
+            .arg(&path)
+            .env("RAYON_NUM_THREADS", "4")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Truncated at a different moment and to a different length each round.
+        std::thread::sleep(Duration::from_millis(5 + round * 7));
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len([0, 4096, 1 << 20, 10 << 20][round as usize % 4]).unwrap();
+        drop(f);
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.signal(), None, "round {round}: killed by a signal: {err}");
+        match out.status.code() {
+            Some(2) => {
+                assert!(err.contains("rotated.txt"), "round {round}: the error names the file: {err}");
+                errors += 1;
+            }
+            // Read before the truncation reached it (or too little left to be a dump is exit 2).
+            Some(0) | Some(4) => reports += 1,
+            other => panic!("round {round}: exit {other:?}: {err}"),
+        }
+    }
+    assert!(errors > 0, "no round truncated the file while it was read ({reports} reports)");
+}

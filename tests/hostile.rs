@@ -513,8 +513,196 @@ fn a_small_gzip_of_a_billion_location_ids_fails_fast() {
     let (out, took) = run(leakhound().arg("diff").arg(&before).arg(&path));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("1000341504 locations"), "{err}");
+    // Refused while it inflates: a protobuf profile is not allowed a gigabyte.
+    assert!(err.contains("larger than 268435456 bytes"), "{err}");
     assert!(took < Duration::from_secs(60), "took {took:?}");
     // The decompressed gigabyte, and nothing like the 8 GB prost would have asked for.
     assert!(max_child_rss_mib() < 2600, "a child used {} MiB", max_child_rss_mib());
+}
+
+// ---- amplification: one field that would cost memory or time out of proportion ----
+
+/// A real profile with one more string in its string table: `len` zero bytes, named by no one,
+/// appended as one field after the profile's own bytes (fields may come in any order). Gzipped as
+/// members of one MiB of zeros each, so a gigabyte costs a megabyte and nothing to build.
+fn one_huge_string(len_mib: usize) -> Vec<u8> {
+    let gz = std::fs::read(repo("tests/fixtures/go127/goroutine-after.pb.gz")).unwrap();
+    let mut head = leakhound::profile::gunzip(&gz, 1 << 30).unwrap();
+    head.push(0x32); // field 6 (string_table), length-delimited
+    varint((len_mib as u64) << 20, &mut head);
+    let compress = |data: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    };
+    let mut out = compress(&head);
+    let member = compress(&vec![0u8; 1 << 20]);
+    for _ in 0..len_mib {
+        out.extend_from_slice(&member);
+    }
+    out
+}
+
+#[test]
+fn one_huge_string_costs_neither_memory_nor_the_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = repo("tests/fixtures/go127/goroutine-before.pb.gz");
+    // A gigabyte: refused while it inflates, at the protobuf cap, long before a gigabyte is held.
+    let gigabyte = write(dir.path(), "gigabyte.pb.gz", &one_huge_string(1000));
+    assert!(std::fs::metadata(&gigabyte).unwrap().len() < 2 << 20);
+    let (out, took) = run(leakhound().arg("diff").arg(&before).arg(&gigabyte));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("gigabyte.pb.gz") && err.contains("larger than 268435456 bytes"), "{err}");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    // 100 MiB: inflated, then refused by the string cap before prost copies it.
+    let hundred = write(dir.path(), "hundred.pb.gz", &one_huge_string(100));
+    let (out, _) = run(leakhound().arg("diff").arg(&before).arg(&hundred));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("a string of 104857600 bytes"), "{err}");
+    assert!(max_child_rss_mib() < 600, "a child used {} MiB", max_child_rss_mib());
+    // Served by a target, it costs `serve` that target's sample, not the process.
+    let bomb = Arc::new(std::fs::read(&gigabyte).unwrap());
+    let s = raw_server(move |_, conn| respond_with(conn, &bomb));
+    let (out, _) = watch(&s.url, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("larger than 268435456 bytes"), "{err}");
+}
+
+/// A goroutine profile in which `functions` functions, each at its own location, all name one
+/// string of `name_len` bytes; one sample names every location.
+fn many_functions_one_name(functions: u64, name_len: usize) -> Vec<u8> {
+    use leakhound::proto;
+    let mut p = proto::Profile {
+        string_table: vec![String::new(), "goroutine".into(), "count".into(), format!("main.{}", "x".repeat(name_len)), "main.go".into()],
+        sample_type: vec![proto::ValueType { r#type: 1, unit: 2 }],
+        ..Default::default()
+    };
+    for id in 1..=functions {
+        p.function.push(proto::Function { id, name: 3, system_name: 3, filename: 4, start_line: 1 });
+        p.location.push(proto::Location { id, line: vec![proto::Line { function_id: id, line: 7, column: 0 }], ..Default::default() });
+    }
+    p.sample.push(proto::Sample { location_id: (1..=functions.min(1000)).collect(), value: vec![1], label: Vec::new() });
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(&p.encode_to_vec()).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn many_functions_naming_one_long_string_decode_in_time_proportional_to_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = repo("tests/fixtures/go127/goroutine-before.pb.gz");
+    // The longest name accepted, named by 200,000 functions: copied and hashed per function, that
+    // was 13 GB of work from a profile of some KB; by string number, it is one copy.
+    let wide = write(dir.path(), "wide.pb.gz", &many_functions_one_name(200_000, 60 << 10));
+    assert!(std::fs::metadata(&wide).unwrap().len() < 2 << 20);
+    let (out, took) = run(leakhound().args(["diff", "--format", "json"]).arg(&before).arg(&wide));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    // 10,000 functions naming one 10 MiB string: refused by the string cap at once.
+    let long = write(dir.path(), "long.pb.gz", &many_functions_one_name(10_000, 10 << 20));
+    let (out, took) = run(leakhound().arg("diff").arg(&before).arg(&long));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the longest accepted is 65536"), "{err}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+// ---- traps in a saved folder ----
+
+/// Runs `cmd` and waits at most `limit` for it: a run still going then is killed and the test fails.
+fn run_within(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("still running after {limit:?}: {}", stderr(&out));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
+/// A saved folder of three rounds, written by `watch`.
+fn saved_folder(dir: &Path) -> PathBuf {
+    let s = profile_server();
+    let saved = dir.join("s");
+    let (out, _) = run(leakhound().args(["watch", &s.url, "--count", "3", "--interval", "100ms", "--retries", "0", "--quiet", "--save"]).arg(&saved));
+    assert!(out.status.success(), "{}", stderr(&out));
+    saved
+}
+
+#[test]
+fn a_fifo_in_a_saved_folder_is_refused_never_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = saved_folder(dir.path());
+    // A profile the index names is a FIFO nobody writes to.
+    mkfifo(&saved.join("001-goroutine.pb.gz"));
+    for command in ["analyze", "check"] {
+        let out = run_within(leakhound().args([command, "--format", "json"]).arg(&saved), Duration::from_secs(30));
+        let all = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+        assert!(all.contains("001-goroutine.pb.gz is a FIFO, not a regular file"), "{command}: {all}");
+        assert!(matches!(out.status.code(), Some(0..=5)), "{command}: {:?} {all}", out.status);
+    }
+    // Named on its own, as `analyze DIR/*` does: it is still a file of the folder.
+    let out = run_within(leakhound().arg("analyze").arg(saved.join("000-goroutine.pb.gz")).arg(saved.join("001-goroutine.pb.gz")), Duration::from_secs(30));
+    assert!(stderr(&out).contains("is a FIFO"), "{}", stderr(&out));
+    // The index itself a FIFO.
+    mkfifo(&saved.join("index.json"));
+    for command in ["analyze", "check"] {
+        let out = run_within(leakhound().arg(command).arg(&saved), Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        assert!(stderr(&out).contains("index.json is a FIFO"), "{command}: {}", stderr(&out));
+    }
+    // A FIFO named on the command line is read as a stream (`<(curl ...)`); with no writer it is
+    // an empty input at once, not a wait at the open.
+    let lone = dir.path().join("lone");
+    mkfifo(&lone);
+    let out = run_within(leakhound().arg("analyze").arg(&lone), Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("empty"), "{}", stderr(&out));
+}
+
+#[test]
+fn links_planted_at_temporary_names_are_never_written_through() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside.txt");
+    std::fs::write(&outside, "untouched").unwrap();
+    let s = profile_server();
+    let saved = dir.path().join("s");
+    let mut child = leakhound()
+        .args(["watch", &s.url, "--count", "6", "--interval", "400ms", "--retries", "0", "--quiet", "--format", "json", "--save"])
+        .arg(&saved)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the folder exists, links at every temporary name the old code would have used.
+    assert!(common::wait_until(Duration::from_secs(30), || saved.join("index.json").exists()));
+    for round in 0..6 {
+        let _ = symlink(&outside, saved.join(format!(".{round:03}-goroutine.pb.gz.tmp")));
+    }
+    let _ = symlink(&outside, saved.join(".index.json.tmp"));
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "untouched", "a write went through a planted link");
+    for round in 0..6 {
+        let meta = std::fs::symlink_metadata(saved.join(format!("{round:03}-goroutine.pb.gz"))).unwrap();
+        assert!(meta.file_type().is_file(), "round {round}: {:?}", meta.file_type());
+    }
+    let (out, _) = run(leakhound().args(["analyze", "--format", "json"]).arg(&saved));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("skipped"), "{}", stderr(&out));
 }

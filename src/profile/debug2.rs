@@ -23,7 +23,8 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::{
-    DecodeError, Format, Frame, FrameInterner, GoroutineFacts, Profile, ProfileKind, Sample, SampleType, Truncation, MAX_DISTINCT_FRAMES, MAX_DISTINCT_STACKS,
+    DecodeError, Format, Frame, FrameInterner, GoroutineFacts, Profile, ProfileKind, Sample, SampleType, Truncation, WaitMinutes, MAX_DISTINCT_FRAMES,
+    MAX_DISTINCT_STACKS,
 };
 
 use super::debug1::MAX_LABELS;
@@ -535,6 +536,7 @@ impl Parser {
                 s.values[0] += 1;
                 if let Some(g) = s.goroutine.as_mut() {
                     g.max_wait_minutes = g.max_wait_minutes.max(minutes);
+                    g.wait.add(minutes, 1);
                     g.leaked += leaked;
                 }
                 // Hand the buffers back, so the next block reuses them.
@@ -552,6 +554,11 @@ impl Parser {
                     goroutine: Some(GoroutineFacts {
                         wait_reason: self.reasons[key.reason as usize].clone(),
                         max_wait_minutes: minutes,
+                        wait: {
+                            let mut w = WaitMinutes::default();
+                            w.add(minutes, 1);
+                            w
+                        },
                         leaked,
                         created_by: key.created_by,
                         ancestors: key.ancestors.clone(),
@@ -979,6 +986,7 @@ impl Parser {
                     mine.values[0] += s.values[0];
                     let f = mine.goroutine.as_mut()?;
                     f.max_wait_minutes = f.max_wait_minutes.max(g.max_wait_minutes);
+                    f.wait.merge(&g.wait);
                     f.leaked += g.leaked;
                 }
                 None => {
@@ -1108,43 +1116,47 @@ fn parse_in_place(
     merge(parsed, bytes.len() as u64).unwrap_or_else(whole)
 }
 
-/// A dump in a regular file: mapped into memory and read in place (no copy out of the page
-/// cache), in `parts` parts at once; the pages a part has read are released as it goes, so
-/// memory stays bounded by a window per thread. A file that cannot be mapped is streamed.
+/// A dump in a regular file, read in `parts` parts at once, each by positioned reads (`pread`)
+/// through its own bounded buffer, so memory stays bounded by a buffer per thread.
 ///
-/// A file truncated by another process while it is read ends the process with SIGBUS, as with
-/// any tool that maps files (ripgrep does the same); dumps are written once and then read.
+/// The file is not mapped: a mapped file truncated by another process (a log rotated, a copy
+/// overwritten) kills the reader with SIGBUS. Read this way, a file that shrinks while it is read
+/// is an error ([`DecodeError::Changed`]), and one that grows is read to the length it had when
+/// the read began.
 pub fn parse_file(file: &std::fs::File, max_bytes: u64, parts: usize) -> Result<Profile, DecodeError> {
-    let stream = || parse(FilePart { file, pos: 0, end: u64::MAX }, max_bytes);
     let len = match file.metadata() {
         Ok(m) if m.is_file() => m.len(),
-        _ => return stream(),
+        _ => return parse(FilePart { file, pos: 0, end: u64::MAX }, max_bytes),
     };
-    if len == 0 || len > max_bytes || usize::try_from(len).is_err() {
-        return stream();
-    }
-    // SAFETY: the map is read-only and lives until the parse ends; see above for truncation.
-    let map = match unsafe { memmap2::MmapOptions::new().len(len as usize).map(file) } {
-        Ok(m) => m,
-        Err(_) => return stream(),
-    };
-    let _ = map.advise(memmap2::Advice::Sequential);
-    let page = 4096;
-    let release = |from: usize, to: usize| {
-        let (start, end) = (from / page * page, to / page * page);
-        if end > start {
-            // SAFETY: a shared read-only file mapping: dropping its pages only makes a later read
-            // of them fault them in again from the file, with the same bytes. Nothing is read
-            // there again anyway.
-            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
+    // A part of `file[a..b]`, which must still be there in full.
+    let read_part = |a: u64, b: u64| -> Result<Parser, DecodeError> {
+        let mut p = Parser::new();
+        let end = p.read_all(&mut FilePart { file, pos: a, end: b }, a, max_bytes)?;
+        if end < b {
+            return Err(DecodeError::Changed { expected: len, read: end });
         }
+        Ok(p)
     };
-    // Mapping a window's pages in one call costs less than a page fault every few pages.
-    let populate = |from: usize, to: usize| {
-        let start = from / page * page;
-        let _ = map.advise_range(memmap2::Advice::PopulateRead, start, to - start);
-    };
-    parse_in_place(&map, max_bytes, parts, WINDOW_BYTES, &populate, &release)
+    let whole = || read_part(0, len).and_then(|p| p.finish(len));
+    if parts <= 1 || len > max_bytes {
+        return whole();
+    }
+    let ranges = split(len, parts, |from, to| {
+        // The bytes find_boundary looks at: a few before `from`, a few past `to`.
+        let start = from.saturating_sub(3);
+        let end = (to + 10).min(len);
+        let mut buf = Vec::with_capacity((end - start) as usize);
+        std::io::Read::read_to_end(&mut FilePart { file, pos: start, end }, &mut buf)?;
+        Ok(find_boundary(&buf, (from - start) as usize, (to - start) as usize).map(|p| start + p as u64))
+    });
+    let Ok(ranges) = ranges else { return whole() };
+    let parsed: Vec<Result<Parser, DecodeError>> = ranges.into_par_iter().map(|(a, b)| read_part(a, b)).collect();
+    // A part found the file shorter than it was: reading it again in one piece would only meet
+    // the same change (or another).
+    if let Some(i) = parsed.iter().position(|r| matches!(r, Err(DecodeError::Changed { .. }))) {
+        return Err(parsed.into_iter().nth(i).and_then(Result::err).unwrap_or(DecodeError::Empty));
+    }
+    merge(parsed, len).unwrap_or_else(whole)
 }
 
 /// The parts' parsers merged in order and finished; `None` when a part failed or the merged dump
@@ -1273,6 +1285,7 @@ created by main.start
         let g = recv.goroutine.as_ref().unwrap();
         assert_eq!(g.wait_reason, "chan receive");
         assert_eq!(g.max_wait_minutes, 12);
+        assert_eq!(g.wait.entries(), &[(3, 1), (12, 1)]);
         assert_eq!(g.leaked, 1);
         assert_eq!(p.frames[g.created_by.unwrap() as usize].function, "main.spawn");
         let sel = &p.samples[2];

@@ -20,13 +20,27 @@ pub fn gunzip(bytes: &[u8], max_bytes: u64) -> Result<Vec<u8>, DecodeError> {
 }
 
 /// As [`gunzip`], into `out`'s allocation (cleared first): a reader of many profiles keeps one.
-pub fn gunzip_into(bytes: &[u8], max_bytes: u64, mut out: Vec<u8>) -> Result<Vec<u8>, DecodeError> {
+pub fn gunzip_into(bytes: &[u8], max_bytes: u64, out: Vec<u8>) -> Result<Vec<u8>, DecodeError> {
+    gunzip_capped(bytes, max_bytes, out, |_| max_bytes)
+}
+
+/// How much is inflated before the content is looked at to choose its cap.
+const HEAD_BYTES: u64 = 64 << 10;
+
+/// As [`gunzip_into`], with a cap chosen from what the first 64 KiB inflate to (`cap(head)`, at
+/// most `max_bytes`): a protobuf profile is allowed less than a text dump. The cap holds before
+/// anything past it is inflated.
+pub fn gunzip_capped(bytes: &[u8], max_bytes: u64, mut out: Vec<u8>, cap: impl FnOnce(&[u8]) -> u64) -> Result<Vec<u8>, DecodeError> {
     out.clear();
-    out.reserve(expected_size(bytes, max_bytes));
-    let decoder = flate2::read::MultiGzDecoder::new(bytes);
-    decoder.take(max_bytes.saturating_add(1)).read_to_end(&mut out).map_err(|e| DecodeError::Gzip(e.to_string()))?;
-    if out.len() as u64 > max_bytes {
-        return Err(DecodeError::TooLarge { limit: max_bytes });
+    let gzip_error = |e: std::io::Error| DecodeError::Gzip(e.to_string());
+    let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
+    (&mut decoder).take(HEAD_BYTES.min(max_bytes.saturating_add(1))).read_to_end(&mut out).map_err(gzip_error)?;
+    let limit = cap(&out).min(max_bytes);
+    out.reserve(expected_size(bytes, limit).saturating_sub(out.len()));
+    let room = limit.saturating_add(1).saturating_sub(out.len() as u64);
+    decoder.take(room).read_to_end(&mut out).map_err(gzip_error)?;
+    if out.len() as u64 > limit {
+        return Err(DecodeError::TooLarge { limit });
     }
     Ok(out)
 }

@@ -21,10 +21,32 @@ pub const MAX_VALUES_PER_SAMPLE: u64 = 1 << 8;
 pub const MAX_LABELS_PER_SAMPLE: u64 = 1 << 12;
 /// Frames of one decoded stack (locations expanded into their inlined lines).
 pub const MAX_FRAMES_PER_STACK: usize = 1 << 16;
+/// A protobuf profile inflated: a 200k-goroutine goroutine profile is 200 KB, a large service's
+/// heap profile some MB.
+pub const MAX_PROTOBUF_BYTES: u64 = 256 << 20;
+/// One string of the string table (a function or file name, a label): Go's longest symbols
+/// (generic instantiations) take a few KiB.
+pub const MAX_STRING_BYTES: u64 = 64 << 10;
+/// The whole string table: a large binary's heap profile names a few MB of functions and files.
+pub const MAX_STRING_TABLE_BYTES: u64 = 64 << 20;
+/// The text the model copies out of the string table (each distinct frame's names, each sample's
+/// labels): a profile of 200k goroutines with labels of their own takes about 10 MB.
+pub const MAX_TEXT_BYTES: u64 = 128 << 20;
+
+/// `fixed` for the default `--max-profile-bytes`; raised in proportion when the user raises it, and
+/// never above a lower one.
+pub fn scaled(fixed: u64, max_bytes: u64) -> u64 {
+    let default = super::gzip::DEFAULT_MAX_PROFILE_BYTES;
+    if max_bytes > default {
+        fixed.saturating_mul(max_bytes / default)
+    } else {
+        fixed.min(max_bytes)
+    }
+}
 
 pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Profile, DecodeError> {
     // What prost will allocate, counted before it does.
-    let layout = scan(bytes)?;
+    let layout = scan(bytes, max_bytes)?;
     if layout.need > max_bytes {
         return Err(DecodeError::Budget { limit: max_bytes, what: format!("the protobuf's messages alone need {} bytes once decoded", layout.need) });
     }
@@ -136,7 +158,7 @@ fn string(strings: &[String], i: i64) -> Result<&str, DecodeError> {
 impl<'p> Model<'p> {
     /// Reads everything but the samples.
     fn new(p: &'p proto::Profile, sample_count: usize, max_bytes: u64) -> Result<Self, DecodeError> {
-        let mut budget = Budget { left: max_bytes, limit: max_bytes };
+        let mut budget = Budget { left: max_bytes, limit: max_bytes, text_left: scaled(MAX_TEXT_BYTES, max_bytes) };
         let strings = &p.string_table;
         let s = |i: i64| string(strings, i);
         if p.sample_type.is_empty() {
@@ -158,6 +180,11 @@ impl<'p> Model<'p> {
         budget.charge(p.location.len(), 64, "locations")?;
         let mut location_index = LocationIndex::new(&p.location);
         let mut location_frames = Vec::with_capacity(p.location.len());
+        // A frame is looked up by its strings' numbers, each string hashed once: the same name
+        // named by many functions or lines is neither copied nor hashed again (work stays in
+        // proportion to the input, however long the name).
+        let mut texts = StringIds::new(strings);
+        let mut by_key: FxHashMap<(u32, u32, i64, u64, i64), u32> = FxHashMap::default();
         for loc in &p.location {
             budget.charge(loc.line.len().max(1), 4, "location lines")?;
             let start = location_frames.len();
@@ -165,6 +192,11 @@ impl<'p> Model<'p> {
                 let f = functions
                     .get(&line.function_id)
                     .ok_or_else(|| DecodeError::Protobuf(format!("location {} names unknown function {}", loc.id, line.function_id)))?;
+                let key = (texts.id(f.name)?, texts.id(f.filename)?, line.line, loc.address, f.start_line);
+                if let Some(&id) = by_key.get(&key) {
+                    location_frames.push(id);
+                    continue;
+                }
                 let frame = Frame {
                     function: s(f.name)?.to_string(),
                     file: s(f.filename)?.to_string(),
@@ -172,7 +204,9 @@ impl<'p> Model<'p> {
                     address: loc.address,
                     start_line: f.start_line,
                 };
-                location_frames.push(intern(&mut interner, frame, &mut budget)?);
+                let id = intern(&mut interner, frame, &mut budget)?;
+                by_key.insert(key, id);
+                location_frames.push(id);
             }
             if loc.line.is_empty() {
                 // An unsymbolized location: keep it, named by its address.
@@ -218,6 +252,7 @@ impl<'p> Model<'p> {
                 l.num.to_string()
             };
             self.budget.charge(1, 48 + key.len() + value.len(), "labels")?;
+            self.budget.text(key.len() + value.len(), "labels")?;
             labels.push((key.to_string(), value));
         }
         match self.samples.get_mut(self.filled) {
@@ -290,20 +325,61 @@ fn expand(ids: &[u64], span: impl Fn(u64) -> Option<(u32, u32)>, location_frames
 fn intern(interner: &mut FrameInterner, frame: Frame, budget: &mut Budget) -> Result<u32, DecodeError> {
     let before = interner.frames.len();
     let cost = 2 * (std::mem::size_of::<Frame>() + frame.function.len() + frame.file.len()) + 16;
+    let text = frame.function.len() + frame.file.len();
     let id = interner.intern(frame);
     if interner.frames.len() > before {
         budget.charge(1, cost, "frames")?;
+        budget.text(text, "frames' names and files")?;
     }
     Ok(id)
+}
+
+/// A number per distinct string of the string table, given on first use: equal names under
+/// different indices get one number, and each index is hashed once.
+struct StringIds<'p> {
+    strings: &'p [String],
+    by_index: Vec<u32>,
+    by_text: FxHashMap<&'p str, u32>,
+}
+
+impl<'p> StringIds<'p> {
+    fn new(strings: &'p [String]) -> Self {
+        StringIds { strings, by_index: vec![u32::MAX; strings.len()], by_text: FxHashMap::default() }
+    }
+
+    fn id(&mut self, i: i64) -> Result<u32, DecodeError> {
+        let text = string(self.strings, i)?;
+        let slot = &mut self.by_index[i as usize];
+        if *slot == u32::MAX {
+            let next = self.by_text.len() as u32;
+            *slot = *self.by_text.entry(text).or_insert(next);
+        }
+        Ok(*slot)
+    }
 }
 
 /// Bytes the decoded model may still take.
 struct Budget {
     left: u64,
     limit: u64,
+    /// Of which text copied out of the string table ([`MAX_TEXT_BYTES`]).
+    text_left: u64,
 }
 
 impl Budget {
+    fn text(&mut self, bytes: usize, what: &str) -> Result<(), DecodeError> {
+        match self.text_left.checked_sub(bytes as u64) {
+            Some(left) => {
+                self.text_left = left;
+                Ok(())
+            }
+            None => Err(DecodeError::Bounds(format!(
+                "its {what} take more than {} MiB of text, more than any goroutine or heap profile names; pass --max-profile-bytes to raise the cap if the profile is genuine",
+                scaled(MAX_TEXT_BYTES, self.limit) >> 20
+            ))),
+        }
+    }
+
     fn charge(&mut self, count: usize, each: usize, what: &str) -> Result<(), DecodeError> {
         let cost = (count as u64).saturating_mul(each as u64);
         match self.left.checked_sub(cost) {
@@ -361,8 +437,10 @@ struct Split<'a> {
 /// (prost's recursion limit counts the nesting, which differs by one when a sample is decoded on
 /// its own). Decoding the rest, then each sample in turn, merges the same fields in the same order
 /// as decoding the whole.
-fn scan(bytes: &[u8]) -> Result<Layout<'_>, DecodeError> {
+fn scan(bytes: &[u8], max_bytes: u64) -> Result<Layout<'_>, DecodeError> {
     use std::mem::size_of;
+    let (max_string, max_strings) = (scaled(MAX_STRING_BYTES, max_bytes), scaled(MAX_STRING_TABLE_BYTES, max_bytes));
+    let mut strings = 0u64;
     let mut need = 0u64;
     let mut add = |count: u64, each: usize| need = need.saturating_add(count.saturating_mul(each as u64));
     let mut top = Wire { buf: bytes };
@@ -431,7 +509,24 @@ fn scan(bytes: &[u8]) -> Result<Layout<'_>, DecodeError> {
                 add(lines, size_of::<proto::Line>());
             }
             (5, LEN) => add(1, size_of::<proto::Function>()),
-            (6, LEN) => add(1, size_of::<String>() + payload.len()),
+            (6, LEN) => {
+                // Checked before prost copies it: one field must not make the profile huge.
+                if payload.len() as u64 > max_string {
+                    return Err(DecodeError::Bounds(format!(
+                        "a string of {} bytes in its string table; the longest accepted is {max_string} (a function or file name, a label)",
+                        payload.len()
+                    )));
+                }
+                strings += payload.len() as u64;
+                if strings > max_strings {
+                    return Err(DecodeError::Bounds(format!(
+                        "its string table holds more than {} MiB; the most accepted is {} MiB",
+                        max_strings >> 20,
+                        max_strings >> 20
+                    )));
+                }
+                add(1, size_of::<String>() + payload.len())
+            }
             (13, _) => add(repeated_count(wire, payload), 8),
             _ => {}
         }
@@ -587,7 +682,7 @@ mod tests {
     #[test]
     fn samples_decoded_apart_give_the_whole_messages_model() {
         for (path, raw) in fixtures() {
-            let layout = scan(&raw).unwrap();
+            let layout = scan(&raw, 1 << 30).unwrap();
             let split = layout.split.as_ref().unwrap_or_else(|| panic!("{}: not split", path.display()));
             let (a, b) = (decode_split(split, 1 << 30).unwrap(), decode_whole(&raw, 1 << 30).unwrap());
             assert_eq!((&a.frames, &a.samples, &a.sample_types), (&b.frames, &b.samples, &b.sample_types), "{}", path.display());
@@ -637,7 +732,7 @@ mod tests {
         }
         let mut grouped = raw.clone();
         len_field(2, &[0x1b, 0x1c], &mut grouped);
-        assert!(scan(&grouped).unwrap().split.is_none(), "a group in a sample: decoded whole");
+        assert!(scan(&grouped, 1 << 30).unwrap().split.is_none(), "a group in a sample: decoded whole");
     }
 
     #[test]

@@ -83,9 +83,7 @@ pub fn folder_name(name: &str) -> String {
 
 /// Whether `dir` holds a leakhound index (an earlier watch wrote it).
 fn is_leakhound_folder(dir: &Path) -> bool {
-    let Ok(file) = fs::File::open(dir.join(INDEX_FILE)) else { return false };
-    let mut head = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_INDEX_BYTES), &mut head);
+    let Ok(head) = super::files::read_small(&dir.join(INDEX_FILE), MAX_INDEX_BYTES, "a leakhound index") else { return false };
     serde_json::from_slice::<Index>(&head).is_ok_and(|i| i.tool.starts_with("leakhound"))
 }
 
@@ -120,19 +118,52 @@ pub fn check_can_create(path: &Path, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` to `.NAME.tmp` beside `path` and syncs it; the caller renames it into place, so
-/// no half-written file ever carries a final name. The temporary file is removed on failure.
-fn write_temporary(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+/// A temporary file beside its final name, written in full and synced; the caller renames it
+/// into place, so no half-written file ever carries a final name.
+struct Temporary {
+    path: PathBuf,
+    /// Device and inode of the file written: what the final name must hold after the rename.
+    id: (u64, u64),
+}
+
+/// Tries at a fresh temporary name before giving up (each is created exclusively).
+const TEMPORARY_ATTEMPTS: u32 = 16;
+
+/// A name nobody can guess in advance: `.NAME.` and 16 hex digits from a randomly keyed hash of
+/// the time, the process and the attempt.
+fn temporary_name(name: &str, attempt: u32) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_i64(now_nanos());
+    h.write_u32(std::process::id());
+    h.write_u32(attempt);
+    format!(".{name}.{:016x}.tmp", h.finish())
+}
+
+/// Writes `bytes` to a new temporary file beside `path`: its name cannot be predicted, and it is
+/// created exclusively (`O_EXCL`) without following a link (`O_NOFOLLOW`), so a symbolic link or
+/// file planted in the folder is never written through. The file is removed on failure.
+fn write_temporary(path: &Path, bytes: &[u8]) -> std::io::Result<Temporary> {
     use std::io::Write;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let mut attempt = 0;
+    let (tmp, mut f) = loop {
+        let tmp = path.with_file_name(temporary_name(&name, attempt));
+        match fs::OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_NOFOLLOW).open(&tmp) {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt + 1 < TEMPORARY_ATTEMPTS => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    };
     let written = (|| {
-        let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()
+        f.sync_all()?;
+        let meta = f.metadata()?;
+        Ok((meta.dev(), meta.ino()))
     })();
     match written {
-        Ok(()) => Ok(tmp),
+        Ok(id) => Ok(Temporary { path: tmp, id }),
         Err(e) => {
             let _ = fs::remove_file(&tmp);
             Err(e)
@@ -140,12 +171,24 @@ fn write_temporary(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
     }
 }
 
+/// Renames a temporary file into place, then checks that the final name holds the very file
+/// written (not a link or file put there meanwhile): a write that did not land is an error.
+fn put_in_place(tmp: &Temporary, path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    fs::rename(&tmp.path, path).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp.path);
+    })?;
+    let landed = fs::symlink_metadata(path)?;
+    if !landed.file_type().is_file() || (landed.dev(), landed.ino()) != tmp.id {
+        return Err(std::io::Error::other("the file written is not what the folder holds under its name: something else in the folder replaced it"));
+    }
+    Ok(())
+}
+
 /// Writes a whole file under its final name only once it is complete (write, then rename).
 pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = write_temporary(path, bytes)?;
-    fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
+    put_in_place(&tmp, path)
 }
 
 /// A snapshot folder that cannot be made, with what to do about it.
@@ -255,12 +298,13 @@ impl SaveDir {
             Ok(t) => t,
             Err(e) => {
                 self.index.entries.pop();
-                let _ = fs::remove_file(&tmp);
+                let _ = fs::remove_file(&tmp.path);
                 return Err(e);
             }
         };
-        fs::rename(&tmp, &path).map_err(fail)?;
-        fs::rename(&index_tmp, self.dir.join(INDEX_FILE)).map_err(|source| Error::Output { what: self.dir.join(INDEX_FILE).display().to_string(), source })?;
+        put_in_place(&tmp, &path).map_err(fail)?;
+        put_in_place(&index_tmp, &self.dir.join(INDEX_FILE))
+            .map_err(|source| Error::Output { what: self.dir.join(INDEX_FILE).display().to_string(), source })?;
         Ok(path)
     }
 
@@ -279,11 +323,11 @@ impl SaveDir {
             return Ok(());
         }
         let tmp = self.index_temporary()?;
-        fs::rename(&tmp, self.dir.join(INDEX_FILE)).map_err(|source| Error::Output { what: self.dir.join(INDEX_FILE).display().to_string(), source })
+        put_in_place(&tmp, &self.dir.join(INDEX_FILE)).map_err(|source| Error::Output { what: self.dir.join(INDEX_FILE).display().to_string(), source })
     }
 
     /// The index written in full to a temporary file, to be renamed into place.
-    fn index_temporary(&self) -> Result<PathBuf> {
+    fn index_temporary(&self) -> Result<Temporary> {
         let path = self.dir.join(INDEX_FILE);
         let text = serde_json::to_vec_pretty(&self.index).map_err(|e| Error::Output { what: path.display().to_string(), source: e.into() })?;
         write_temporary(&path, &text).map_err(|source| Error::Output { what: path.display().to_string(), source })
@@ -307,16 +351,11 @@ pub const CREATION_DUMP: &str = "goroutine-debug2";
 /// A folder's index, when it has one (read with a cap on its size).
 pub fn read_index(dir: &Path) -> Result<Option<Index>> {
     let index_path = dir.join(INDEX_FILE);
-    if !index_path.is_file() {
+    if fs::symlink_metadata(&index_path).is_err() {
         return Ok(None);
     }
-    let file = fs::File::open(&index_path).map_err(|source| Error::Read { path: index_path.display().to_string(), source })?;
-    let mut text = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_INDEX_BYTES + 1), &mut text)
-        .map_err(|source| Error::Read { path: index_path.display().to_string(), source })?;
-    if text.len() as u64 > MAX_INDEX_BYTES {
-        return Err(Error::Input(format!("{}: larger than {MAX_INDEX_BYTES} bytes, not a leakhound index", index_path.display())));
-    }
+    // Opened without waiting and checked on its descriptor: a FIFO named index.json is an error.
+    let text = super::files::read_small(&index_path, MAX_INDEX_BYTES, "a leakhound index")?;
     let index: Index = serde_json::from_slice(&text).map_err(|e| Error::Input(format!("{}: not a leakhound index ({e})", index_path.display())))?;
     Ok(Some(index))
 }
@@ -407,6 +446,30 @@ fn natural_key(path: &Path) -> Vec<(String, u128)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temporaries_are_never_written_through_a_link_and_a_swap_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, "untouched").unwrap();
+        let folder = dir.path().join("s");
+        fs::create_dir(&folder).unwrap();
+        let path = folder.join("000-goroutine.pb.gz");
+        // The old, predictable name, planted: not used, not followed.
+        std::os::unix::fs::symlink(&outside, folder.join(".000-goroutine.pb.gz.tmp")).unwrap();
+        write_file_atomically(&path, b"profile").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"profile");
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "untouched");
+        // Two names in a row differ.
+        assert_ne!(temporary_name("x", 0), temporary_name("x", 0));
+        // A temporary swapped for a link between its write and its rename: the rename puts the
+        // link in place, and that is reported, not taken for a saved file.
+        let tmp = write_temporary(&path, b"second").unwrap();
+        fs::remove_file(&tmp.path).unwrap();
+        std::os::unix::fs::symlink(&outside, &tmp.path).unwrap();
+        let err = put_in_place(&tmp, &path).unwrap_err();
+        assert!(err.to_string().contains("replaced it"), "{err}");
+    }
 
     /// A fleet's targets check their snapshot folders at once, in the same parent: no check may
     /// fail because another made its probe file at the same moment.

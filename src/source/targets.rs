@@ -106,7 +106,8 @@ pub fn load(path: &Path) -> Result<Vec<Target>> {
     if !meta.is_file() {
         return Err(Error::Input(format!("--targets {shown}: not a file; give a Prometheus file_sd file (JSON or YAML)")));
     }
-    let file = std::fs::File::open(path).map_err(read_error)?;
+    // Opened without waiting at the open (a FIFO swapped in after the check above is refused).
+    let file = super::files::open_input(path, super::files::Special::Refuse)?;
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE_BYTES + 1), &mut bytes).map_err(read_error)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
