@@ -419,7 +419,7 @@ fn census_section(c: &CensusDoc, p: &str) -> Markup {
                                 None => { td.n data-v="0" { "-" } td.n data-v="0" { "-" } td {} }
                             }
                             td { (g.pattern) }
-                            td { (leaf_cell(&g.group)) @if let Some(l) = &g.group.label { " " code { (l) } } }
+                            td { (leaf_cell(&g.group)) @if let Some(l) = &g.group.label { " " code { (l) } } @if let Some(l) = g.group.labels_line() { " " code.labels { (l) } } }
                             td {
                                 @if let Some(r) = super::text::census_rate(g) { strong { (r) } }
                                 @else if let Some(n) = &g.not_suspect_because { (n) }
@@ -440,6 +440,7 @@ fn census_section(c: &CensusDoc, p: &str) -> Markup {
                         @if let Some(r) = super::text::census_rate(g) { ", " strong { (r) } }
                         @if let Some(n) = g.gc_proven_leaked { ", " strong { (n) " proven leaked by the runtime" } }
                     }
+                    @if let Some(l) = g.group.labels_line() { p.meta { "Labels: " code { (l) } } }
                     @if let Some(sf) = &g.started_from {
                         p { "Started from " code { (sf.function) } @if !sf.file.is_empty() { " " (short_file(&sf.file)) ":" (sf.line) } " (" (sf.via) ")" }
                     }

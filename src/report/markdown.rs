@@ -217,6 +217,9 @@ fn census(c: &super::CensusDoc, w: &mut dyn Write) -> std::io::Result<()> {
             let at = if sf.file.is_empty() { String::new() } else { format!(" ({}:{})", short_file(&sf.file), sf.line) };
             writeln!(w, "Started from: {}{} — {}  ", markdown_code(&sf.function), cell(&at), sf.via)?;
         }
+        if let Some(l) = g.group.labels_line() {
+            writeln!(w, "Labels: {}  ", markdown_code(&l))?;
+        }
         writeln!(w, "**Fix:** {}\n", g.hint)?;
         stack_block(&g.group, w)?;
         writeln!(w)?;

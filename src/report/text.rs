@@ -389,9 +389,7 @@ fn census(c: &super::CensusDoc, p: &Paint, w: &mut dyn Write) -> std::io::Result
         if let Some(a) = &g.wait {
             writeln!(w, "   waits: {}  (oldest {} minutes, median {})", census_histogram(a), a.oldest_minutes, a.median_minutes)?;
         }
-        if let Some(l) = &g.group.label {
-            writeln!(w, "   label: {}", t(l))?;
-        }
+        write_labels(&g.group, p, w)?;
         write_stack(&g.group, p, w)?;
         if let Some(sf) = &g.started_from {
             let at = frame_location(&FrameDoc { function: sf.function.clone(), file: sf.file.clone(), line: sf.line });
