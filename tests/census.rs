@@ -262,6 +262,18 @@ fn a_go_test_timeout_panic_is_counted_with_short_waits_and_no_suspect() {
 }
 
 #[test]
+fn a_labelled_dump_shows_each_groups_labels_in_the_census() {
+    let file = fixture("go127/labels.debug2.txt");
+    let doc = analyze(std::slice::from_ref(&file));
+    let sender = group(&doc, "main.forgottenSender");
+    assert_eq!(sender["goroutines"], 40);
+    assert_eq!(sender["labels"]["route"], serde_json::json!(["/pay", "/refund"]), "{sender:#}");
+    let text = String::from_utf8(leakhound(&["analyze"], &[file]).stdout).unwrap();
+    let line = text.lines().find(|l| l.contains("main.forgottenSender")).unwrap();
+    assert!(line.contains("[route=/pay|/refund tenant=acme corp|globex]"), "{line}");
+}
+
+#[test]
 fn every_format_shows_the_census() {
     let file = fixture("census/minute-38.debug2.txt");
     let text = String::from_utf8(leakhound(&["analyze"], std::slice::from_ref(&file)).stdout).unwrap();

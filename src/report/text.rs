@@ -356,7 +356,7 @@ fn census(c: &super::CensusDoc, p: &Paint, w: &mut dyn Write) -> std::io::Result
             }
             None => ("-".into(), "-".into(), String::new()),
         };
-        let label = g.group.label.as_deref().map(|l| format!("  [{}]", t(l))).unwrap_or_default();
+        let label = g.group.labels_line().or_else(|| g.group.label.clone()).map(|l| format!("  [{}]", t(&l))).unwrap_or_default();
         let why = g.not_suspect_because.as_deref().map(|r| format!("  {}", p.dim(&format!("({r})")))).unwrap_or_default();
         writeln!(
             w,
