@@ -191,7 +191,7 @@ fn census(c: &super::CensusDoc, w: &mut dyn Write) -> std::io::Result<()> {
             None => ("-".into(), "-".into(), String::new()),
         };
         let note = super::text::census_rate(g).or_else(|| g.not_suspect_because.clone()).unwrap_or_default();
-        let label = g.group.label.as_deref().map(|l| format!(" [{}]", cell(l))).unwrap_or_default();
+        let label = g.group.labels_line().or_else(|| g.group.label.clone().filter(|l| !l.is_empty())).map(|l| format!(" [{}]", cell(&l))).unwrap_or_default();
         writeln!(
             w,
             "| {} | {} | {} | {oldest} | {median} | {} | {} | {}{label} | {} |",

@@ -154,7 +154,7 @@ pub fn diff(doc: &DiffReport, style: Style, w: &mut dyn Write) -> std::io::Resul
     Ok(())
 }
 
-/// `   labels: route=/pay tenant=acme corp|globex` (the `--label` value too, when split by one).
+/// `   labels: route=/pay,/refund tenant=acme corp` (the `--label` value too, when split by one).
 pub(crate) fn write_labels(g: &GroupDoc, p: &Paint, w: &mut dyn Write) -> std::io::Result<()> {
     if let Some(l) = g.labels_line() {
         writeln!(w, "   {} {}", p.bold("labels:"), t(&l))?;
@@ -356,7 +356,7 @@ fn census(c: &super::CensusDoc, p: &Paint, w: &mut dyn Write) -> std::io::Result
             }
             None => ("-".into(), "-".into(), String::new()),
         };
-        let label = g.group.label.as_deref().map(|l| format!("  [{}]", t(l))).unwrap_or_default();
+        let label = g.group.labels_line().or_else(|| g.group.label.clone().filter(|l| !l.is_empty())).map(|l| format!("  [{}]", t(&l))).unwrap_or_default();
         let why = g.not_suspect_because.as_deref().map(|r| format!("  {}", p.dim(&format!("({r})")))).unwrap_or_default();
         writeln!(
             w,
