@@ -586,9 +586,9 @@ fn load_decoded(
                 continue;
             }
         };
-        // watch's creation-site dump adds to its round's snapshot and is never one of its own.
-        let facts_only = f.kind.as_deref() == Some(saved::CREATION_DUMP);
-        read.push(SeriesInput { reading, source, when: p.time_nanos.or(f.fetched_at_nanos), round: f.round, facts_only });
+        // watch's creation-site dump joins its round's snapshot like any text form of the same
+        // moment; given without that snapshot (the dump alone), it is a snapshot of its own.
+        read.push(SeriesInput { reading, source, when: p.time_nanos.or(f.fetched_at_nanos), round: f.round });
         done(i, p);
     }
 }

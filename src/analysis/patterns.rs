@@ -484,7 +484,7 @@ mod tests {
         let blocking = blocking_of(&refs, None, false);
         let leaf = goroutine_leaf_index(&refs);
         let created_by = created_by.map(|f| Frame { function: f.into(), file: String::new(), line: 1, address: 0, start_line: 0 });
-        GroupInfo { frames, label: None, blocking, leaf, created_by, ancestors: Vec::new(), sort_key: String::new() }
+        GroupInfo { frames, label: None, labels: Vec::new(), blocking, leaf, created_by, ancestors: Vec::new(), sort_key: String::new() }
     }
 
     const IO_WAIT: [&str; 8] = [
