@@ -706,3 +706,45 @@ fn links_planted_at_temporary_names_are_never_written_through() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("skipped"), "{}", stderr(&out));
 }
+
+/// A server that answers every path with the goroutine profile of its round (the demo's real
+/// captures, one round after another): goroutineleak, heap and debug=2 included.
+fn catch_all_server() -> RawServer {
+    let round = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    raw_server(move |head, conn| {
+        use std::sync::atomic::Ordering;
+        let path = head.split_whitespace().nth(1).unwrap_or("");
+        let k = if path == "/debug/pprof/goroutine" || path.starts_with("/debug/pprof/goroutine?") && !path.contains("debug=2") {
+            round.fetch_add(1, Ordering::SeqCst)
+        } else {
+            round.load(Ordering::SeqCst).saturating_sub(1)
+        };
+        respond_with(conn, &demo(&format!("{:03}-goroutine.pb.gz", k.min(7))));
+    })
+}
+
+/// What the ranking of a JSON report is: each suspect's rank, score, verdict, stack and counts.
+fn ranking(doc: &serde_json::Value) -> Vec<String> {
+    doc["suspects"].as_array().unwrap().iter().map(|s| format!("{} {} {} {} {}", s["rank"], s["score"], s["verdict"], s["stack"], s["counts"])).collect()
+}
+
+#[test]
+fn a_folder_saved_from_a_server_that_answers_every_path_ranks_as_the_watch_did() {
+    let s = catch_all_server();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("s");
+    let (out, _) = run(leakhound()
+        .args(["watch", &s.url, "--count", "6", "--interval", "200ms", "--retries", "0", "--quiet", "--heap", "--format", "json", "--save"])
+        .arg(&saved));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let watched: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let notes = watched["errors"].to_string();
+    assert!(notes.contains("not a heap profile"), "the watch noted the mismatch: {notes}");
+    assert!(!ranking(&watched).is_empty(), "{watched:#}");
+    let (out, _) = run(leakhound().args(["analyze", "--format", "json"]).arg(&saved));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let analyzed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(analyzed["snapshots"].as_array().map(Vec::len), watched["snapshots"].as_array().map(Vec::len), "{:#}", analyzed["snapshots"]);
+    assert_eq!(ranking(&analyzed), ranking(&watched));
+    assert!(analyzed["errors"].to_string().contains("saved as heap"), "{:#}", analyzed["errors"]);
+}
