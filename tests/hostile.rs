@@ -748,3 +748,84 @@ fn a_folder_saved_from_a_server_that_answers_every_path_ranks_as_the_watch_did()
     assert_eq!(ranking(&analyzed), ranking(&watched));
     assert!(analyzed["errors"].to_string().contains("saved as heap"), "{:#}", analyzed["errors"]);
 }
+
+/// What a hostile name tries in each format: close a code span, open a tag, a link and an image,
+/// split a table cell, emphasise, and colour a terminal.
+const HOSTILE_NAME: &str = "`<img src=x onerror=alert(1)>[l](http://evil.example/)![i](http://evil.example/i.png)|**b**\x1b[31m";
+
+/// The real debug=2 dumps of tests/goservice (before and after it leaked) with every `main.`
+/// function, in a stack and after `created by`, renamed to carry [`HOSTILE_NAME`]: a dump is text,
+/// so any name can be written into one.
+fn hostile_dumps(dir: &Path) -> Vec<PathBuf> {
+    ["before", "after"]
+        .iter()
+        .map(|n| {
+            let text = std::fs::read_to_string(repo(&format!("tests/fixtures/go127/goroutine-{n}.debug2.txt"))).unwrap();
+            let renamed: String = text
+                .lines()
+                .map(|l| match l.strip_prefix("created by main.") {
+                    Some(rest) => format!("created by main.{HOSTILE_NAME}.{rest}\n"),
+                    None => match l.strip_prefix("main.") {
+                        Some(rest) => format!("main.{HOSTILE_NAME}.{rest}\n"),
+                        None => format!("{l}\n"),
+                    },
+                })
+                .collect();
+            write(dir, &format!("{n}.debug2.txt"), renamed.as_bytes())
+        })
+        .collect()
+}
+
+#[test]
+fn hostile_names_are_escaped_in_every_format() {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    let dir = tempfile::tempdir().unwrap();
+    let dumps = hostile_dumps(dir.path());
+    let report = |format: &str| {
+        let (out, _) = run(leakhound().args(["analyze", "--format", format]).args(&dumps));
+        assert!(out.status.success(), "{format}: {}", stderr(&out));
+        assert_terminal_safe(&format!("{format} stderr"), &stderr(&out));
+        String::from_utf8(out.stdout).expect("UTF-8 output")
+    };
+    // JSON: the names exactly, as data.
+    let json = report("json");
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    schema::validate(&doc);
+    let started = doc["suspects"][0]["started_from"]["function"].as_str().unwrap_or_default();
+    assert!(started.contains(HOSTILE_NAME), "{:#}", doc["suspects"][0]);
+    assert_terminal_safe("json", &json);
+    // Text: shown, never acted on.
+    let text = report("text");
+    assert!(text.contains("started from:") && text.contains("[l](http://evil.example/)"), "{text}");
+    assert_terminal_safe("text", &text);
+    // Markdown, rendered as a CommonMark (GitHub) viewer does: no tag, link or image from a name,
+    // and no emphasis either.
+    let markdown = report("markdown");
+    assert!(markdown.contains("Started from:"), "{markdown}");
+    assert_terminal_safe("markdown", &markdown);
+    let mut emphasis = 0;
+    for event in Parser::new_ext(&markdown, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
+        match event {
+            Event::Html(h) | Event::InlineHtml(h) => panic!("raw HTML {h:?} from a name in:\n{markdown}"),
+            Event::Start(Tag::Link { dest_url, .. }) => panic!("a link to {dest_url} from a name in:\n{markdown}"),
+            Event::Start(Tag::Image { dest_url, .. }) => panic!("an image from {dest_url} from a name in:\n{markdown}"),
+            Event::Start(Tag::Emphasis) => emphasis += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(emphasis, 0, "{markdown}");
+    for line in markdown.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| #")) {
+        // Columns of the suspects table: no name split a row.
+        assert_eq!(line.replace("\\|", "").matches('|').count(), 9, "{line}");
+    }
+    // HTML: the page shows the name as text.
+    let html = report("html");
+    assert!(!html.contains("<img src=x"), "raw tag in the HTML report");
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "the name is shown");
+    assert_terminal_safe("html", &html);
+    // DOT: Graphviz reads it and shows the name as text.
+    let dot = report("dot");
+    assert_terminal_safe("dot", &dot);
+    let svg = common::render_svg(&dot);
+    assert!(svg.contains("[l](http://evil.example/)"), "{svg}");
+}
