@@ -32,6 +32,25 @@ pub enum Command {
     Demo(DemoArgs),
     /// Sample many targets continuously and serve what is found: Prometheus /metrics, HTML, JSON.
     Serve(ServeArgs),
+    /// Print a shell completion script (e.g. `leakhound completions bash > /etc/bash_completion.d/leakhound`).
+    Completions(CompletionsArgs),
+    /// Print the man page in roff (`leakhound man | man -l -`), or write every page to a folder.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write leakhound.1 and one page per subcommand (leakhound-watch.1, ...) into this folder
+    /// instead of printing the top-level page.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -775,7 +775,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
     if doc.outcome == "inconclusive" {
         let taken = doc.snapshots.len();
         let analysed = doc.analysed.map_or(0, |[a, b]| b + 1 - a);
-        eprintln!("leakhound check: INCONCLUSIVE: {}", report::build::inconclusive_note(taken, analysed));
+        eprintln!("leakhound check: INCONCLUSIVE: {}", report::build::inconclusive_message(&doc, taken, analysed));
         return Ok(ExitCode::from(exit::INCONCLUSIVE));
     }
     eprintln!("leakhound check: passed ({})", doc.outcome);
@@ -785,7 +785,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
 /// A `--baseline` for a fleet: one target's report (accepted on every target), or an earlier fleet
 /// report (each target's own).
 enum Baseline {
-    One(LeakReport),
+    One(Box<LeakReport>),
     Fleet(report::fleet::FleetReport),
 }
 
@@ -798,7 +798,7 @@ impl Baseline {
                 .map(Baseline::Fleet)
                 .map_err(|e| Error::Input(format!("--baseline {}: not a leakhound fleet report ({e})", path.display())));
         }
-        read_baseline(path).map(Baseline::One)
+        read_baseline(path).map(|r| Baseline::One(Box::new(r)))
     }
 
     fn of(&self, target: &str) -> Option<&LeakReport> {
@@ -942,5 +942,20 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
         },
     };
     crate::serve::run(opts, crate::serve::install_signal_handlers())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `leakhound completions SHELL`: the completion script on stdout.
+pub fn completions(args: &crate::cli::CompletionsArgs) -> Result<ExitCode> {
+    crate::manual::completions(args.shell, &mut std::io::stdout().lock()).map_err(|source| Error::Output { what: "the completion script".into(), source })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `leakhound man [--dir DIR]`: the top-level man page on stdout, or every page into DIR.
+pub fn man(args: &crate::cli::ManArgs) -> Result<ExitCode> {
+    match &args.dir {
+        Some(dir) => crate::manual::man_pages(dir).map_err(|source| Error::Output { what: format!("man pages into {}", dir.display()), source })?,
+        None => crate::manual::man_page(&mut std::io::stdout().lock()).map_err(|source| Error::Output { what: "the man page".into(), source })?,
+    }
     Ok(ExitCode::SUCCESS)
 }

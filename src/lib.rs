@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod fleet;
+pub mod manual;
 pub mod profile;
 pub mod report;
 pub mod serve;

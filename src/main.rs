@@ -13,6 +13,8 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check(args),
         Command::Demo(args) => commands::demo(args),
         Command::Serve(args) => commands::serve(args),
+        Command::Completions(args) => commands::completions(args),
+        Command::Man(args) => commands::man(args),
     };
     match result {
         Ok(code) => code,

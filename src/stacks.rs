@@ -300,6 +300,10 @@ pub enum RequestRole {
     Writer,
     /// `net/http.(*connReader).backgroundRead`, started for every request, the profile's one too.
     ConnReader,
+    /// A connection's background reader created and not started yet: only the `go` statement's
+    /// wrapper to show (`startBackgroundRead.gowrap1` since Go 1.22, `startBackgroundRead.func2`
+    /// before). The profile request's own reader, when one is, as the request has just begun it.
+    ConnReaderNotStarted,
 }
 
 /// A profile grouped: the groups' values and what was left out.
@@ -333,6 +337,8 @@ pub struct GroupStats {
     pub max_wait_minutes: u64,
     /// Goroutines the runtime marked leaked in a debug=2 header.
     pub leaked: u64,
+    /// How long its goroutines have waited (debug=2 dumps only; empty for the other forms).
+    pub wait: crate::profile::WaitMinutes,
 }
 
 #[derive(Hash, PartialEq, Eq)]
@@ -477,6 +483,11 @@ impl StackTable {
         r.stack.iter().map(|&i| &self.exact[i as usize]).chain(placeholder)
     }
 
+    /// Whether the group's stack has any frame (the runtime records a few goroutines without one).
+    pub fn has_frames(&self, id: GroupId) -> bool {
+        self.groups.get(id.0 as usize).is_some_and(|r| !r.stack.is_empty())
+    }
+
     fn build_info(&self, r: &GroupRecord) -> GroupInfo {
         // Shown with every frame the profile has; keyed on the comparable part only.
         let mut frames: Vec<Frame> = r.stack.iter().map(|&i| self.exact[i as usize].clone()).collect();
@@ -607,6 +618,7 @@ impl StackTable {
             stats.value = stats.value.saturating_add(s.values.get(value_index).copied().unwrap_or(0));
             if let Some(g) = facts {
                 stats.max_wait_minutes = stats.max_wait_minutes.max(g.max_wait_minutes);
+                stats.wait.merge(&g.wait);
                 stats.leaked = stats.leaked.saturating_add(g.leaked);
                 let record = &mut self.groups[id.0 as usize];
                 // So do the ancestors of a `GODEBUG=tracebackancestors` dump: those of the most
@@ -746,7 +758,9 @@ fn request_role(facts: &[FrameFacts], stack: &[u32]) -> Option<RequestRole> {
     for &i in stack {
         match facts[i as usize].request {
             Some(RequestRole::Writer) => return Some(RequestRole::Writer),
-            Some(r) => role = Some(r),
+            // Running (a SIGQUIT dump also shows the wrapper below it).
+            Some(RequestRole::ConnReader) => role = Some(RequestRole::ConnReader),
+            Some(r) => role = role.or(Some(r)),
             None => {}
         }
     }
@@ -758,9 +772,15 @@ fn frame_request_role(function: &str) -> Option<RequestRole> {
     if function == "runtime/pprof.writeGoroutine" {
         return Some(RequestRole::Writer);
     }
-    // Running, or created and not started yet (only the `go` statement's wrapper to show).
-    (function == "net/http.(*connReader).backgroundRead" || function.starts_with("net/http.(*connReader).startBackgroundRead.gowrap"))
-        .then_some(RequestRole::ConnReader)
+    if function == "net/http.(*connReader).backgroundRead" {
+        return Some(RequestRole::ConnReader);
+    }
+    // Created and not started yet: only the `go` statement's wrapper to show, `.gowrapN` since Go
+    // 1.22, `.funcN` before (Prometheus 2.42, built with Go 1.19: `startBackgroundRead.func2`).
+    function
+        .strip_prefix("net/http.(*connReader).startBackgroundRead.")
+        .is_some_and(|rest| rest.starts_with("gowrap") || rest.starts_with("func"))
+        .then_some(RequestRole::ConnReaderNotStarted)
 }
 
 fn sort_key(frames: &[Frame], label: Option<&str>) -> String {

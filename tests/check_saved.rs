@@ -39,15 +39,15 @@ fn check_exit_codes() {
     assert_eq!(out.status.code(), Some(0), "{doc:#}");
     assert_eq!(doc["verdict"], "clean");
 
-    // --fail-on suspect with the first and last snapshot only: a difference, not a trend.
+    // The first and last snapshot only: a difference, not a trend. No suspect from growth (issue
+    // 22), and no pass either: inconclusive (4), whatever --fail-on says.
     let two = vec![files("goroutine")[0].clone(), files("goroutine")[7].clone()];
     let (out, doc) = run(&["check", "--format", "json"], &two);
-    assert_eq!(doc["verdict"], "suspect", "{doc:#}");
-    // Suspects do not fail --fail-on leak, but two snapshots cannot pass either: inconclusive (4).
+    assert_eq!(doc["suspects"].as_array().unwrap().len(), 0, "{doc:#}");
     assert_eq!(out.status.code(), Some(4), "a difference is not a trend: inconclusive, never passed");
     assert_eq!(doc["outcome"], "inconclusive", "{doc:#}");
     let (out, _) = run(&["check", "--fail-on", "suspect"], &two);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
 
     let (out, _) = run(&["check", "--max-goroutines", "100", "--ignore", "^main\\."], &files("goroutine"));
     assert_eq!(out.status.code(), Some(1));

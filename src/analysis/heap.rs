@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use super::series::Series;
 use super::trend::trend;
 use crate::profile::{Frame, Profile};
-use crate::stacks::{leaf_index, GroupInfo};
+use crate::stacks::{is_std_function, leaf_index, GroupInfo};
 
 /// One heap sample, reduced to what attribution needs.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +25,9 @@ pub struct HeapSample {
     pub objects: i64,
     /// Allocation site: function id of the innermost frame of the program.
     pub site: u32,
+    /// The stack does not reach the goroutine's start (`runtime.goexit`, `runtime.main`): Go
+    /// before 1.23 keeps only the innermost 32 frames of an allocation.
+    pub cut: bool,
 }
 
 /// One heap profile, reduced to what attribution needs.
@@ -94,11 +97,12 @@ pub fn reduce(profile: &Profile, snapshot: usize) -> HeapSnap {
             continue;
         }
         let outer: Vec<u32> = outer_first(frames.iter().copied()).map(|f| id_of(&mut snap, f)).collect();
+        let cut = !frames.last().is_some_and(|f| f.function == "runtime.goexit" || f.function == "runtime.main");
         // Allocation site: the innermost frame of the program, past the allocator's own frames.
         let site_frame = frames[leaf_index(&frames)];
         let site = id_of(&mut snap, &site_frame.function);
         snap.site_location.entry(site).or_insert_with(|| format!("{}:{}", site_frame.file, site_frame.line));
-        snap.samples.push(HeapSample { outer_first: outer, space: b, objects: o, site });
+        snap.samples.push(HeapSample { outer_first: outer, space: b, objects: o, site, cut });
     }
     snap
 }
@@ -137,8 +141,24 @@ impl HeapSeries {
             return Attribution { held: vec![None; suspects.len()], growth: Vec::new() };
         }
         let stacks: Vec<Vec<&str>> = suspects.iter().map(|g| outer_first(g.frames.iter()).collect()).collect();
+        // Where the handler a server dispatched to sits in each (outermost first).
+        let handlers: Vec<Option<usize>> = suspects
+            .iter()
+            .zip(&stacks)
+            .map(|(g, st)| {
+                crate::analysis::ancestry::handler_index(g)
+                    .and_then(|i| (g.frames.len() - 1).checked_sub(i))
+                    .and_then(|from_outside| from_outside.checked_sub(g.frames.len() - st.len()))
+            })
+            .collect();
+        // The handler's module: a sample cut inside the handler must show some of its code.
+        let handlers: Vec<Option<(usize, &str)>> = handlers
+            .iter()
+            .zip(&stacks)
+            .map(|(h, st)| h.and_then(|p| st.get(p).map(|f| (p, crate::analysis::ancestry::module_of(crate::stacks::package_of(f))))))
+            .collect();
         // Per snapshot: bytes owned per suspect, and unowned bytes per site.
-        let per_snap: Vec<(Vec<i64>, HashMap<u32, i64>)> = snaps.iter().map(|h| owners(h, &stacks)).collect();
+        let per_snap: Vec<(Vec<i64>, HashMap<u32, i64>)> = snaps.iter().map(|h| owners(h, &stacks, &handlers)).collect();
         let (first, last) = (&per_snap[0].0, &per_snap[per_snap.len() - 1].0);
         let held = (0..suspects.len()).map(|k| Some((last[k], last[k].saturating_sub(first[k])))).collect();
         Attribution { held, growth: growth_outside(&snaps, &per_snap, min_growth_bytes) }
@@ -146,13 +166,29 @@ impl HeapSeries {
 }
 
 /// Bytes of one heap snapshot per suspect, and the rest per allocation site.
-fn owners(h: &HeapSnap, stacks: &[Vec<&str>]) -> (Vec<i64>, HashMap<u32, i64>) {
+fn owners(h: &HeapSnap, stacks: &[Vec<&str>], handlers: &[Option<(usize, &str)>]) -> (Vec<i64>, HashMap<u32, i64>) {
+    // The suspects' stacks in this snapshot's function ids, and where each id sits in each stack.
+    let ids: HashMap<&str, u32> = h.functions.iter().enumerate().map(|(i, f)| (f.as_str(), i as u32)).collect();
+    let stacks: Vec<Vec<Option<u32>>> = stacks.iter().map(|st| st.iter().map(|f| ids.get(f).copied()).collect()).collect();
+    let positions: Vec<HashMap<u32, Vec<usize>>> = stacks
+        .iter()
+        .map(|st| {
+            let mut m: HashMap<u32, Vec<usize>> = HashMap::new();
+            for (i, id) in st.iter().enumerate() {
+                if let Some(id) = id {
+                    m.entry(*id).or_default().push(i);
+                }
+            }
+            m
+        })
+        .collect();
+    let std_entry: Vec<bool> = stacks.iter().map(|st| st.first().copied().flatten().is_some_and(|id| is_std_function(&h.functions[id as usize]))).collect();
     let mut owned = vec![0i64; stacks.len()];
     let mut rest: HashMap<u32, i64> = HashMap::new();
     for s in &h.samples {
         let mut best: Option<(usize, usize)> = None;
         for (k, st) in stacks.iter().enumerate() {
-            let common = st.iter().zip(&s.outer_first).take_while(|(a, &b)| h.functions.get(b as usize).is_some_and(|f| f == *a)).count();
+            let common = shared_run(st, &positions[k], s, handlers[k], std_entry[k], &h.functions);
             if common > 0 && best.is_none_or(|(_, c)| common > c) {
                 best = Some((k, common));
             }
@@ -166,6 +202,69 @@ fn owners(h: &HeapSnap, stacks: &[Vec<&str>]) -> (Vec<i64>, HashMap<u32, i64>) {
         }
     }
     (owned, rest)
+}
+
+/// How many frames a suspect's stack (`stack`, outermost first, `positions` its index by id) and
+/// a heap sample share, in one run of calls both made: from the outermost frames of both, or,
+/// where either was cut short (Go before 1.23 keeps the innermost 32 frames of a goroutine or heap
+/// stack), from the outermost frame the cut one still has, matched wherever it sits in the other.
+/// The deepest match wins. Where the suspect is a request in a server (`handler`: the position of
+/// the handler dispatched to), the run must hold that handler, or lie wholly inside it in a sample
+/// cut short and show code of the handler's own module there: the server's entry, its router and middleware are every request's, and a
+/// neighbour's allocations under them are not this suspect's. A run that is only a server's
+/// entry function in the standard library (`net/http.(*conn).serve`) counts only when the sample
+/// allocated there through the standard library alone.
+fn shared_run(
+    stack: &[Option<u32>],
+    positions: &HashMap<u32, Vec<usize>>,
+    sample: &HeapSample,
+    handler: Option<(usize, &str)>,
+    std_entry: bool,
+    functions: &[String],
+) -> usize {
+    let sample_frames = &sample.outer_first;
+    let run_from = |i: usize, j: usize| {
+        let r = stack[i..].iter().zip(&sample_frames[j..]).take_while(|(a, &b)| **a == Some(b)).count();
+        let allowed = match handler {
+            Some((p, module)) => {
+                (i <= p && p < i + r)
+                    || (sample.cut
+                        && j == 0
+                        && i > p
+                        && sample_frames[..r].iter().any(|&id| functions.get(id as usize).is_some_and(|f| crate::stacks::package_of(f).starts_with(module))))
+            }
+            None => true,
+        };
+        if allowed {
+            r
+        } else {
+            0
+        }
+    };
+    let mut best = 0;
+    // Both whole (or cut alike): aligned at their outermost frames.
+    if !stack.is_empty() && !sample_frames.is_empty() {
+        best = run_from(0, 0);
+    }
+    // The sample cut: its outermost frame somewhere in the stack.
+    if let Some(is) = sample_frames.first().and_then(|id| positions.get(id)) {
+        for &i in is {
+            best = best.max(run_from(i, 0));
+        }
+    }
+    // The stack cut: its outermost frame somewhere in the sample.
+    if let Some(Some(first)) = stack.first() {
+        for (j, _) in sample_frames.iter().enumerate().filter(|(_, &id)| id == *first).skip(usize::from(sample_frames.first() == Some(first))) {
+            best = best.max(run_from(0, j));
+        }
+    }
+    if best == 1 && std_entry && sample_frames.first() == stack.first().copied().flatten().as_ref() {
+        let beyond_std = sample_frames[1..].iter().all(|&id| functions.get(id as usize).is_some_and(|f| is_std_function(f)));
+        if !beyond_std {
+            return 0;
+        }
+    }
+    best
 }
 
 /// Allocation sites whose unowned live heap keeps growing.
@@ -303,5 +402,27 @@ mod tests {
         // With no suspects, the servers' allocations are growth too.
         let none = hs.attribute(&[], &(0..4), 1 << 20);
         assert_eq!(none.growth.len(), 3);
+        // A handler's allocations are its own suspect's, not those of a neighbour sharing only the
+        // server's entry (`net/http.(*conn).serve`) nor of one sharing its router and middleware.
+        let router: &[&str] =
+            &["net/http.HandlerFunc.ServeHTTP", "main.withLogging.func1", "net/http.serverHandler.ServeHTTP", "net/http.(*conn).serve", "runtime.goexit"];
+        let federate_alloc: Vec<&str> =
+            ["runtime.mallocgc", "main.buildAnswer", "main.federate", "net/http.HandlerFunc.ServeHTTP"].iter().chain(router).copied().collect();
+        let metrics_alloc: Vec<&str> = ["runtime.mallocgc", "main.metrics", "net/http.HandlerFunc.ServeHTTP"].iter().chain(router).copied().collect();
+        let mut hs = HeapSeries::default();
+        hs.snaps.push(reduce(&heap(&[(&federate_alloc, 300 << 20), (&metrics_alloc, 1 << 20)], 0), 0));
+        let slowloris =
+            suspect(&["runtime.gopark", "net/textproto.(*Reader).ReadLine", "net/http.(*conn).readRequest", "net/http.(*conn).serve", "runtime.goexit"]);
+        let federate: Vec<&str> = ["runtime.gopark", "net.(*conn).Write", "main.(*gzipWriter).Write", "main.federate", "net/http.HandlerFunc.ServeHTTP"]
+            .iter()
+            .chain(router)
+            .copied()
+            .collect();
+        let a = hs.attribute(&[&slowloris, &suspect(&federate)], &(0..1), 1 << 20);
+        assert_eq!(a.held, vec![Some((0, 0)), Some((300 << 20, 0))]);
+        // Cut at 32 frames, the goroutine's stack has lost its outer part: it matches on what it has.
+        let cut: Vec<&str> = federate[..4].to_vec();
+        let a = hs.attribute(&[&slowloris, &suspect(&cut)], &(0..1), 1 << 20);
+        assert_eq!(a.held, vec![Some((0, 0)), Some((300 << 20, 0))]);
     }
 }

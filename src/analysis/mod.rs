@@ -2,6 +2,7 @@
 
 pub mod ancestry;
 pub mod callgraph;
+pub mod census;
 pub mod diff;
 pub mod heap;
 pub mod patterns;
@@ -71,6 +72,9 @@ impl Snapshot {
         for (id, o) in &other.groups {
             if let Some(g) = self.groups.get_mut(id) {
                 g.max_wait_minutes = g.max_wait_minutes.max(o.max_wait_minutes);
+                if g.wait.is_empty() {
+                    g.wait.clone_from(&o.wait);
+                }
                 g.leaked = g.leaked.max(o.leaked.min(g.value.max(0) as u64));
             }
         }
@@ -85,11 +89,22 @@ impl Snapshot {
 
     fn request_groups<'a>(&'a self, table: &'a StackTable) -> impl Iterator<Item = (GroupId, i64)> + 'a {
         let writers: i64 = self.groups.iter().filter(|(id, _)| table.request_role(**id) == Some(RequestRole::Writer)).map(|(_, g)| g.value).sum();
-        // One background reader per writer: other requests' readers belong to the service.
+        // One background reader per writer: other requests' readers belong to the service. The
+        // request has just started its own, so one not started yet is taken first; a running one
+        // only when there is none (it may be another request's, but then the request's own has
+        // run and looks the same).
         let mut readers_left = writers;
-        let mut readers: Vec<(GroupId, i64)> =
-            self.groups.iter().filter(|(id, _)| table.request_role(**id) == Some(RequestRole::ConnReader)).map(|(id, g)| (*id, g.value)).collect();
+        let mut readers: Vec<(bool, GroupId, i64)> = self
+            .groups
+            .iter()
+            .filter_map(|(id, g)| match table.request_role(*id) {
+                Some(RequestRole::ConnReaderNotStarted) => Some((false, *id, g.value)),
+                Some(RequestRole::ConnReader) => Some((true, *id, g.value)),
+                _ => None,
+            })
+            .collect();
         readers.sort();
+        let readers: Vec<(GroupId, i64)> = readers.into_iter().map(|(_, id, n)| (id, n)).collect();
         let readers: Vec<(GroupId, i64)> = readers
             .into_iter()
             .map(|(id, n)| {

@@ -66,8 +66,47 @@ pub const STDLIB_GOROUTINES: Pattern = Pattern {
     fix: "Goroutines that run entirely inside the standard library keep accumulating: something the program opened is never closed or cancelled. Find the code that starts them (started_from; watch with --debug2, and run the service with GODEBUG=tracebackancestors=5 to see through library code) and close what it opens (bodies, clients, listeners, pipes), cancel its contexts, and set timeouts.",
 };
 
+/// Client connections of requests that wait for a backend: named after the RoundTrip suspect of
+/// the same count beside them (one story, one fix).
+pub const HTTP_BACKEND_CONNECTION: Pattern = Pattern {
+    name: "http-no-response-timeout",
+    fix: "The client connections of requests that wait for a backend that never answers (as many as the RoundTrip suspect beside them): not a Transport per request. Give the requests a deadline: http.Client.Timeout or Transport.ResponseHeaderTimeout (a ReverseProxy's Transport), and a request context with a deadline; the connections then close with them.",
+};
+
 /// Known signatures, most specific first.
 pub const CATALOGUE: &[Signature] = &[
+    Signature {
+        pattern: Pattern {
+            name: "http-server-write-blocked",
+            fix: "Handlers are stuck writing a response to clients that never read it (a stalled or malicious client, a full TCP window): the server has no write deadline, so the handler, its connection and everything the answer holds stay. Set http.Server.WriteTimeout, or per handler http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d)) (Go 1.20+) for long streams, and bound how much one answer builds in memory.",
+        },
+        // HTTP/1 (the response's buffered writer flushing to the connection) and HTTP/2 (waiting
+        // for flow control or the write scheduler), bundled in net/http before Go 1.27.
+        frames: &[
+            "net/http.(*response).write",
+            "net/http.(*chunkWriter).Write",
+            "net/http.(*http2responseWriter).write",
+            "net/http.(*http2serverConn).writeDataFromHandler",
+            "net/http/internal/http2.(*responseWriter).write",
+            "net/http/internal/http2.(*serverConn).writeDataFromHandler",
+        ],
+        blocking: &[Blocking::IoWait, Blocking::Select],
+        creator: Creator::Any,
+        std_outside: None,
+        source: "net/http: Server.WriteTimeout, ResponseController.SetWriteDeadline",
+    },
+    sig(
+        "grpc-server-stream-client-stays",
+        "Server-side streams whose clients never go away (a client stopped, frozen or gone without a FIN keeps its connection; a client that never ends a stream keeps its handler): each keeps a stream handler, its reader, the connection's keepalive and writer goroutines, and what they buffer (writeQuota.get: the client stopped reading). Make the server let go: keepalive.ServerParameters{Time, Timeout} so dead peers are closed, MaxConnectionIdle and MaxConnectionAge(+Grace) so no connection lives forever, keepalive.EnforcementPolicy against clients that ping too often, and stream handlers that return on stream.Context().Done() (a send or receive loop that waits on nothing else never ends).",
+        &[
+            "google.golang.org/grpc/internal/transport.(*http2Server)",
+            "google.golang.org/grpc/internal/transport.newHTTP2Server",
+            "google.golang.org/grpc.(*Server).",
+            "google.golang.org/grpc.(*serverStream)",
+        ],
+        &[],
+        "google.golang.org/grpc/keepalive: ServerParameters (MaxConnectionIdle, MaxConnectionAge, Time, Timeout), EnforcementPolicy; grpc: ServerStream.Context",
+    ),
     sig(
         "http-body-not-closed",
         "A response body is never closed or read to EOF, so its connection can neither be reused nor freed (its readLoop waits for the body in select, its writeLoop beside it). After every successful client.Do/Get: defer resp.Body.Close(), and drain it (io.Copy(io.Discard, resp.Body)) when the body is not read to the end.",
@@ -326,7 +365,16 @@ pub fn pattern_of(info: &GroupInfo) -> Pattern {
 
 /// Names the writeLoop goroutines of client connections after their readLoops when the listed
 /// stacks hold one kind of readLoop only (`patterns` of the listed groups, in the same order).
-pub fn pair_companions(patterns: &mut [Pattern]) {
+pub fn pair_companions(patterns: &mut [Pattern], last_counts: &[i64]) {
+    // A reverse proxy's (or any client's) requests waiting for a backend: their connections'
+    // readLoop and writeLoop grow with them, one each per waiting request.
+    let waiting: Vec<i64> = patterns.iter().zip(last_counts).filter(|(p, _)| p.name == "http-no-response-timeout").map(|(_, &n)| n).collect();
+    let connection = |p: &Pattern| ["http-body-not-closed", "http-transport-per-request", HTTP_CLIENT_CONNECTION.name].contains(&p.name);
+    for (p, &n) in patterns.iter_mut().zip(last_counts) {
+        if connection(p) && waiting.contains(&n) {
+            *p = HTTP_BACKEND_CONNECTION;
+        }
+    }
     let mut kinds: Vec<Pattern> = patterns.iter().copied().filter(|p| p.name == "http-body-not-closed" || p.name == "http-transport-per-request").collect();
     kinds.sort_by_key(|p| p.name);
     kinds.dedup_by_key(|p| p.name);
@@ -402,7 +450,14 @@ pub fn distinct_leaves(groups: &[&GroupInfo]) -> Vec<usize> {
         if out[k].is_some() {
             continue;
         }
-        let pick = std::iter::once(g.leaf).chain(0..g.frames.len()).find(|&i| !taken_keys.contains(&key(g, i)) && !is_never_a_label(&name(g, i)));
+        // The program's own frames first (its callers of the leaf), then frames that say what the
+        // goroutine is, and plumbing (`sync.(*Mutex).Lock`) only when nothing else is left.
+        let own = |i: &usize| !is_std_function(&name(g, *i));
+        let candidates = std::iter::once(g.leaf)
+            .chain((g.leaf..g.frames.len()).filter(own))
+            .chain((0..g.frames.len()).filter(|&i| !is_plumbing(&name(g, i))))
+            .chain(0..g.frames.len());
+        let pick = candidates.into_iter().find(|&i| !taken_keys.contains(&key(g, i)) && !is_never_a_label(&name(g, i)));
         let pick = pick.unwrap_or(g.leaf);
         taken_keys.insert(key(g, pick));
         out[k] = Some(pick);
@@ -461,16 +516,143 @@ mod tests {
         assert_eq!(name(&write, None), "http-client-connections");
     }
 
+    fn catalogued(name: &str) -> Pattern {
+        CATALOGUE.iter().find(|s| s.pattern.name == name).unwrap().pattern
+    }
+
     #[test]
     fn writeloop_follows_its_readloop() {
-        let body = CATALOGUE[0].pattern;
-        let per_request = CATALOGUE[1].pattern;
+        let body = catalogued("http-body-not-closed");
+        let per_request = catalogued("http-transport-per-request");
         let mut one = [HTTP_CLIENT_CONNECTION, body, body];
-        pair_companions(&mut one);
+        pair_companions(&mut one, &[4, 4, 2]);
         assert_eq!(one[0].name, "http-body-not-closed");
         let mut both = [HTTP_CLIENT_CONNECTION, body, per_request];
-        pair_companions(&mut both);
+        pair_companions(&mut both, &[4, 4, 2]);
         assert_eq!(both[0].name, "http-client-connections", "two kinds of readLoop: the writeLoops cannot be told apart");
+    }
+
+    // A reverse proxy in front of a backend that never answers (tests/goservice `-scenario
+    // patterns`' proxy, live): per waiting request one RoundTrip, one readLoop, one writeLoop.
+    #[test]
+    fn a_proxys_connections_beside_its_roundtrip_are_one_story() {
+        let round_trip = catalogued("http-no-response-timeout");
+        let per_request = catalogued("http-transport-per-request");
+        let mut listed = [round_trip, per_request, HTTP_CLIENT_CONNECTION];
+        pair_companions(&mut listed, &[12, 12, 12]);
+        assert!(listed.iter().all(|p| p.name == "http-no-response-timeout"), "{listed:?}");
+        assert!(listed[1].fix.contains("not a Transport per request"));
+        // Connections of another count are another story.
+        let mut apart = [round_trip, per_request, HTTP_CLIENT_CONNECTION];
+        pair_companions(&mut apart, &[12, 40, 40]);
+        assert_eq!(
+            (apart[1].name, apart[2].name),
+            ("http-transport-per-request", "http-transport-per-request"),
+            "the writeLoops follow the one kind of readLoop"
+        );
+    }
+
+    // Debian's etcd 3.4.23 (Go 1.19, grpc 1.26) with `etcdctl watch` clients frozen by SIGSTOP
+    // while keys are written: each kind of goroutine a stream leaves, from one live debug=2 dump.
+    #[test]
+    fn grpc_server_streams_whose_clients_stay() {
+        let select = |rest: &[&str]| -> Vec<&'static str> {
+            let mut v = vec!["runtime.gopark", "runtime.selectgo"];
+            v.extend(rest.iter().map(|s| -> &'static str { Box::leak(s.to_string().into_boxed_str()) }));
+            v.push("runtime.goexit");
+            v
+        };
+        let t = "google.golang.org/grpc/internal/transport";
+        let stacks = [
+            select(&[&format!("{t}.(*controlBuffer).get"), &format!("{t}.(*loopyWriter).run"), &format!("{t}.newHTTP2Server.func2")]),
+            select(&[&format!("{t}.(*http2Server).keepalive")]),
+            select(&[
+                &format!("{t}.(*writeQuota).get"),
+                &format!("{t}.(*http2Server).Write"),
+                "google.golang.org/grpc.(*serverStream).SendMsg",
+                "github.com/grpc-ecosystem/go-grpc-prometheus.(*monitoredServerStream).SendMsg",
+                "go.etcd.io/etcd/etcdserver/etcdserverpb.(*watchWatchServer).Send",
+                "go.etcd.io/etcd/etcdserver/api/v3rpc.(*serverWatchStream).sendLoop",
+                "go.etcd.io/etcd/etcdserver/api/v3rpc.(*watchServer).Watch.func1",
+            ]),
+            select(&[
+                &format!("{t}.(*recvBufferReader).read"),
+                &format!("{t}.(*recvBufferReader).Read"),
+                &format!("{t}.(*transportReader).Read"),
+                "io.ReadAtLeast",
+                "io.ReadFull",
+                &format!("{t}.(*Stream).Read"),
+                "google.golang.org/grpc.(*parser).recvMsg",
+                "google.golang.org/grpc.recvAndDecompress",
+                "google.golang.org/grpc.recv",
+                "google.golang.org/grpc.(*serverStream).RecvMsg",
+                "github.com/grpc-ecosystem/go-grpc-prometheus.(*monitoredServerStream).RecvMsg",
+                "go.etcd.io/etcd/etcdserver/etcdserverpb.(*watchWatchServer).Recv",
+                "go.etcd.io/etcd/etcdserver/api/v3rpc.(*serverWatchStream).recvLoop",
+                "go.etcd.io/etcd/etcdserver/api/v3rpc.(*watchServer).Watch.func2",
+            ]),
+            select(&[
+                "go.etcd.io/etcd/etcdserver/api/v3rpc.(*watchServer).Watch",
+                "go.etcd.io/etcd/etcdserver/etcdserverpb._Watch_Watch_Handler",
+                "github.com/grpc-ecosystem/go-grpc-prometheus.(*ServerMetrics).StreamServerInterceptor.func1",
+                "github.com/grpc-ecosystem/go-grpc-middleware.ChainStreamServer.func1",
+                "google.golang.org/grpc.(*Server).processStreamingRPC",
+                "google.golang.org/grpc.(*Server).handleStream",
+                "google.golang.org/grpc.(*Server).serveStreams.func1.2",
+            ]),
+        ];
+        for stack in &stacks {
+            let p = pattern_of(&group(stack, None));
+            assert_eq!(p.name, "grpc-server-stream-client-stays", "{stack:?}");
+            assert!(p.fix.contains("MaxConnectionIdle") && p.fix.contains("stream.Context().Done()") && !p.name.contains("select"));
+        }
+        // The same writer on a client connection is not the server's story.
+        let client = select(&[&format!("{t}.(*controlBuffer).get"), &format!("{t}.(*loopyWriter).run"), &format!("{t}.newHTTP2Client.func3")]);
+        assert_ne!(name(&client, None), "grpc-server-stream-client-stays");
+    }
+
+    // Prometheus 2.42's federate handler writing to a client that never reads (live, Go 1.19;
+    // tests/fixtures/realworld/prometheus-federate-watch/029-goroutine-debug2.txt), cut at the
+    // handler as Go before 1.23 cuts its protobuf stacks.
+    #[test]
+    fn a_handler_blocked_writing_to_a_client_that_never_reads() {
+        let federate = [
+            "runtime.gopark",
+            "runtime.netpollblock",
+            "internal/poll.runtime_pollWait",
+            "internal/poll.(*pollDesc).wait",
+            "internal/poll.(*pollDesc).waitWrite",
+            "internal/poll.(*FD).Write",
+            "net.(*netFD).Write",
+            "net.(*conn).Write",
+            "net/http.checkConnErrorWriter.Write",
+            "bufio.(*Writer).Flush",
+            "bufio.(*Writer).Write",
+            "net/http.(*chunkWriter).Write",
+            "bufio.(*Writer).Write",
+            "net/http.(*response).write",
+            "net/http.(*response).Write",
+            "github.com/prometheus/client_golang/prometheus/promhttp.(*responseWriterDelegator).Write",
+            "github.com/prometheus/client_golang/prometheus/promhttp.(*responseWriterDelegator).Write",
+            "github.com/prometheus/prometheus/util/httputil.(*compressedResponseWriter).Write",
+            "bufio.(*Writer).Flush",
+            "bufio.(*Writer).WriteString",
+            "strings.(*byteStringReplacer).WriteString",
+            "strings.(*Replacer).WriteString",
+            "github.com/prometheus/common/expfmt.writeEscapedString",
+            "github.com/prometheus/common/expfmt.writeLabelPairs",
+            "github.com/prometheus/common/expfmt.writeSample",
+            "github.com/prometheus/common/expfmt.MetricFamilyToText",
+            "github.com/prometheus/common/expfmt.NewEncoder.func7",
+            "github.com/prometheus/common/expfmt.encoderCloser.Encode",
+            "github.com/prometheus/prometheus/web.(*Handler).federation.func1",
+            "github.com/prometheus/prometheus/model/labels.Labels.Validate",
+            "github.com/prometheus/prometheus/web.(*Handler).federation",
+            "net/http.HandlerFunc.ServeHTTP",
+        ];
+        let p = pattern_of(&group(&federate, None));
+        assert_eq!(p.name, "http-server-write-blocked");
+        assert!(p.fix.contains("WriteTimeout") && p.fix.contains("SetWriteDeadline"), "{}", p.fix);
     }
 
     #[test]
@@ -608,6 +790,31 @@ mod tests {
         assert!(is_constructor("github.com/x/y.Dial.func1"));
         assert!(is_constructor("github.com/x/y.(*Pool).Open"));
         assert!(!is_constructor("github.com/x/y.(*Client).loop"));
+    }
+
+    #[test]
+    fn a_label_is_the_programs_own_frame_never_the_lock() {
+        // Two stacks waiting on one mutex at one line of the program, called from two handlers.
+        let lock = |caller: &str| {
+            let mut g = group(
+                &[
+                    "runtime.gopark",
+                    "sync.runtime_SemacquireMutex",
+                    "sync.(*Mutex).lockSlow",
+                    "sync.(*Mutex).Lock",
+                    "main.(*store).get",
+                    caller,
+                    "runtime.goexit",
+                ],
+                None,
+            );
+            g.frames[4].line = 40;
+            g
+        };
+        let (a, b) = (lock("main.handleRead"), lock("main.handleList"));
+        let leaves = distinct_leaves(&[&a, &b]);
+        let names: Vec<&str> = leaves.iter().zip([&a, &b]).map(|(&i, g)| g.frames[i].function.as_str()).collect();
+        assert_eq!(names, ["main.(*store).get", "main.handleList"]);
     }
 
     #[test]

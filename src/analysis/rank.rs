@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use super::trend::{trend, Trend};
+use super::trend::{change_point, trend, Trend};
 use super::Snapshot;
 use crate::stacks::{GroupId, StackTable};
 
@@ -37,6 +37,9 @@ pub mod thresholds {
     /// Leak (from growth): at least this many snapshots in the analysed run. Fewer show a
     /// difference, not a trend, so a clean result on fewer is inconclusive.
     pub const LEAK_MIN_SNAPSHOTS: usize = 4;
+    /// Suspect (from growth): at least this many. Two show a difference (see `diff`), not a trend;
+    /// only the runtime's proof (or the one-dump census) makes a suspect of fewer.
+    pub const MIN_SNAPSHOTS: usize = 3;
     /// Leak: the Mann–Kendall z of a monotone rise at least this (a rise this consistent comes by
     /// chance in about 1 series of 700) ...
     pub const LEAK_Z: f64 = 3.0;
@@ -69,6 +72,14 @@ pub mod thresholds {
     /// Still growing: the last third's median above the middle third's by at least this share of
     /// the rise from the first third (a warm-up that has settled is flat in its last third).
     pub const LATE_RISE_SHARE: f64 = 0.2;
+    /// Growth that began late in the run: judged on the values from the change of slope on (see
+    /// [`crate::analysis::trend::change_point`]), when there are at least this many of them ...
+    pub const LATE_MIN_SNAPSHOTS: usize = 6;
+    /// ... and the run has at least this many in all (shorter runs are judged whole).
+    pub const LATE_MIN_RUN: usize = 10;
+    /// ... and the last value stands above everything before the change by at least this share
+    /// of the growth (a sawtooth's next tooth reaches no higher than the one before).
+    pub const LATE_NEW_HIGH_SHARE: f64 = 0.5;
 }
 
 /// One listed stack group.
@@ -85,6 +96,9 @@ pub struct Suspect {
     pub max_wait_minutes: u64,
     /// Goroutines of this group the runtime proved leaked (goroutineleak profile or `(leaked)` mark).
     pub gc_proven_leaked: Option<u64>,
+    /// Position in `counts` where the growth judged began: 0 when the whole run grew, later for a
+    /// stack that held its level and then started to grow (`trend` is then of `counts[since..]`).
+    pub since: usize,
 }
 
 /// Ranks the groups of `snapshots` (one unbroken series, oldest first; `minutes` their times).
@@ -94,6 +108,10 @@ pub fn rank(table: &StackTable, snapshots: &[&Snapshot], minutes: &[f64], proven
     for id in group_ids(table.len(), snapshots, proven) {
         // The group's info is built only for the groups listed (see `StackTable::group`).
         if !opts.ignore.is_empty() && table.group_frames(id).any(|f| opts.ignore.iter().any(|re| re.is_match(&f.function))) {
+            continue;
+        }
+        // A stack with no frames says nothing about code: never a suspect.
+        if !table.has_frames(id) {
             continue;
         }
         let marked = snapshots.last().and_then(|s| s.groups.get(&id)).map_or(0, |g| g.leaked);
@@ -110,19 +128,8 @@ pub fn rank(table: &StackTable, snapshots: &[&Snapshot], minutes: &[f64], proven
         }
         let counts: Vec<i64> = snapshots.iter().map(|s| s.value(id)).collect();
         let max_wait_minutes = snapshots.iter().filter_map(|s| s.groups.get(&id)).map(|g| g.max_wait_minutes).max().unwrap_or(0);
-        let t = trend(minutes, &counts);
-        debug_assert_eq!(t.increase, increase);
-        let growth = if counts.len() == 2 {
-            let dt = minutes[1] - minutes[0];
-            if dt > 0.0 {
-                t.increase as f64 / dt
-            } else {
-                t.increase as f64
-            }
-        } else {
-            t.slope_per_minute
-        };
-        let Some((verdict, score)) = judge(&t, growth, counts.len(), proof, opts) else { continue };
+        let Some(Judged { verdict, score, trend: t, since }) = judge_series(minutes, &counts, proof, opts) else { continue };
+        let growth = t.slope_per_minute;
         let super::patterns::Pattern { name: pattern, fix: hint } = super::patterns::pattern_of(table.group(id));
         out.push(Suspect {
             group: id,
@@ -135,6 +142,7 @@ pub fn rank(table: &StackTable, snapshots: &[&Snapshot], minutes: &[f64], proven
             hint,
             max_wait_minutes,
             gc_proven_leaked: (proof > 0).then_some(proof),
+            since,
         });
     }
     out.sort_by(|a, b| {
@@ -148,7 +156,8 @@ pub fn rank(table: &StackTable, snapshots: &[&Snapshot], minutes: &[f64], proven
         out.truncate(top);
     }
     let mut names: Vec<super::patterns::Pattern> = out.iter().map(|s| super::patterns::Pattern { name: s.pattern, fix: s.hint }).collect();
-    super::patterns::pair_companions(&mut names);
+    let last_counts: Vec<i64> = out.iter().map(|s| s.counts.last().copied().unwrap_or(0)).collect();
+    super::patterns::pair_companions(&mut names, &last_counts);
     for (s, p) in out.iter_mut().zip(names) {
         (s.pattern, s.hint) = (p.name, p.fix);
     }
@@ -169,6 +178,57 @@ fn group_ids(groups: usize, snapshots: &[&Snapshot], proven: &HashMap<GroupId, u
     seen.iter().enumerate().filter(|(_, &s)| s).map(|(i, _)| GroupId(i as u32)).collect()
 }
 
+/// What [`judge_series`] found.
+struct Judged {
+    verdict: Verdict,
+    score: f64,
+    /// The trend judged: of the whole run, or of `counts[since..]`.
+    trend: Trend,
+    since: usize,
+}
+
+/// The verdict on one group's counts: of the whole run, or, for a stack that held its level for
+/// most of the run and then began to grow, of the values from the change on (unless the whole run
+/// already says leak).
+fn judge_series(minutes: &[f64], counts: &[i64], proof: u64, opts: &RankOptions) -> Option<Judged> {
+    let t = trend(minutes, counts);
+    let whole = judge(&t, t.slope_per_minute, counts.len(), proof, opts);
+    let late = match whole {
+        Some((Verdict::Leak, _)) => None,
+        _ => late_growth(minutes, counts, opts),
+    };
+    match (whole, late) {
+        (w, Some((since, lt, (verdict, score)))) if w.is_none_or(|(wv, _)| verdict < wv) => Some(Judged { verdict, score, trend: lt, since }),
+        (Some((verdict, score)), _) => Some(Judged { verdict, score, trend: t, since: 0 }),
+        (None, _) => None,
+    }
+}
+
+/// Growth that began after a change of slope: where it began, the trend from there and its
+/// verdict, or `None`. The run before the change must have been lower than where the growth ends
+/// (see [`thresholds::LATE_NEW_HIGH_SHARE`]).
+fn late_growth(minutes: &[f64], counts: &[i64], opts: &RankOptions) -> Option<(usize, Trend, (Verdict, f64))> {
+    use thresholds::*;
+    let n = counts.len();
+    if n < LATE_MIN_RUN {
+        return None;
+    }
+    // The growth starts from the last value of the level it left: judged with it.
+    let since = change_point(minutes, counts, LATE_MIN_SNAPSHOTS)?.checked_sub(1)?;
+    if n - since < LATE_MIN_SNAPSHOTS || since == 0 {
+        return None;
+    }
+    let before_max = *counts[..since].iter().max()?;
+    let (tail_t, tail) = (&minutes[since..], &counts[since..]);
+    let t = trend(tail_t, tail);
+    let last = counts[n - 1];
+    if (last.saturating_sub(before_max) as f64) < LATE_NEW_HIGH_SHARE * t.increase as f64 || last <= before_max {
+        return None;
+    }
+    let verdict = judge(&t, t.slope_per_minute, tail.len(), 0, opts)?;
+    Some((since, t, verdict))
+}
+
 /// The verdict and score of one trend, or `None` when the group is not listed.
 fn judge(t: &Trend, growth: f64, n: usize, proven: u64, opts: &RankOptions) -> Option<(Verdict, f64)> {
     use thresholds::*;
@@ -180,18 +240,19 @@ fn judge(t: &Trend, growth: f64, n: usize, proven: u64, opts: &RankOptions) -> O
     if proven > 0 {
         return Some((Verdict::Leak, score.max(0.95)));
     }
+    // Two snapshots are a difference (the `diff` command), not a trend: no suspect from growth.
+    if n < MIN_SNAPSHOTS {
+        return None;
+    }
     let increase = t.increase as f64;
     let grows = t.increase >= opts.min_increase
         && growth > 0.0
         && growth >= opts.min_growth_per_minute
         && increase >= NOISE_FACTOR * t.step_noise * steps.sqrt().min(3.0)
-        && (n == 2 || (increase >= LEVEL_NOISE_FACTOR * t.level_noise && t.fitted_rise >= LEVEL_NOISE_FACTOR * t.level_noise));
+        && increase >= LEVEL_NOISE_FACTOR * t.level_noise
+        && t.fitted_rise >= LEVEL_NOISE_FACTOR * t.level_noise;
     if !grows {
         return None;
-    }
-    if n == 2 {
-        // Two snapshots show a difference, not a trend.
-        return Some((Verdict::Suspect, score.min(0.6)));
     }
     // Grew, then held flat: a pool warming up, requests in flight settling. A leak that pauses
     // for a snapshot or two still rises from the middle third to the last.
@@ -291,6 +352,46 @@ mod tests {
         assert_eq!(judge_every(1.0, &v), Some(Verdict::Leak));
         let paused_at_end = [0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 36, 36];
         assert_eq!(judge_every(1.0, &paused_at_end), Some(Verdict::Leak));
+    }
+
+    /// Verdict of `v` ranked as `rank` does it (whole run, then growth since a change of slope).
+    fn rank_every(seconds: f64, v: &[i64]) -> Option<(Verdict, usize)> {
+        let minutes: Vec<f64> = (0..v.len()).map(|i| i as f64 * seconds / 60.0).collect();
+        judge_series(&minutes, v, 0, &RankOptions::default()).map(|j| (j.verdict, j.since))
+    }
+
+    #[test]
+    fn a_leak_that_starts_late_is_listed_a_step_is_not() {
+        // etcd's writeQuota.get over 50 snapshots: 0 for 41, then rising (issue 22).
+        let mut v = vec![0i64; 41];
+        v.extend([2, 3, 5, 6, 8, 10, 12, 13, 15]);
+        assert_eq!(judge_every(10.0, &v), None, "one slope for the whole run misses it");
+        assert_eq!(rank_every(10.0, &v), Some((Verdict::Leak, 40)));
+        // From a noisy level.
+        let mut noisy: Vec<i64> = (0..41).map(|k| [4, 5, 3, 4, 6, 4, 5][k % 7]).collect();
+        noisy.extend([7, 9, 10, 12, 14, 15, 17, 19, 20]);
+        assert_eq!(rank_every(10.0, &noisy).map(|r| r.0), Some(Verdict::Leak));
+        // A single step up that then stays flat is not a leak, wherever it comes.
+        for at in [20, 35, 41, 44] {
+            let step: Vec<i64> = (0..50).map(|k| if k < at { 0 } else { 10 }).collect();
+            assert_eq!(rank_every(10.0, &step), None, "step at {at}");
+        }
+        // Nor a sawtooth whose last tooth is caught rising: it reaches no higher than before.
+        let saw: Vec<i64> = (0..48).map(|k| (k % 8) as i64 * 3).collect();
+        assert_eq!(rank_every(10.0, &saw), None);
+        // Nor a noisy plateau, nor a warm-up.
+        let plateau: Vec<i64> = (0..50).map(|k| [48, 52, 47, 55, 50, 49, 53, 46, 51, 50, 54, 49][k % 12]).collect();
+        assert_eq!(rank_every(10.0, &plateau), None);
+        let mut pool = vec![0, 20, 40, 60];
+        pool.resize(50, 60);
+        assert_eq!(rank_every(10.0, &pool), None);
+    }
+
+    #[test]
+    fn two_snapshots_are_a_difference_not_a_suspect() {
+        assert_eq!(judge_counts(&[5, 8]), None);
+        assert_eq!(judge_counts(&[0, 100]), None);
+        assert!(judge_counts(&[0, 50, 100]).is_some());
     }
 
     #[test]

@@ -162,7 +162,9 @@ fn restart_between(prev: &Snapshot, next: &Snapshot, failed_between: bool, befor
     let fallen: i64 = prev.groups.iter().map(|(id, g)| g.value.saturating_sub(next.value(*id)).max(0)).fold(0i64, i64::saturating_add);
     let established = |id: GroupId| !volatile.contains(&id) && before_prev.is_none_or(|b| b.value(id) >= 4);
     let groups_halved = prev.groups.iter().filter(|(id, g)| g.value >= 4 && next.value(**id).saturating_mul(2) < g.value && established(**id)).count();
-    if prev.total >= 20 && fallen.saturating_mul(2) > prev.total && groups_halved >= 3 {
+    // A restart loses goroutines: when the total held or rose, the goroutines that left those
+    // stacks went elsewhere in the same process (a wave of requests moving on, a pool replaced).
+    if prev.total >= 20 && next.total < prev.total && fallen.saturating_mul(2) > prev.total && groups_halved >= 3 {
         return Some(format!("goroutines {} → {}, {groups_halved} stacks emptied", prev.total, next.total));
     }
     None
@@ -355,4 +357,48 @@ impl Series {
 /// How far apart two times are, in nanoseconds (times come from files: no overflow on odd ones).
 fn distance(a: i64, b: i64) -> i64 {
     i64::try_from(a.abs_diff(b)).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{Format, ProfileKind, SampleType};
+    use crate::stacks::GroupStats;
+
+    fn snap(values: &[i64]) -> Snapshot {
+        let groups =
+            values.iter().enumerate().filter(|(_, &v)| v > 0).map(|(i, &v)| (GroupId(i as u32), GroupStats { value: v, ..Default::default() })).collect();
+        Snapshot {
+            index: 0,
+            source: String::new(),
+            time_nanos: None,
+            kind: ProfileKind::Goroutine,
+            format: Format::Proto,
+            sample_type: SampleType { name: "goroutine".into(), unit: "count".into() },
+            total: values.iter().sum(),
+            groups,
+            truncated: None,
+            heap_inuse_bytes: None,
+            runtime_goroutines: 0,
+            merged: Vec::new(),
+            request_left_out: 0,
+        }
+    }
+
+    #[test]
+    fn a_rising_total_is_not_a_restart() {
+        // Issue 22: goroutines 21370 → 36004 while 7 stacks emptied (their goroutines moved on to
+        // other stacks of the same process) was called a restart.
+        let mut before = vec![3000i64; 7];
+        before.extend([370, 0]);
+        let mut after = vec![0i64; 7];
+        after.extend([370, 35634]);
+        let (a, b) = (snap(&before), snap(&after));
+        assert_eq!((a.total, b.total), (21370, 36004));
+        assert_eq!(restart_between(&a, &b, false, Some(&a), &HashSet::new()), None);
+        // The same stacks emptied while the total fell: a restart.
+        let mut fell = vec![0i64; 7];
+        fell.extend([370, 40]);
+        assert!(restart_between(&a, &snap(&fell), false, Some(&a), &HashSet::new()).is_some());
+    }
 }

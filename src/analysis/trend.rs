@@ -111,6 +111,53 @@ pub fn trend(times: &[f64], values: &[i64]) -> Trend {
     }
 }
 
+/// Where a series that held a level and then began to grow changed its slope: the index of the
+/// first value of the growth, by a segmented fit (a flat level before the change, a straight line
+/// after it) of least squares, in O(n) with running sums. `None` when the series is too short to
+/// have a suffix of `min_suffix` values after a prefix of at least two, or fits no better split
+/// than a flat prefix of the whole.
+pub fn change_point(times: &[f64], values: &[i64], min_suffix: usize) -> Option<usize> {
+    let n = values.len();
+    assert_eq!(n, times.len(), "one time per value");
+    if min_suffix < 2 || n < min_suffix + 2 {
+        return None;
+    }
+    // Prefix sums of v and v² (for the flat prefix), and suffix sums of t, v, t², tv, v² (for the
+    // line after). Times are shifted by the first so that their squares stay small.
+    let t0 = times[0];
+    let mut pre = vec![(0.0f64, 0.0f64); n + 1];
+    for i in 0..n {
+        let v = values[i] as f64;
+        pre[i + 1] = (pre[i].0 + v, pre[i].1 + v * v);
+    }
+    let mut suf = vec![[0.0f64; 5]; n + 1];
+    for i in (0..n).rev() {
+        let (t, v) = (times[i] - t0, values[i] as f64);
+        let s = suf[i + 1];
+        suf[i] = [s[0] + t, s[1] + v, s[2] + t * t, s[3] + t * v, s[4] + v * v];
+    }
+    let mut best: Option<(f64, usize)> = None;
+    for c in 2..=n - min_suffix {
+        let (sv, svv) = pre[c];
+        let flat = svv - sv * sv / c as f64;
+        let m = (n - c) as f64;
+        let [st, sv2, stt, stv, svv2] = suf[c];
+        let sxx = stt - st * st / m;
+        let sxy = stv - st * sv2 / m;
+        let syy = svv2 - sv2 * sv2 / m;
+        let line = if sxx > 0.0 { syy - sxy * sxy / sxx } else { syy };
+        // Rising after the change, or it is no change this is about.
+        if sxy <= 0.0 {
+            continue;
+        }
+        let sse = flat.max(0.0) + line.max(0.0);
+        if best.is_none_or(|(b, _)| sse < b) {
+            best = Some((sse, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
 /// Counts are whole goroutines: a level that flickers by one is noise of about this much.
 const LEVEL_NOISE_FLOOR: f64 = 0.5;
 
@@ -210,6 +257,16 @@ mod tests {
         assert!(t.late_rise > 0.0 && t.early_rise > 0.0);
         // No trend at all: z is 0, whatever the ties.
         assert_eq!(trend(&minutes(12), &[7; 12]).mann_kendall_z, 0.0);
+    }
+
+    #[test]
+    fn change_point_of_a_late_leak() {
+        // etcd's writeQuota.get over 50 snapshots: 0 for 41, then rising.
+        let mut v = vec![0i64; 41];
+        v.extend([2, 3, 5, 6, 8, 10, 12, 13, 15]);
+        assert_eq!(change_point(&minutes(50), &v, 6), Some(41));
+        // Too short for a prefix and a suffix.
+        assert_eq!(change_point(&minutes(7), &[0, 0, 0, 1, 2, 3, 4], 6), None);
     }
 
     #[test]

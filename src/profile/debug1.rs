@@ -82,7 +82,7 @@ pub fn parse(bytes: &[u8]) -> Result<Profile, DecodeError> {
             };
             let rest = rest.trim_start_matches([' ', '\t']);
             if let Some(labels) = rest.strip_prefix("labels:") {
-                sample.labels = parse_labels(labels.trim());
+                sample.labels = parse_labels(labels.trim()).map_err(|why| DecodeError::Text { line: lineno, message: format!("{why}: {line:?}") })?;
                 if sample.labels.len() > MAX_LABELS {
                     return Err(DecodeError::Text { line: lineno, message: format!("more than {MAX_LABELS} labels on one record: this is not a Go profile") });
                 }
@@ -181,19 +181,31 @@ pub(super) fn split_file_line(loc: &str) -> (String, i64) {
     }
 }
 
-/// `{"key":"value", "k2":"v2"}` as Go prints pprof labels.
-fn parse_labels(s: &str) -> Vec<(String, String)> {
-    let inner = s.trim().trim_start_matches('{').trim_end_matches('}');
+/// `{"key":"value", "k2":"v2"}`, as `runtime/pprof` prints a record's labels (`labelMap.String`:
+/// each pair `%q:%q`, sorted, joined by `, `). A quoted key or value may hold `", "` or `}`.
+fn parse_labels(s: &str) -> Result<Vec<(String, String)>, String> {
+    let s = s.trim().as_bytes();
+    let inner = s.strip_prefix(b"{").and_then(|s| s.strip_suffix(b"}")).ok_or("labels not in braces")?;
     let mut out = Vec::new();
-    for pair in inner.split("\", \"").flat_map(|p| p.split("\",\"")) {
-        if let Some((k, v)) = pair.split_once("\":\"") {
-            if out.len() > MAX_LABELS {
-                break; // the caller refuses the record
+    let mut i = 0;
+    while i < inner.len() {
+        if out.len() > MAX_LABELS {
+            break; // the caller refuses the record
+        }
+        let (key, used) = super::goquote::unquote(&inner[i..]).map_err(|e| format!("label key: {e}"))?;
+        i += used;
+        i += inner[i..].starts_with(b":").then_some(1).ok_or("no `:` after a label key")?;
+        let (value, used) = super::goquote::unquote(&inner[i..]).map_err(|e| format!("label value: {e}"))?;
+        i += used;
+        out.push((key, value));
+        if i < inner.len() {
+            i += inner[i..].starts_with(b", ").then_some(2).ok_or("no `, ` between labels")?;
+            if i == inner.len() {
+                return Err("a `, ` before the closing brace".into());
             }
-            out.push((k.trim_matches('"').to_string(), v.trim_matches('"').to_string()));
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -219,6 +231,23 @@ mod tests {
         assert_eq!(p.frames[p.samples[0].stack[1] as usize].line, 20);
         assert_eq!(p.samples[0].labels, vec![("handler".into(), "orders".into()), ("tenant".into(), "a".into())]);
         assert_eq!(p.goroutine_total(), 6);
+    }
+
+    #[test]
+    fn labels_are_read_as_go_quotes_them() {
+        // As runtime/pprof prints them (`%q:%q`): separators and escapes inside the quotes.
+        let labels = parse_labels(r#"{"k, \"x\"":"v}\n", "route":"/pay", "tenant":"acme corp", "u":"Σ"}"#).unwrap();
+        assert_eq!(
+            labels,
+            [("k, \"x\"".into(), "v}\n".into()), ("route".into(), "/pay".into()), ("tenant".into(), "acme corp".into()), ("u".into(), "Σ".into())]
+        );
+        assert_eq!(parse_labels("{}").unwrap(), []);
+        for bad in [r#"{"k":"v""#, r#"{"k""v"}"#, r#"{"k":"v",}"#, r#"{"k":"v" "j":"w"}"#, r#"{k:v}"#, r#"{"k":"v", }"#] {
+            assert!(parse_labels(bad).is_err(), "{bad}");
+        }
+        let text = "goroutine profile: total 1\n1 @ 0x1\n# labels: {\"k\":\"v}\n#\t0x1\tm.f+0x1\t/a.go:1\n";
+        let err = parse(text.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
     }
 
     #[test]

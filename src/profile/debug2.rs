@@ -23,8 +23,11 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::{
-    DecodeError, Format, Frame, FrameInterner, GoroutineFacts, Profile, ProfileKind, Sample, SampleType, Truncation, MAX_DISTINCT_FRAMES, MAX_DISTINCT_STACKS,
+    DecodeError, Format, Frame, FrameInterner, GoroutineFacts, Profile, ProfileKind, Sample, SampleType, Truncation, WaitMinutes, MAX_DISTINCT_FRAMES,
+    MAX_DISTINCT_STACKS,
 };
+
+use super::debug1::MAX_LABELS;
 
 /// Go stops `runtime.Stack` output for `?debug=2` at 64 MiB: such a dump is exactly this long.
 const GO_DEBUG2_CUTOFF: u64 = 64 << 20;
@@ -41,18 +44,19 @@ pub const MAX_FRAMES: usize = 1024;
 /// Most ancestors of one goroutine (`GODEBUG=tracebackancestors=N` blocks).
 pub const MAX_ANCESTORS: usize = 1024;
 
-/// Whether a line (with its indentation) opens a goroutine block.
-pub fn is_header(line: &str) -> bool {
-    header_start(line.as_bytes()).is_some()
+/// Whether a line (with its indentation) opens a goroutine block, or starts as one does
+/// (`goroutine 7 [`, `goroutine 7 gp=`) and would be refused as unreadable.
+pub fn is_header(line: &[u8]) -> bool {
+    header_start(line).is_some()
 }
 
 /// Where the `goroutine N [` header starts in a line, after the indentation or the
 /// `file_test.go:12: ` prefix `go test -v` puts before a logged dump; with the indentation the
-/// block's following lines carry.
+/// block's following lines carry. Only where the line starts as a header does ([`starts_as_header`]).
 fn header_start(line: &[u8]) -> Option<(usize, usize)> {
     let ws = line.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
     let rest = &line[ws..];
-    if parse_header(rest).is_some() {
+    if starts_as_header(rest) {
         return Some((ws, ws));
     }
     // `    hang_test.go:36: goroutine 1 [running]:` (t.Log of a dump): the following lines are
@@ -64,54 +68,193 @@ fn header_start(line: &[u8]) -> Option<(usize, usize)> {
         return None;
     }
     let start = ws + after + 2;
-    parse_header(&line[start..]).map(|_| (start, ws + 4))
+    starts_as_header(&line[start..]).then_some((start, ws + 4))
 }
 
+/// A goroutine header, as `runtime.goroutineheader` prints it:
+///
+/// ```text
+/// goroutine 18 [chan send (leaked) (scan), 12 minutes, locked to thread, synctest bubble 3] {route: /pay, tenant: "acme corp"}:
+/// goroutine 1 gp=0xc000002380 m=0 mp=0x59f860 [running]:
+/// ```
+#[derive(Debug, PartialEq)]
 struct Header<'a> {
     id: u64,
+    /// The wait reason or status without its marks (`chan receive (nil chan)` keeps its own).
     reason: &'a [u8],
     minutes: u64,
+    /// ` (leaked)`: the garbage collector proved it unreachable (the goroutineleak profile).
     leaked: bool,
     /// `gp=0x… m=…` before the bracket.
     gp: bool,
+    /// What the braces hold (`route: /pay, tenant: "acme corp"`), checked by [`header_labels`];
+    /// empty when there are none.
+    labels: &'a [u8],
 }
 
-/// `goroutine 18 [chan receive, 12 minutes, locked to thread]:`, optionally with
-/// `gp=0x… m=… mp=…` before the bracket (GOTRACEBACK=system and crash).
-fn parse_header(line: &[u8]) -> Option<Header<'_>> {
-    let rest = line.strip_prefix(b"goroutine ")?;
+/// Whether `line` starts as a goroutine header does: `goroutine`, a number, then ` [` or ` gp=`.
+/// Such a line is read as a header or refused with its line number, never passed over.
+fn starts_as_header(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"goroutine ") else { return false };
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 || digits > 20 {
-        return None;
+    digits > 0 && (rest[digits..].starts_with(b" [") || rest[digits..].starts_with(b" gp="))
+}
+
+/// Reads a header (`line` starts as one: [`starts_as_header`]), one function per part; the error
+/// says which part could not be read.
+fn parse_header(line: &[u8]) -> Result<Header<'_>, String> {
+    let rest = line.strip_prefix(b"goroutine ").ok_or("no `goroutine ` at its start")?;
+    let (id, rest) = header_id(rest)?;
+    let (gp, rest) = header_machine(rest)?;
+    let rest = rest.strip_prefix(b" [").ok_or("no ` [` before the status")?;
+    let close = memchr::memchr(b']', rest).ok_or("no `]` after the status")?;
+    let (reason, leaked, minutes) = header_status(&rest[..close])?;
+    let (labels, rest) = header_labels(&rest[close + 1..])?;
+    let rest = rest.strip_prefix(b":").ok_or("no `:` after the status and labels")?;
+    if !rest.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(format!("{:?} after the header's `:`", String::from_utf8_lossy(rest)));
     }
-    let id = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
-    let after = &rest[digits..];
-    if !after.starts_with(b" [") && !after.starts_with(b" gp=") {
-        return None;
+    Ok(Header { id, reason, minutes, leaked, gp, labels })
+}
+
+/// The goroutine id (a `uint64`).
+fn header_id(rest: &[u8]) -> Result<(u64, &[u8]), String> {
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let id = std::str::from_utf8(&rest[..digits]).ok().and_then(|d| d.parse().ok());
+    match id {
+        Some(id) => Ok((id, &rest[digits..])),
+        None => Err(format!("goroutine id {:?} is not a 64-bit number", String::from_utf8_lossy(&rest[..digits.min(40)]))),
     }
-    let open = memchr::memchr(b'[', after)?;
-    let close = memchr::memrchr(b']', after)?;
-    if close < open || trim(&after[close + 1..]) != b":" {
-        return None;
+}
+
+/// ` gp=0xc000002380 m=0 mp=0x59f860` or ` gp=0xc000002380 m=nil` (GOTRACEBACK=system and crash
+/// dumps): whether it is there, and what follows it.
+fn header_machine(rest: &[u8]) -> Result<(bool, &[u8]), String> {
+    let Some(after) = rest.strip_prefix(b" gp=") else { return Ok((false, rest)) };
+    let word = |s: &[u8]| s.iter().take_while(|&&b| b.is_ascii_alphanumeric()).count();
+    let hex = |s: &'static str, v: &[u8]| -> Result<(), String> {
+        let ok = v.len() > 2 && v.starts_with(b"0x") && v[2..].iter().all(u8::is_ascii_hexdigit);
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{s}={:?} is not an address", String::from_utf8_lossy(v)))
+        }
+    };
+    let n = word(after);
+    hex("gp", &after[..n])?;
+    let after = after[n..].strip_prefix(b" m=").ok_or("no ` m=` after `gp=`")?;
+    let n = word(after);
+    let m = &after[..n];
+    if m == b"nil" {
+        return Ok((true, &after[n..]));
     }
-    let inside = &after[open + 1..close];
+    if m.is_empty() || !m.iter().all(u8::is_ascii_digit) {
+        return Err(format!("m={:?} is neither an M's number nor nil", String::from_utf8_lossy(m)));
+    }
+    let after = after[n..].strip_prefix(b" mp=").ok_or("no ` mp=` after `m=N`")?;
+    let n = word(after);
+    hex("mp", &after[..n])?;
+    Ok((true, &after[n..]))
+}
+
+/// Marks the runtime puts after a goroutine's status, last printed first.
+const STATUS_MARKS: [&[u8]; 3] = [b" (durable)", b" (scan)", b" (leaked)"];
+
+/// What the brackets hold: the status or wait reason with its marks, then `, N minutes`,
+/// `, locked to thread`, `, synctest bubble N`. Returns the reason without marks, whether it was
+/// marked `(leaked)`, and the minutes waited. Parts a later Go may add are passed over (the
+/// goroutine is still read); a part that holds brackets or braces is not a header's.
+fn header_status(inside: &[u8]) -> Result<(&[u8], bool, u64), String> {
+    if let Some(&b) = inside.iter().find(|&&b| matches!(b, b'[' | b'{' | b'}' | b'"')) {
+        return Err(format!("a `{}` inside the status brackets", b as char));
+    }
     let mut parts = inside.split(|&b| b == b',');
-    let mut reason = trim(parts.next().unwrap_or_default());
+    let mut reason = parts.next().unwrap_or_default();
     let mut leaked = false;
-    if let Some(r) = reason.strip_suffix(b" (leaked)") {
-        reason = r;
-        leaked = true;
+    // `chan receive (durable)` is a wait reason of its own (synctest); stripping its mark leaves
+    // what it waits on, as for one the runtime marked.
+    for mark in STATUS_MARKS {
+        if let Some(r) = reason.strip_suffix(mark) {
+            reason = r;
+            leaked |= mark == b" (leaked)";
+        }
+    }
+    if trim(reason).is_empty() || reason != trim(reason) {
+        return Err(format!("status {:?} is not a goroutine status", String::from_utf8_lossy(inside)));
     }
     let mut minutes = 0;
     for p in parts {
         let p = trim(p);
         if let Some(m) = p.strip_suffix(b" minutes").or_else(|| p.strip_suffix(b" minute")) {
-            minutes = std::str::from_utf8(m).ok().and_then(|m| m.trim().parse().ok()).unwrap_or(0);
+            if m.is_empty() || !m.iter().all(u8::is_ascii_digit) {
+                return Err(format!("{:?} is not a number of minutes", String::from_utf8_lossy(p)));
+            }
+            // A count past u64 is no real wait: read as none known.
+            minutes = std::str::from_utf8(m).ok().and_then(|m| m.parse().ok()).unwrap_or(0);
         } else if p == b"leaked" {
             leaked = true;
         }
     }
-    Some(Header { id, reason, minutes, leaked, gp: after.starts_with(b" gp=") })
+    Ok((reason, leaked, minutes))
+}
+
+/// The labels after the brackets, ` {key: value, "k:": "v\n"}` (`runtime.goroutineheader`, Go 1.27
+/// with `GODEBUG=tracebacklabels=1`, the default for modules at `go 1.27`): what the braces hold,
+/// checked, and what follows them. A key or value is quoted exactly when it holds a character
+/// other than ASCII letters, digits, `.`, `/` and `_` (`tracebackStringNeedsQuoting`), so a `]`,
+/// `}`, `,` or `:` of a label never ends anything.
+fn header_labels(rest: &[u8]) -> Result<(&[u8], &[u8]), String> {
+    let Some(after) = rest.strip_prefix(b" {") else { return Ok((&[], rest)) };
+    let mut i = 0;
+    loop {
+        i += label_token(&after[i..]).map_err(|e| format!("label key: {e}"))?;
+        i += after[i..].starts_with(b": ").then_some(2).ok_or("no `: ` after a label key")?;
+        i += label_token(&after[i..]).map_err(|e| format!("label value: {e}"))?;
+        match after.get(i) {
+            Some(b'}') => return Ok((&after[..i], &after[i + 1..])),
+            Some(b',') if after[i..].starts_with(b", ") => i += 2,
+            _ => return Err("no `, ` or `}` after a label value".into()),
+        }
+    }
+}
+
+/// How long the label key or value at the start of `s` is: a quoted string, or a bare word.
+fn label_token(s: &[u8]) -> Result<usize, &'static str> {
+    if s.first() == Some(&b'"') {
+        return super::goquote::unquote(s).map(|(_, used)| used);
+    }
+    Ok(s.iter().take_while(|&&b| is_bare_label_byte(b)).count())
+}
+
+/// A byte Go prints in a label without quotes.
+fn is_bare_label_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b'_')
+}
+
+/// The labels of a header's braces (checked by [`header_labels`]), as key/value pairs in the
+/// order printed (sorted by key).
+fn decode_labels(text: &[u8]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let token = |i: &mut usize| -> String {
+        if text[*i..].first() == Some(&b'"') {
+            let (s, used) = super::goquote::unquote(&text[*i..]).unwrap_or_default();
+            *i += used;
+            s
+        } else {
+            let n = text[*i..].iter().take_while(|&&b| is_bare_label_byte(b)).count();
+            *i += n;
+            String::from_utf8_lossy(&text[*i - n..*i]).into_owned()
+        }
+    };
+    while i < text.len() {
+        let key = token(&mut i);
+        i += 2; // `: `
+        let value = token(&mut i);
+        i += 2; // `, `
+        out.push((key, value));
+    }
+    out
 }
 
 fn trim(b: &[u8]) -> &[u8] {
@@ -124,6 +267,8 @@ fn trim(b: &[u8]) -> &[u8] {
 struct MergeKey {
     stack: Vec<u32>,
     reason: u32,
+    /// The header's labels (an index into `Parser::label_sets`; 0: none).
+    labels: u32,
     created_by: Option<u32>,
     ancestors: Vec<Vec<u32>>,
 }
@@ -236,10 +381,15 @@ struct Parser {
     frame_cache: hashbrown::HashTable<CachedFrame>,
     reasons: Vec<String>,
     reason_ids: FxHashMap<Vec<u8>, u32>,
+    /// Label sets as read from headers' braces (the first one empty), by their text.
+    label_sets: Vec<Vec<(String, String)>>,
+    label_ids: FxHashMap<Vec<u8>, u32>,
     merged: FxHashMap<MergeKey, usize>,
     samples: Vec<Sample>,
     /// The wait reason (an index into `reasons`) each sample was merged by.
     sample_reasons: Vec<u32>,
+    /// The label set (an index into `label_sets`) each sample was merged by.
+    sample_labels: Vec<u32>,
     goroutines: u64,
     lineno: usize,
     /// Inside a line longer than [`MAX_LINE_BYTES`] outside any block: skipped to its newline.
@@ -253,6 +403,7 @@ struct Parser {
     part: Part,
     stack: Vec<u32>,
     reason: u32,
+    labels: u32,
     minutes: u64,
     leaked: bool,
     created_by: Option<u32>,
@@ -289,9 +440,12 @@ impl Parser {
             frame_cache: hashbrown::HashTable::new(),
             reasons: Vec::new(),
             reason_ids: FxHashMap::default(),
+            label_sets: vec![Vec::new()],
+            label_ids: FxHashMap::default(),
             merged: FxHashMap::default(),
             samples: Vec::new(),
             sample_reasons: Vec::new(),
+            sample_labels: Vec::new(),
             goroutines: 0,
             lineno: 0,
             skipping: false,
@@ -301,6 +455,7 @@ impl Parser {
             part: Part::Own,
             stack: Vec::new(),
             reason: 0,
+            labels: 0,
             minutes: 0,
             leaked: false,
             created_by: None,
@@ -328,6 +483,27 @@ impl Parser {
         id
     }
 
+    /// The id of a header's label set by the text of its braces (0: none).
+    fn labels_id(&mut self, text: &[u8]) -> Result<u32, DecodeError> {
+        if text.is_empty() {
+            return Ok(0);
+        }
+        if let Some(&id) = self.label_ids.get(text) {
+            return Ok(id);
+        }
+        if self.label_sets.len() > MAX_DISTINCT_STACKS {
+            return Err(self.error(format!("more than {MAX_DISTINCT_STACKS} distinct label sets: this is not a real goroutine dump")));
+        }
+        let labels = decode_labels(text);
+        if labels.len() > MAX_LABELS {
+            return Err(self.error(format!("more than {MAX_LABELS} labels on one goroutine: this is not a Go goroutine dump")));
+        }
+        let id = self.label_sets.len() as u32;
+        self.label_sets.push(labels);
+        self.label_ids.insert(text.to_vec(), id);
+        Ok(id)
+    }
+
     fn error(&self, message: String) -> DecodeError {
         DecodeError::Text { line: self.lineno, message }
     }
@@ -348,6 +524,7 @@ impl Parser {
         let key = MergeKey {
             stack: std::mem::take(&mut self.stack),
             reason: self.reason,
+            labels: self.labels,
             created_by: self.created_by,
             ancestors: std::mem::take(&mut self.ancestors),
         };
@@ -359,6 +536,7 @@ impl Parser {
                 s.values[0] += 1;
                 if let Some(g) = s.goroutine.as_mut() {
                     g.max_wait_minutes = g.max_wait_minutes.max(minutes);
+                    g.wait.add(minutes, 1);
                     g.leaked += leaked;
                 }
                 // Hand the buffers back, so the next block reuses them.
@@ -372,16 +550,22 @@ impl Parser {
                 self.samples.push(Sample {
                     stack: key.stack.clone(),
                     values: vec![1],
-                    labels: Vec::new(),
+                    labels: self.label_sets[key.labels as usize].clone(),
                     goroutine: Some(GoroutineFacts {
                         wait_reason: self.reasons[key.reason as usize].clone(),
                         max_wait_minutes: minutes,
+                        wait: {
+                            let mut w = WaitMinutes::default();
+                            w.add(minutes, 1);
+                            w
+                        },
                         leaked,
                         created_by: key.created_by,
                         ancestors: key.ancestors.clone(),
                     }),
                 });
                 self.sample_reasons.push(key.reason);
+                self.sample_labels.push(key.labels);
                 self.merged.insert(key, self.samples.len() - 1);
             }
         }
@@ -553,9 +737,10 @@ impl Parser {
             self.finish_block()?;
             return Ok(());
         }
-        if let Some((h, indent)) = self.header(raw) {
+        if let Some((h, indent)) = self.header(raw)? {
             self.finish_block()?;
             self.reason = self.reason_id(h.reason);
+            self.labels = self.labels_id(h.labels)?;
             self.minutes = h.minutes;
             self.leaked = h.leaked;
             self.evidence.gp_headers |= h.gp;
@@ -624,21 +809,27 @@ impl Parser {
         Ok(())
     }
 
-    /// The header a line holds, with the indentation of its block's lines.
-    fn header<'a>(&self, raw: &'a [u8]) -> Option<(Header<'a>, usize)> {
-        if raw.starts_with(b"goroutine ") {
-            return parse_header(raw).map(|h| (h, 0));
+    /// The header a line holds, with the indentation of its block's lines; an error for a line
+    /// that starts as a header does but cannot be read as one.
+    fn header<'a>(&self, raw: &'a [u8]) -> Result<Option<(Header<'a>, usize)>, DecodeError> {
+        let found = if raw.starts_with(b"goroutine ") {
+            starts_as_header(raw).then_some((0, 0))
+        } else if !self.in_block {
+            header_start(raw)
+        } else {
+            // Inside an indented block, the next header comes at the same indentation.
+            let indent = self.indent;
+            let at_indent = indent > 0 && raw.len() > indent && raw[..indent].iter().all(|&b| b == b' ' || b == b'\t');
+            (at_indent && starts_as_header(&raw[indent..])).then_some((indent, indent))
+        };
+        let Some((start, indent)) = found else { return Ok(None) };
+        match parse_header(&raw[start..]) {
+            Ok(h) => Ok(Some((h, indent))),
+            Err(why) => {
+                let shown: String = String::from_utf8_lossy(&raw[start..]).chars().take(200).collect();
+                Err(self.error(format!("a goroutine header that cannot be read ({why}): {shown:?}")))
+            }
         }
-        if !self.in_block {
-            let (start, indent) = header_start(raw)?;
-            return parse_header(&raw[start..]).map(|h| (h, indent));
-        }
-        // Inside an indented block, the next header comes at the same indentation.
-        let indent = self.indent;
-        if indent > 0 && raw.len() > indent && raw[indent..].starts_with(b"goroutine ") && raw[..indent].iter().all(|&b| b == b' ' || b == b'\t') {
-            return parse_header(&raw[indent..]).map(|h| (h, indent));
-        }
-        None
     }
 
     /// Reads the whole lines of `buf`, whose first byte is at offset `base` of the input; at `eof`
@@ -770,25 +961,39 @@ impl Parser {
         for (raw, i) in raw_reasons {
             reasons[i as usize] = self.reason_id(raw);
         }
+        let mut label_sets = vec![0u32; other.label_sets.len()];
+        let mut raw_labels: Vec<(&Vec<u8>, u32)> = other.label_ids.iter().map(|(r, &i)| (r, i)).collect();
+        raw_labels.sort_by_key(|&(_, i)| i);
+        for (raw, i) in raw_labels {
+            label_sets[i as usize] = self.labels_id(raw).ok()?;
+        }
         let map = |ids: &mut Vec<u32>| ids.iter_mut().for_each(|id| *id = frames[*id as usize]);
-        for (mut s, reason) in other.samples.into_iter().zip(other.sample_reasons) {
+        for ((mut s, reason), labels) in other.samples.into_iter().zip(other.sample_reasons).zip(other.sample_labels) {
             let mut g = s.goroutine.take()?;
             map(&mut s.stack);
             g.ancestors.iter_mut().for_each(map);
             g.created_by = g.created_by.map(|id| frames[id as usize]);
-            let key = MergeKey { stack: s.stack.clone(), reason: reasons[reason as usize], created_by: g.created_by, ancestors: g.ancestors.clone() };
+            let key = MergeKey {
+                stack: s.stack.clone(),
+                reason: reasons[reason as usize],
+                labels: label_sets[labels as usize],
+                created_by: g.created_by,
+                ancestors: g.ancestors.clone(),
+            };
             match self.merged.get(&key) {
                 Some(&i) => {
                     let mine = &mut self.samples[i];
                     mine.values[0] += s.values[0];
                     let f = mine.goroutine.as_mut()?;
                     f.max_wait_minutes = f.max_wait_minutes.max(g.max_wait_minutes);
+                    f.wait.merge(&g.wait);
                     f.leaked += g.leaked;
                 }
                 None => {
                     s.goroutine = Some(g);
                     self.samples.push(s);
                     self.sample_reasons.push(key.reason);
+                    self.sample_labels.push(key.labels);
                     self.merged.insert(key, self.samples.len() - 1);
                 }
             }
@@ -1080,6 +1285,7 @@ created by main.start
         let g = recv.goroutine.as_ref().unwrap();
         assert_eq!(g.wait_reason, "chan receive");
         assert_eq!(g.max_wait_minutes, 12);
+        assert_eq!(g.wait.entries(), &[(3, 1), (12, 1)]);
         assert_eq!(g.leaked, 1);
         assert_eq!(p.frames[g.created_by.unwrap() as usize].function, "main.spawn");
         let sel = &p.samples[2];
@@ -1247,10 +1453,159 @@ Goroutine 8 (running) created at:\n  main.race()\n      /m.go:150 +0x1\n========
 
     #[test]
     fn bad_numbers_do_not_panic() {
-        let dump = "goroutine 99999999999999999999999 [running]:\nm.f()\n\t/a.go:1 +0x1\n\ngoroutine 1 [running, 99999999999999999999999 minutes]:\n\
+        // A goroutine id past u64 is no header Go prints: refused with its line, not passed over.
+        let dump = "goroutine 99999999999999999999999 [running]:\nm.f()\n\t/a.go:1 +0x1\n";
+        let err = parse(dump.as_bytes(), u64::MAX).unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("64-bit"), "{err}");
+        let dump = "goroutine 1 [running, 99999999999999999999999 minutes]:\n\
 m.f(123456789012345678901)\n\t/a.go:12345678901234567890\ncreated by m.g\n\t/a.go:123456789012345678901 +0xa8b\n";
         let p = parse(dump.as_bytes(), u64::MAX).unwrap();
         assert_eq!(p.goroutine_total(), 1);
+    }
+
+    /// The header of a one-goroutine dump, as read.
+    fn read_header(header: &str) -> (String, u64, u64, Vec<(String, String)>) {
+        let dump = format!("{header}\nmain.f()\n\t/a.go:1 +0x1\n");
+        let p = parse(dump.as_bytes(), u64::MAX).unwrap_or_else(|e| panic!("{header}: {e}"));
+        assert_eq!(p.goroutine_total(), 1, "{header}");
+        let g = p.samples[0].goroutine.clone().unwrap();
+        (g.wait_reason, g.max_wait_minutes, g.leaked, p.samples[0].labels.clone())
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn every_header_form_the_runtime_prints() {
+        // runtime/traceback.go's goroutineheader: status and marks, minutes, locked, bubble,
+        // the gp/m/mp forms, and the wait reasons that hold parentheses of their own.
+        let cases: [(&str, &str, u64, u64); 16] = [
+            ("goroutine 1 [running]:", "running", 0, 0),
+            ("goroutine 7 [chan receive (nil chan)]:", "chan receive (nil chan)", 0, 0),
+            ("goroutine 7 [select (no cases), 3 minutes]:", "select (no cases)", 3, 0),
+            ("goroutine 7 [force gc (idle), 1 minutes]:", "force gc (idle)", 1, 0),
+            ("goroutine 7 [chan send (leaked)]:", "chan send", 0, 1),
+            ("goroutine 7 [chan send (leaked) (scan), 12 minutes]:", "chan send", 12, 1),
+            ("goroutine 7 [select (scan)]:", "select", 0, 0),
+            ("goroutine 7 [chan send (durable), synctest bubble 4]:", "chan send", 0, 0),
+            ("goroutine 7 [sync.Cond.Wait (durable), 2 minutes, locked to thread, synctest bubble 12]:", "sync.Cond.Wait", 2, 0),
+            ("goroutine 7 [syscall, 100 minutes, locked to thread]:", "syscall", 100, 0),
+            ("goroutine 7 [???]:", "???", 0, 0),
+            ("goroutine 7 [leaked (leaked)]:", "leaked", 0, 1),
+            ("goroutine 1 gp=0xc000002380 m=nil [chan receive]:", "chan receive", 0, 0),
+            ("goroutine 1 gp=0xc000002380 m=3 mp=0xc000080008 [running, locked to thread]:", "running", 0, 0),
+            ("goroutine 18446744073709551615 [IO wait, 5 minutes]:\r", "IO wait", 5, 0),
+            ("goroutine 7 [select, 1 minute]:  ", "select", 1, 0),
+        ];
+        for (header, reason, minutes, leaked) in cases {
+            let (r, m, l, labels) = read_header(header);
+            assert_eq!((r.as_str(), m, l), (reason, minutes, leaked), "{header}");
+            assert!(labels.is_empty());
+        }
+        let (r, m, l, labels) = read_header("goroutine 19 gp=0x1 m=nil [chan send (leaked), 4 minutes] {route: /pay, tenant: \"acme corp\"}:");
+        assert_eq!((r.as_str(), m, l), ("chan send", 4, 1));
+        assert_eq!(labels, pairs(&[("route", "/pay"), ("tenant", "acme corp")]));
+    }
+
+    #[test]
+    fn labels_as_go_prints_them() {
+        // runtime's TestTracebackGoroutineLabels table: what it printed, and what the labels were.
+        let table: [(&str, &[(&str, &str)]); 10] = [
+            (r#"{foobar: baz}"#, &[("foobar", "baz")]),
+            (r#"{fizzle: bit, foobar: baz}"#, &[("fizzle", "bit"), ("foobar", "baz")]),
+            (r#"{/fizzle: bit, foo_bar: baz.}"#, &[("/fizzle", "bit"), ("foo_bar", "baz.")]),
+            (r#"{fizzle: bit, "foobar:": baz}"#, &[("fizzle", "bit"), ("foobar:", "baz")]),
+            (r#"{fizzle: bit, foobar: "baz\n"}"#, &[("fizzle", "bit"), ("foobar", "baz\n")]),
+            (r#"{fizzle: "b\x1bit", "foo\"ba\x00r": "baz\n"}"#, &[("fizzle", "b\x1bit"), ("foo\"ba\x00r", "baz\n")]),
+            (r#"{fizzle: "\u1234\u03a3", "fooba\x00r": "baz\n"}"#, &[("fizzle", "\u{1234}Σ"), ("fooba\x00r", "baz\n")]),
+            (r#"{"fizz\tle": "\U00045678boop", "fooba\x00r": "baz\n"}"#, &[("fizz\tle", "\u{45678}boop"), ("fooba\x00r", "baz\n")]),
+            (r#"{"fiz\\zl\re": "\U00045678boop", "fooba\x00r": "baz\n"}"#, &[("fiz\\zl\re", "\u{45678}boop"), ("fooba\x00r", "baz\n")]),
+            // What quoting lets a label hold: the header's own delimiters; and an empty value.
+            (r#"{"a]b": "}{, :", empty: , "x": ""}"#, &[("a]b", "}{, :"), ("empty", ""), ("x", "")]),
+        ];
+        for (printed, want) in table {
+            for status in ["running", "chan send (leaked), 3 minutes"] {
+                let header = format!("goroutine 9 [{status}] {printed}:");
+                assert_eq!(read_header(&header).3, pairs(want), "{header}");
+            }
+        }
+    }
+
+    #[test]
+    fn labels_split_goroutines_of_one_stack() {
+        let block = |id: u32, labels: &str| {
+            format!("goroutine {id} [chan send, 2 minutes]{labels}:\nmain.send()\n\t/a.go:3 +0x1\ncreated by main.spawn in goroutine 1\n\t/a.go:9 +0x2\n\n")
+        };
+        let dump = [block(5, " {tenant: a}"), block(6, " {tenant: \"b c\"}"), block(7, " {tenant: a}"), block(8, "")].concat();
+        let p = parse(dump.as_bytes(), u64::MAX).unwrap();
+        let got: Vec<(i64, Vec<(String, String)>)> = p.samples.iter().map(|s| (s.values[0], s.labels.clone())).collect();
+        assert_eq!(got, [(2, pairs(&[("tenant", "a")])), (1, pairs(&[("tenant", "b c")])), (1, vec![])]);
+        // Read in parts, the label sets of each part are one.
+        let many: String = (0..400).map(|i| block(i, [" {tenant: a}", " {tenant: \"b c\"}", ""][i as usize % 3])).collect();
+        assert_paths_agree(many.as_bytes());
+    }
+
+    #[test]
+    fn a_header_that_cannot_be_read_is_an_error_with_its_line() {
+        let bad = [
+            "goroutine 5 [chan send",
+            "goroutine 5 [chan send]",
+            "goroutine 5 [chan send]: trailing",
+            "goroutine 5 []:",
+            "goroutine 5 [ running]:",
+            "goroutine 5 [running] {a: b:",
+            "goroutine 5 [running] {a: b}",
+            "goroutine 5 [running] {a b}:",
+            "goroutine 5 [running] {a: b,c: d}:",
+            "goroutine 5 [running] {\"a: b}:",
+            "goroutine 5 [running] {a: \"b\\q\"}:",
+            "goroutine 5 [running] {a: \"\\u12\"}:",
+            "goroutine 5 [running] {}:",
+            "goroutine 5 [running] {a: b, }:",
+            "goroutine 5 [running] {a:b}:",
+            "goroutine 5 [running] {a: b c}:",
+            "goroutine 5 [running, x minutes]:",
+            "goroutine 5 [running [x]]:",
+            "goroutine 5 gp=xyz m=nil [running]:",
+            "goroutine 5 gp=0x1 [running]:",
+            "goroutine 5 gp=0x1 m=3 [running]:",
+            "goroutine 5 gp=0x1 m=q mp=0x2 [running]:",
+            "goroutine 5 gp=0x1 m=3 mp=0xg [running]:",
+            "goroutine 5 gp=",
+            "goroutine 5 [\u{fffd}\u{0}]:\u{0}",
+        ];
+        for header in bad {
+            for (prefix, indent) in [("", ""), ("", "    "), ("    x_test.go:9: ", "        ")] {
+                // After a good goroutine (a block of the same indentation), and after a preamble.
+                let dump = format!(
+                    "SIGQUIT: quit\n\n{prefix}goroutine 1 [running]:\n{indent}main.main()\n{indent}\t/m.go:1 +0x1\n\n{indent}{header}\n{indent}main.f()\n"
+                );
+                let err = match parse(dump.as_bytes(), u64::MAX) {
+                    Ok(p) => panic!("{dump:?} read as {} goroutines", p.goroutine_total()),
+                    Err(e) => e.to_string(),
+                };
+                assert!(err.contains("line 7") && err.contains("goroutine header"), "{dump:?}: {err}");
+                assert_paths_agree(dump.as_bytes());
+            }
+        }
+        // Lines that do not start as a header are not headers, and are not errors.
+        let fine =
+            "goroutine 12x [select]:\ngoroutines [x]:\nGoroutine 5 [running]:\nthe goroutine 5 [x\ngoroutine 1 [running]:\nmain.main()\n\t/m.go:1 +0x1\n";
+        assert_eq!(parse(fine.as_bytes(), u64::MAX).unwrap().goroutine_total(), 1);
+    }
+
+    #[test]
+    fn garbage_headers_never_panic() {
+        let shape = "goroutine 19 gp=0xc000 m=2 mp=0xc001 [chan send (leaked) (scan), 4 minutes, locked to thread, synctest bubble 2] {route: /pay, \"k\\x00\": \"acme \\\"corp\\U00045678\\u03a3\"}:\nmain.f()\n\t/a.go:1 +0x1\n";
+        let alphabet = b" []{}\",:\\xuU0123456789abcdefgmp=()minutes";
+        for bytes in super::super::mutations(shape.as_bytes(), alphabet, 0x51ed_270b_27d2_6c4d, 3000) {
+            match parse(bytes.as_slice(), u64::MAX) {
+                Ok(p) => assert!(p.goroutine_total() <= 1),
+                // An unreadable header names line 1, where every header of this shape is.
+                Err(e) => assert!(!e.to_string().contains("goroutine header") || e.to_string().contains("line 1"), "{e}"),
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod debug1;
 mod debug2;
+mod goquote;
 mod gowrap;
 mod gzip;
 mod newlines;
@@ -145,6 +146,8 @@ pub struct GoroutineFacts {
     pub wait_reason: String,
     /// Longest wait among the merged goroutines, in minutes (Go prints it from one minute on).
     pub max_wait_minutes: u64,
+    /// How long each of the merged goroutines has waited (0 for those Go printed no minutes for).
+    pub wait: WaitMinutes,
     /// Goroutines the runtime marked `(leaked)` in the header.
     pub leaked: u64,
     /// Index into [`Profile::frames`] of the `created by` frame.
@@ -154,6 +157,92 @@ pub struct GoroutineFacts {
     /// the ancestor's frames (indexes into [`Profile::frames`], innermost first) with its own
     /// `created by` frame last when Go printed one. Empty when the dump has none.
     pub ancestors: Vec<Vec<u32>>,
+}
+
+/// How long goroutines have waited, as Go prints it (`, 12 minutes`: whole minutes, from one
+/// minute on; 0 stands for no minutes printed): goroutines per minute value, sorted by minutes.
+///
+/// Bounded whatever a dump prints: minutes are kept exactly up to [`EXACT_WAIT_MINUTES`] (the
+/// waits a census reads), then in half-hour buckets up to two days, then in power-of-two buckets,
+/// each entry under its bucket's lower bound; so it never holds more than about 500 entries, and
+/// never more entries than goroutines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WaitMinutes(Vec<(u64, u64)>);
+
+/// Waits up to this many minutes (six hours) are kept to the minute (see [`WaitMinutes`]).
+pub const EXACT_WAIT_MINUTES: u64 = 360;
+
+impl WaitMinutes {
+    /// The bucket a wait of `minutes` is counted in: its lower bound.
+    pub fn bucket(minutes: u64) -> u64 {
+        if minutes < EXACT_WAIT_MINUTES {
+            minutes
+        } else if minutes < 2 * 24 * 60 {
+            minutes - minutes % 30
+        } else {
+            1 << (63 - minutes.leading_zeros())
+        }
+    }
+
+    /// Counts `goroutines` more that waited `minutes`.
+    #[inline]
+    pub fn add(&mut self, minutes: u64, goroutines: u64) {
+        let m = Self::bucket(minutes);
+        // Goroutines of one stack are mostly read in order of age, or all at 0: the last entry.
+        if let Some(last) = self.0.last_mut() {
+            if last.0 == m {
+                last.1 = last.1.saturating_add(goroutines);
+                return;
+            }
+        }
+        match self.0.binary_search_by_key(&m, |e| e.0) {
+            Ok(i) => self.0[i].1 = self.0[i].1.saturating_add(goroutines),
+            Err(i) => self.0.insert(i, (m, goroutines)),
+        }
+    }
+
+    /// Adds every goroutine of `other`.
+    pub fn merge(&mut self, other: &WaitMinutes) {
+        if self.0.is_empty() {
+            self.0.clone_from(&other.0);
+            return;
+        }
+        for &(m, n) in &other.0 {
+            self.add(m, n);
+        }
+    }
+
+    /// (minutes, goroutines), by minutes; minutes past [`EXACT_WAIT_MINUTES`] are bucket bounds.
+    pub fn entries(&self) -> &[(u64, u64)] {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Goroutines counted.
+    pub fn goroutines(&self) -> u64 {
+        self.0.iter().fold(0u64, |t, e| t.saturating_add(e.1))
+    }
+
+    /// The longest wait (its bucket's lower bound), 0 when none waited a minute.
+    pub fn oldest(&self) -> u64 {
+        self.0.last().map_or(0, |e| e.0)
+    }
+
+    /// The wait of the goroutine at the middle (the lower one of an even count).
+    pub fn median(&self) -> u64 {
+        let half = self.goroutines().div_ceil(2);
+        let mut seen = 0u64;
+        for &(m, n) in &self.0 {
+            seen = seen.saturating_add(n);
+            if seen >= half {
+                return m;
+            }
+        }
+        0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -413,7 +502,7 @@ fn looks_like_debug2(bytes: &[u8]) -> bool {
         next_line = end + 1;
         let line = &head[start..end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        std::str::from_utf8(line).is_ok_and(debug2::is_header)
+        debug2::is_header(line)
     })
 }
 
@@ -507,6 +596,32 @@ pub(crate) fn mutations(shape: &[u8], alphabet: &[u8], seed: u64, count: usize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wait_minutes_stay_bounded_and_sorted() {
+        let mut w = WaitMinutes::default();
+        for m in [5, 0, 5, 3, 0, 0] {
+            w.add(m, 1);
+        }
+        assert_eq!(w.entries(), &[(0, 3), (3, 1), (5, 2)]);
+        assert_eq!((w.goroutines(), w.oldest(), w.median()), (6, 5, 0));
+        let mut other = WaitMinutes::default();
+        other.add(4, 10);
+        w.merge(&other);
+        assert_eq!(w.median(), 4);
+        // A hostile dump printing every wait up to a hundred years keeps a few hundred entries.
+        let mut h = WaitMinutes::default();
+        for m in (0..100 * 365 * 24 * 60u64).step_by(97) {
+            h.add(m, 1);
+        }
+        h.add(u64::MAX, u64::MAX);
+        assert!(h.entries().len() < 500, "{}", h.entries().len());
+        assert!(h.entries().windows(2).all(|e| e[0].0 < e[1].0));
+        assert_eq!(h.oldest(), 1 << 63);
+        assert_eq!(WaitMinutes::bucket(359), 359);
+        assert_eq!(WaitMinutes::bucket(361), 360);
+        assert_eq!(WaitMinutes::bucket(400), 390);
+    }
 
     #[test]
     fn html_is_named() {

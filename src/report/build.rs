@@ -1,10 +1,14 @@
 //! From analysis results to the report documents.
 
-use super::{EvidenceDoc, FailedRoundDoc, GroupDoc, LeakReport, SnapshotDoc, StartedFromDoc, SuspectDoc, ThresholdsDoc, Tool, TruncationDoc, REPORT_SCHEMA};
+use super::{
+    AgeBinDoc, CensusDoc, CensusGroupDoc, EvidenceDoc, FailedRoundDoc, GroupDoc, LeakReport, SnapshotDoc, StartedFromDoc, SuspectDoc, ThresholdsDoc, Tool,
+    TruncationDoc, WaitAgesDoc, REPORT_SCHEMA,
+};
 use crate::analysis::ancestry::{started_from, Missing};
 use crate::analysis::callgraph::CallGraph;
+use crate::analysis::census::{census, Status};
 use crate::analysis::heap::HeapSeries;
-use crate::analysis::patterns::distinct_leaves;
+use crate::analysis::patterns::{distinct_leaves, pattern_of, Pattern};
 use crate::analysis::rank::{RankOptions, Suspect, Verdict};
 use crate::analysis::series::Series;
 use crate::analysis::Snapshot;
@@ -77,13 +81,7 @@ pub fn leak_report(
         .map(|(i, s)| {
             let info = infos[i];
             let held = heap_of.held[i];
-            let (started_from, started_from_missing) = match started_from(info) {
-                Ok(sf) => (
-                    Some(StartedFromDoc { function: sf.frame.function.clone(), file: sf.frame.file.clone(), line: sf.frame.line, via: sf.via.describe() }),
-                    None,
-                ),
-                Err(m) => (None, Some(missing_note(m, info))),
-            };
+            let (started_from, started_from_missing) = started_from_docs(info);
             SuspectDoc {
                 rank: i + 1,
                 verdict: s.verdict,
@@ -93,6 +91,7 @@ pub fn leak_report(
                 hint: s.hint.to_string(),
                 counts: s.counts.clone(),
                 growth_per_minute: (s.growth_per_minute * 10.0).round() / 10.0,
+                growing_since_snapshot: (s.since > 0).then_some(range.start + s.since),
                 gc_proven_leaked: s.gc_proven_leaked,
                 heap_inuse_bytes: held.map(|h| h.0),
                 heap_growth_bytes: held.map(|h| h.1),
@@ -147,10 +146,100 @@ pub fn leak_report(
         heap_growth,
         root_causes: Vec::new(),
         failed_rounds: series.failures.iter().map(|(i, m)| FailedRoundDoc { before_snapshot: *i, message: m.clone() }).collect(),
+        census: census_doc(series, range.clone(), opts),
     };
     let paths = super::dot::paths(&doc);
     doc.root_causes = CallGraph::build(&paths).root_causes(&paths);
     doc
+}
+
+/// The census of the analysed run when it is one goroutine snapshot (see `analysis::census`).
+pub fn census_doc(series: &Series, range: std::ops::Range<usize>, opts: &RankOptions) -> Option<CensusDoc> {
+    if range.len() != 1 {
+        return None;
+    }
+    let snap = &series.snapshots[range.start];
+    if !snap.kind.is_goroutine_like() {
+        return None;
+    }
+    let proven = series.proven.get(range.start).cloned().flatten().unwrap_or_default();
+    let c = census(&series.table, snap, &proven, opts);
+    let infos: Vec<&GroupInfo> = c.groups.iter().map(|g| series.table.group(g.group)).collect();
+    let leaves = distinct_leaves(&infos);
+    let groups: Vec<CensusGroupDoc> = c
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let info = infos[i];
+            let (started_from, started_from_missing) = started_from_docs(info);
+            let Pattern { name, fix } = pattern_of(info);
+            CensusGroupDoc {
+                group: GroupDoc::with_leaf(info, leaves[i]),
+                goroutines: g.goroutines,
+                status: match g.status {
+                    Status::Leak => "leak",
+                    Status::Suspect => "suspect",
+                    Status::Listed => "listed",
+                }
+                .into(),
+                pattern: name.into(),
+                hint: fix.into(),
+                gc_proven_leaked: (g.proven > 0).then_some(g.proven),
+                wait: g.ages.as_ref().map(|a| WaitAgesDoc {
+                    oldest_minutes: a.oldest,
+                    median_minutes: a.median,
+                    waited_a_minute: a.aged,
+                    histogram: a.histogram.iter().map(|b| AgeBinDoc { from_minutes: b.from, to_minutes: b.to, goroutines: b.goroutines }).collect(),
+                }),
+                rate_per_minute: g.accumulation.map(|a| (a.per_minute * 10.0).round() / 10.0),
+                rate_minutes: g.accumulation.map(|a| a.minutes),
+                not_suspect_because: g.not_steady.map(|n| n.describe().to_string()),
+                started_from,
+                started_from_missing,
+            }
+        })
+        .collect();
+    let note = if c.has_ages {
+        "one-dump census: one snapshot has no trend, so stacks are judged by how long their goroutines have waited: \
+         a suspect holds many goroutines parked on a channel, lock, select or WaitGroup with waits spread evenly from now back over many minutes, \
+         as a steady leak leaves them; a steady stream of long-lived connections or jobs looks the same. Take 4 or more snapshots for a trend"
+    } else {
+        "one-dump census: this form has no wait times (only ?debug=2 dumps, SIGQUIT and panic output do), so it counts stacks and lists no suspect \
+         but what the runtime proved; take a ?debug=2 dump for wait ages, or 4 or more snapshots for a trend"
+    };
+    Some(CensusDoc {
+        note: note.into(),
+        snapshot: c.snapshot,
+        goroutines: c.goroutines,
+        stacks: c.stacks,
+        has_wait_ages: c.has_ages,
+        oldest_wait_minutes: c.has_ages.then_some(c.oldest_wait),
+        suspects: c.groups.iter().filter(|g| g.status == Status::Suspect).count(),
+        leaks: c.groups.iter().filter(|g| g.status == Status::Leak).count(),
+        groups,
+    })
+}
+
+fn started_from_docs(info: &GroupInfo) -> (Option<StartedFromDoc>, Option<String>) {
+    match started_from(info) {
+        Ok(sf) => {
+            (Some(StartedFromDoc { function: sf.frame.function.clone(), file: sf.frame.file.clone(), line: sf.frame.line, via: sf.via.describe() }), None)
+        }
+        // Who started it is not known, but its own stack names the program's code it runs.
+        Err(m) => match crate::analysis::ancestry::entry_function(info) {
+            Some(e) => (
+                Some(StartedFromDoc {
+                    function: e.function.clone(),
+                    file: e.file.clone(),
+                    line: e.line,
+                    via: crate::analysis::ancestry::Via::Entry.describe(),
+                }),
+                Some(missing_note(m, info)),
+            ),
+            None => (None, Some(missing_note(m, info))),
+        },
+    }
 }
 
 /// What to do when no input names the code responsible for a suspect.
@@ -161,6 +250,21 @@ fn missing_note(m: Missing, info: &GroupInfo) -> String {
             c.function
         ),
         _ => "no creation site in these profiles (only debug=2 dumps have them): watch with --debug2, or run the service with GODEBUG=tracebackancestors=5 to see through library code".into(),
+    }
+}
+
+/// What `check` says of a report without a leak on too few snapshots: the note, and for a lone
+/// snapshot what its census found (a census never passes: passing needs a trend).
+pub fn inconclusive_message(doc: &LeakReport, taken: usize, analysed: usize) -> String {
+    let note = inconclusive_note(taken, analysed);
+    match &doc.census {
+        Some(c) if c.has_wait_ages => format!(
+            "{note}. The one-dump census lists {} suspect{} from wait ages (steady accumulation), which is not enough to fail or to pass",
+            c.suspects,
+            if c.suspects == 1 { "" } else { "s" }
+        ),
+        Some(_) => format!("{note}. The one-dump census has no wait ages in this form and cannot pass"),
+        None => note,
     }
 }
 

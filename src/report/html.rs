@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{escape, human_bytes, human_delta, human_value, short_file, DiffReport, FrameDoc, GroupDoc, LeakReport, SuspectDoc};
+use super::{escape, human_bytes, human_delta, human_value, short_file, CensusDoc, DiffReport, FrameDoc, GroupDoc, LeakReport, SuspectDoc};
 use crate::analysis::rank::Verdict;
 use crate::stacks::is_std_function;
 
@@ -279,6 +279,7 @@ fn leak_body(doc: &LeakReport, p: &str) -> Markup {
             nav.toc {
                 a href=(format!("#{p}timeline")) { "Goroutines over time" }
                 a href=(format!("#{p}suspects")) { "Suspects" }
+                @if doc.census.is_some() { a href=(format!("#{p}census")) { "One-dump census" } }
                 @if graph.is_some() { a href=(format!("#{p}callgraph")) { "Call graph" } }
                 @if !doc.suspects.is_empty() { a href=(format!("#{p}details")) { "Stacks and fixes" } }
                 @if !doc.heap_growth.is_empty() { a href=(format!("#{p}heap")) { "Heap growth" } }
@@ -298,7 +299,11 @@ fn leak_body(doc: &LeakReport, p: &str) -> Markup {
         section id=(format!("{p}suspects")) {
             h2 { "Suspects" }
             @if doc.suspects.is_empty() {
-                p { "No stack kept growing." }
+                @if doc.census.is_some() {
+                    p { "One snapshot has no trend: see the " a href=(format!("#{p}census")) { "one-dump census" } "." }
+                } @else {
+                    p { "No stack kept growing." }
+                }
             } @else {
                 table.sortable id=(format!("{p}suspect-table")) {
                     thead { tr {
@@ -336,6 +341,7 @@ fn leak_body(doc: &LeakReport, p: &str) -> Markup {
                 }
             }
         }
+        @if let Some(c) = &doc.census { (census_section(c, p)) }
         @if let Some(g) = graph {
             section id=(format!("{p}callgraph")) {
                 h2 { "Call graph of the suspects" }
@@ -379,6 +385,69 @@ fn leak_body(doc: &LeakReport, p: &str) -> Markup {
             }
         }
         footer { "Written by " (doc.tool.name) " " (doc.tool.version) " from the same " code { (doc.schema) } " document as " code { "--format json" } "." }
+    }
+}
+
+/// The census of a lone snapshot (see `analysis::census`).
+fn census_section(c: &CensusDoc, p: &str) -> Markup {
+    html! {
+        section id=(format!("{p}census")) {
+            h2 { "One-dump census" }
+            p {
+                (c.goroutines) " goroutines on " (c.stacks) " stacks"
+                @if let Some(m) = c.oldest_wait_minutes { ", longest wait " (m) " minutes" }
+                ": " strong { (c.suspects) " suspect(s)" } " from wait ages, " strong { (c.leaks) " proven leak(s)" } "."
+            }
+            p.legend { (c.note) }
+            table.sortable id=(format!("{p}census-table")) {
+                thead { tr {
+                    th { "status" } th.n { "goroutines" } th { "blocked on" } th.n { "oldest" } th.n { "median" }
+                    th { "waits" } th { "pattern" } th { "leaf" } th { "note" }
+                } }
+                tbody {
+                    @for g in &c.groups {
+                        tr data-leaf=(g.group.leaf) {
+                            td { @if g.status != "listed" { span class=(format!("verdict v-{}", g.status)) { (g.status) } } }
+                            td.n data-v=(g.goroutines) { (g.goroutines) }
+                            td { (g.group.blocking.as_str()) }
+                            @match &g.wait {
+                                Some(a) => {
+                                    td.n data-v=(a.oldest_minutes) { (a.oldest_minutes) "m" }
+                                    td.n data-v=(a.median_minutes) { (a.median_minutes) "m" }
+                                    td.mono { (super::text::census_histogram(a)) }
+                                }
+                                None => { td.n data-v="0" { "-" } td.n data-v="0" { "-" } td {} }
+                            }
+                            td { (g.pattern) }
+                            td { (leaf_cell(&g.group)) @if let Some(l) = &g.group.label { " " code { (l) } } }
+                            td {
+                                @if let Some(r) = super::text::census_rate(g) { strong { (r) } }
+                                @else if let Some(n) = &g.not_suspect_because { (n) }
+                            }
+                        }
+                    }
+                }
+            }
+            @for g in c.groups.iter().filter(|g| g.status == "suspect") {
+                article.suspect data-leaf=(g.group.leaf) {
+                    h3 {
+                        span class=(format!("verdict v-{}", g.status)) { (g.status) } " "
+                        code { (g.group.leaf) }
+                        @if let Some(f) = &g.group.leaf_frame { " " span.loc.mono { (location(f)) } }
+                    }
+                    p.meta {
+                        (g.pattern) ", " (g.group.blocking.as_str()) ", " (g.goroutines) " goroutines"
+                        @if let Some(r) = super::text::census_rate(g) { ", " strong { (r) } }
+                        @if let Some(n) = g.gc_proven_leaked { ", " strong { (n) " proven leaked by the runtime" } }
+                    }
+                    @if let Some(sf) = &g.started_from {
+                        p { "Started from " code { (sf.function) } @if !sf.file.is_empty() { " " (short_file(&sf.file)) ":" (sf.line) } " (" (sf.via) ")" }
+                    }
+                    p.fix { strong { "Fix: " } (g.hint) }
+                    (stack_block(&g.group))
+                }
+            }
+        }
     }
 }
 

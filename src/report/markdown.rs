@@ -107,7 +107,11 @@ pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
         writeln!(w, "> **warning:** {}\n", cell(e))?;
     }
     if doc.suspects.is_empty() {
-        writeln!(w, "No stack kept growing.\n")?;
+        if let Some(c) = &doc.census {
+            census(c, w)?;
+        } else {
+            writeln!(w, "No stack kept growing.\n")?;
+        }
         return heap_growth(doc, w);
     }
     writeln!(w, "| # | verdict | score | growth/min | counts | blocked on | pattern | leaf |")?;
@@ -155,7 +159,61 @@ pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
         stack_block(&s.group, w)?;
         writeln!(w)?;
     }
+    if let Some(c) = &doc.census {
+        census(c, w)?;
+    }
     heap_growth(doc, w)
+}
+
+/// The census of a lone snapshot (see `analysis::census`).
+fn census(c: &super::CensusDoc, w: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "### One-dump census
+"
+    )?;
+    let oldest = c.oldest_wait_minutes.map(|m| format!(", longest wait {m} minutes")).unwrap_or_default();
+    writeln!(w, "{} goroutines on {} stacks{oldest}: {} suspect(s) from wait ages, {} proven leak(s).  ", c.goroutines, c.stacks, c.suspects, c.leaks)?;
+    writeln!(w, "_{}_\n", cell(&c.note))?;
+    writeln!(w, "| status | goroutines | blocked on | oldest | median | waits | pattern | leaf | note |")?;
+    writeln!(w, "|---|---:|---|---:|---:|---|---|---|---|")?;
+    for g in &c.groups {
+        let (oldest, median, hist) = match &g.wait {
+            Some(a) => (format!("{}m", a.oldest_minutes), format!("{}m", a.median_minutes), super::text::census_histogram(a)),
+            None => ("-".into(), "-".into(), String::new()),
+        };
+        let note = super::text::census_rate(g).or_else(|| g.not_suspect_because.clone()).unwrap_or_default();
+        let label = g.group.label.as_deref().map(|l| format!(" [{}]", cell(l))).unwrap_or_default();
+        writeln!(
+            w,
+            "| {} | {} | {} | {oldest} | {median} | {} | {} | {}{label} | {} |",
+            if g.status == "listed" { String::new() } else { format!("**{}**", g.status) },
+            g.goroutines,
+            cell(g.group.blocking.as_str()),
+            cell(&hist),
+            g.pattern,
+            leaf_cell(&g.group),
+            cell(&note)
+        )?;
+    }
+    writeln!(w)?;
+    for g in c.groups.iter().filter(|g| g.status == "suspect") {
+        writeln!(w, "#### {} {} — {}\n", g.status, cell(&g.group.leaf), g.pattern)?;
+        if let Some(r) = super::text::census_rate(g) {
+            writeln!(w, "{} goroutines, {r}  ", g.goroutines)?;
+        }
+        if let Some(n) = g.gc_proven_leaked {
+            writeln!(w, "Proven leaked by the runtime: {n}  ")?;
+        }
+        if let Some(sf) = &g.started_from {
+            let at = if sf.file.is_empty() { String::new() } else { format!(" ({}:{})", short_file(&sf.file), sf.line) };
+            writeln!(w, "Started from: {}{} — {}  ", markdown_code(&sf.function), cell(&at), sf.via)?;
+        }
+        writeln!(w, "**Fix:** {}\n", g.hint)?;
+        stack_block(&g.group, w)?;
+        writeln!(w)?;
+    }
+    Ok(())
 }
 
 /// Heap that grew with no goroutine growth (a cache that only grows), by allocation site.

@@ -194,6 +194,10 @@ pub struct SuspectDoc {
     pub hint: String,
     pub counts: Vec<i64>,
     pub growth_per_minute: f64,
+    /// The snapshot (index into `snapshots`) where a stack that had held its level began to grow:
+    /// the growth and evidence are of the counts from there on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub growing_since_snapshot: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gc_proven_leaked: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -255,6 +259,77 @@ pub struct LeakReport {
     /// Rounds of a watch whose goroutine profile could not be taken (they have no snapshot).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_rounds: Vec<FailedRoundDoc>,
+    /// When the analysed run is one snapshot: its census (`analysis::census`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub census: Option<CensusDoc>,
+}
+
+/// The census of a lone snapshot: its stacks by count, with their wait ages where the form has
+/// them, and the stacks whose ages show steady accumulation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CensusDoc {
+    /// What a census is and what it cannot tell, in one sentence.
+    pub note: String,
+    /// Index of the snapshot counted.
+    pub snapshot: usize,
+    pub goroutines: i64,
+    /// Stack groups in the snapshot (`groups` lists the flagged ones and the largest others).
+    pub stacks: usize,
+    /// Whether the form carries wait times (debug=2 dumps, SIGQUIT and panic output).
+    pub has_wait_ages: bool,
+    /// The longest wait in the dump, in minutes: the process is at least this old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_wait_minutes: Option<u64>,
+    /// Groups listed as `suspect` (steady accumulation) and `leak` (proved by the runtime).
+    pub suspects: usize,
+    pub leaks: usize,
+    pub groups: Vec<CensusGroupDoc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CensusGroupDoc {
+    #[serde(flatten)]
+    pub group: GroupDoc,
+    pub goroutines: i64,
+    /// `leak`, `suspect`, or `listed` (neither: counted only).
+    pub status: String,
+    pub pattern: String,
+    pub hint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gc_proven_leaked: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<WaitAgesDoc>,
+    /// Suspects: goroutines a minute, estimated from their ages ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_minute: Option<f64>,
+    /// ... over this many minutes (the oldest wait).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_minutes: Option<u64>,
+    /// Groups with ages that are not suspects: why not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_suspect_because: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_from: Option<StartedFromDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_from_missing: Option<String>,
+}
+
+/// How long a group's goroutines have waited, in whole minutes as Go prints them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WaitAgesDoc {
+    pub oldest_minutes: u64,
+    pub median_minutes: u64,
+    /// Goroutines that waited a minute or more (Go prints no minutes below one).
+    pub waited_a_minute: u64,
+    /// Goroutines by wait: the first bin is under a minute, the others split one minute to the oldest.
+    pub histogram: Vec<AgeBinDoc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AgeBinDoc {
+    pub from_minutes: u64,
+    pub to_minutes: u64,
+    pub goroutines: u64,
 }
 
 /// A round that failed: where it fell in the series and why.

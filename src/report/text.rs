@@ -198,7 +198,11 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
     }
     writeln!(w)?;
     if doc.suspects.is_empty() {
-        writeln!(w, "No stack kept growing.")?;
+        if let Some(c) = &doc.census {
+            census(c, &p, w)?;
+        } else {
+            writeln!(w, "No stack kept growing.")?;
+        }
         return heap_growth(doc, &p, w);
     }
     let head = format!(
@@ -275,7 +279,124 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
         writeln!(w, "   {} {}", p.green("fix:"), s.hint)?;
         writeln!(w)?;
     }
+    if let Some(c) = &doc.census {
+        census(c, &p, w)?;
+    }
     heap_growth(doc, &p, w)
+}
+
+/// `≈ 11 per minute for the last 38 minutes`.
+pub(crate) fn census_rate(g: &super::CensusGroupDoc) -> Option<String> {
+    let (r, m) = (g.rate_per_minute?, g.rate_minutes?);
+    let r = if r >= 10.0 { format!("{r:.0}") } else { format!("{r:.1}") };
+    Some(format!("≈ {r} per minute for the last {m} minutes"))
+}
+
+/// `<1m 11 · 1-6m 66 · 7-12m 66`.
+pub(crate) fn census_histogram(a: &super::WaitAgesDoc) -> String {
+    let bin = |b: &super::AgeBinDoc| match (b.from_minutes, b.to_minutes) {
+        (0, 0) => format!("<1m {}", b.goroutines),
+        (f, to) if f == to => format!("{f}m {}", b.goroutines),
+        (f, to) => format!("{f}-{to}m {}", b.goroutines),
+    };
+    a.histogram.iter().map(bin).collect::<Vec<_>>().join(" · ")
+}
+
+/// The census of a lone snapshot: stacks by count, ages, suspects from steady accumulation.
+fn census(c: &super::CensusDoc, p: &Paint, w: &mut dyn Write) -> std::io::Result<()> {
+    let oldest = c.oldest_wait_minutes.map(|m| format!(", longest wait {m} minutes")).unwrap_or_default();
+    writeln!(
+        w,
+        "{} {} goroutines on {} stacks{oldest}: {} suspect{} from wait ages, {} proven leak{}",
+        p.bold("One-dump census:"),
+        c.goroutines,
+        c.stacks,
+        c.suspects,
+        plural(c.suspects),
+        c.leaks,
+        plural(c.leaks)
+    )?;
+    writeln!(w, "  {}", p.dim(&c.note))?;
+    writeln!(w)?;
+    let head = format!(
+        "  {}  {}  {}  {}  {}  {}  {}",
+        pad("STATUS", 7),
+        rpad("COUNT", 6),
+        pad("BLOCKED ON", 23),
+        rpad("OLDEST", 6),
+        rpad("MEDIAN", 6),
+        pad("AGES", 8),
+        "LEAF"
+    );
+    writeln!(w, "{}", p.bold(&head))?;
+    for g in &c.groups {
+        let status = pad(if g.status == "listed" { "" } else { &g.status }, 7);
+        let status = match g.status.as_str() {
+            "leak" => p.red(&status),
+            "suspect" => p.yellow(&status),
+            _ => status,
+        };
+        let (oldest, median, spark) = match &g.wait {
+            Some(a) => {
+                let counts: Vec<i64> = a.histogram.iter().map(|b| b.goroutines as i64).collect();
+                let spark = if counts.iter().all(|&n| n == 0) { String::new() } else { sparkline_from_zero(&counts) };
+                (format!("{}m", a.oldest_minutes), format!("{}m", a.median_minutes), spark)
+            }
+            None => ("-".into(), "-".into(), String::new()),
+        };
+        let label = g.group.label.as_deref().map(|l| format!("  [{}]", t(l))).unwrap_or_default();
+        let why = g.not_suspect_because.as_deref().map(|r| format!("  {}", p.dim(&format!("({r})")))).unwrap_or_default();
+        writeln!(
+            w,
+            "  {status}  {}  {}  {}  {}  {}  {}{label}{why}",
+            rpad(&g.goroutines.to_string(), 6),
+            pad(g.group.blocking.as_str(), 23),
+            rpad(&oldest, 6),
+            rpad(&median, 6),
+            pad(&spark, 8),
+            leaf_text(&g.group)
+        )?;
+    }
+    if c.groups.len() < c.stacks {
+        writeln!(w, "  {}", p.dim(&format!("… and {} smaller stacks", c.stacks - c.groups.len())))?;
+    }
+    writeln!(w)?;
+    for (i, g) in c.groups.iter().enumerate().filter(|(_, g)| g.status == "suspect") {
+        let rate = census_rate(g).map(|r| format!(", {r}")).unwrap_or_default();
+        let proven = g.gc_proven_leaked.map(|n| format!(", the runtime proved {n} leaked")).unwrap_or_default();
+        writeln!(
+            w,
+            "{} {} {}  {}, {}, {} goroutines{rate}{proven}",
+            p.bold(&format!("#{}", i + 1)),
+            g.status,
+            p.bold(&t(&g.group.leaf)),
+            g.pattern,
+            g.group.blocking,
+            g.goroutines
+        )?;
+        if let Some(a) = &g.wait {
+            writeln!(w, "   waits: {}  (oldest {} minutes, median {})", census_histogram(a), a.oldest_minutes, a.median_minutes)?;
+        }
+        if let Some(l) = &g.group.label {
+            writeln!(w, "   label: {}", t(l))?;
+        }
+        write_stack(&g.group, p, w)?;
+        if let Some(sf) = &g.started_from {
+            let at = frame_location(&FrameDoc { function: sf.function.clone(), file: sf.file.clone(), line: sf.line });
+            writeln!(w, "   {} {}  {at}  ({})", p.bold("started from:"), t(&sf.function), sf.via)?;
+        } else if let Some(m) = &g.started_from_missing {
+            writeln!(w, "   {} unknown: {m}", p.bold("started from:"))?;
+        }
+        writeln!(w, "   {} {}", p.green("fix:"), g.hint)?;
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
+/// `▁▂▃▅▇` scaled from zero (a histogram: an empty bin is the lowest bar).
+fn sparkline_from_zero(values: &[i64]) -> String {
+    let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
+    values.iter().map(|&v| if v <= 0 { ' ' } else { SPARKS[((v as f64 / max * 7.0).round() as usize).min(7)] }).collect()
 }
 
 /// Heap that grew with no goroutine growth (a cache that only grows), by allocation site.
