@@ -753,25 +753,21 @@ fn a_folder_saved_from_a_server_that_answers_every_path_ranks_as_the_watch_did()
 /// split a table cell, emphasise, and colour a terminal.
 const HOSTILE_NAME: &str = "`<img src=x onerror=alert(1)>[l](http://evil.example/)![i](http://evil.example/i.png)|**b**\x1b[31m";
 
-/// The real debug=2 dumps of tests/goservice (before and after it leaked) with every `main.`
-/// function, in a stack and after `created by`, renamed to carry [`HOSTILE_NAME`]: a dump is text,
-/// so any name can be written into one.
-fn hostile_dumps(dir: &Path) -> Vec<PathBuf> {
-    ["before", "after"]
-        .iter()
-        .map(|n| {
-            let text = std::fs::read_to_string(repo(&format!("tests/fixtures/go127/goroutine-{n}.debug2.txt"))).unwrap();
-            let renamed: String = text
-                .lines()
-                .map(|l| match l.strip_prefix("created by main.") {
-                    Some(rest) => format!("created by main.{HOSTILE_NAME}.{rest}\n"),
-                    None => match l.strip_prefix("main.") {
-                        Some(rest) => format!("main.{HOSTILE_NAME}.{rest}\n"),
-                        None => format!("{l}\n"),
-                    },
-                })
-                .collect();
-            write(dir, &format!("{n}.debug2.txt"), renamed.as_bytes())
+/// The demo's eight real snapshots of tests/goservice with every `main.` function renamed to
+/// carry [`HOSTILE_NAME`] (a profile's string table holds any bytes).
+fn hostile_series(dir: &Path) -> Vec<PathBuf> {
+    (0..8)
+        .map(|i| {
+            let name = format!("{i:03}-goroutine.pb.gz");
+            let bytes = edited(&demo_path(&name), |p| {
+                let names: Vec<i64> = p.function.iter().map(|f| f.name).collect();
+                for (i, s) in p.string_table.iter_mut().enumerate() {
+                    if let Some(rest) = s.strip_prefix("main.").filter(|_| names.contains(&(i as i64))) {
+                        *s = format!("main.{HOSTILE_NAME}.{rest}");
+                    }
+                }
+            });
+            write(dir, &name, &bytes)
         })
         .collect()
 }
@@ -780,7 +776,7 @@ fn hostile_dumps(dir: &Path) -> Vec<PathBuf> {
 fn hostile_names_are_escaped_in_every_format() {
     use pulldown_cmark::{Event, Options, Parser, Tag};
     let dir = tempfile::tempdir().unwrap();
-    let dumps = hostile_dumps(dir.path());
+    let dumps = hostile_series(dir.path());
     let report = |format: &str| {
         let (out, _) = run(leakhound().args(["analyze", "--format", format]).args(&dumps));
         assert!(out.status.success(), "{format}: {}", stderr(&out));
