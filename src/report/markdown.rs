@@ -151,7 +151,7 @@ pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
         }
         if let Some(sf) = &s.started_from {
             let at = if sf.file.is_empty() { String::new() } else { format!(" ({}:{})", short_file(&sf.file), sf.line) };
-            writeln!(w, "Started from: `{}`{} — {}  ", sf.function, cell(&at), sf.via)?;
+            writeln!(w, "Started from: {}{} — {}  ", markdown_code(&sf.function), cell(&at), cell(&sf.via))?;
         } else if let Some(m) = &s.started_from_missing {
             match doc.suspects.iter().find(|o| o.started_from_missing.as_ref() == Some(m)) {
                 Some(o) if o.rank != s.rank => writeln!(w, "Started from: unknown (as for #{})  ", o.rank)?,

@@ -280,12 +280,12 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
         write_stack(&s.group, &p, w)?;
         if let Some(sf) = &s.started_from {
             let at = frame_location(&FrameDoc { function: sf.function.clone(), file: sf.file.clone(), line: sf.line });
-            writeln!(w, "   {} {}  {at}  ({})", p.bold("started from:"), sf.function, sf.via)?;
+            writeln!(w, "   {} {}  {at}  ({})", p.bold("started from:"), t(&sf.function), t(&sf.via))?;
         } else if let Some(m) = &s.started_from_missing {
             // The same advice for many suspects is said once.
             match doc.suspects.iter().find(|o| o.started_from_missing.as_ref() == Some(m)) {
                 Some(o) if o.rank != s.rank => writeln!(w, "   {} unknown (as for #{})", p.bold("started from:"), o.rank)?,
-                _ => writeln!(w, "   {} unknown: {m}", p.bold("started from:"))?,
+                _ => writeln!(w, "   {} unknown: {}", p.bold("started from:"), t(m))?,
             }
         }
         writeln!(w, "   {} {}", p.green("fix:"), s.hint)?;
