@@ -576,6 +576,11 @@ fn load_decoded(
             }
         };
         let source = f.path.display().to_string();
+        if let Some(why) = f.kind.as_deref().and_then(|k| saved::contradiction(k, &p.kind)) {
+            series.errors.push(format!("{source}: {why}"));
+            done(i, p);
+            continue;
+        }
         let reading = match &p.kind {
             ProfileKind::Goroutine => Reading::Goroutine(Snapshot::from_profile(&mut series.table, &p, source.clone(), 0, 0)),
             ProfileKind::GoroutineLeak => Reading::Proof(series.proof_of(&p)),

@@ -706,3 +706,122 @@ fn links_planted_at_temporary_names_are_never_written_through() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("skipped"), "{}", stderr(&out));
 }
+
+/// A server that answers every path with the goroutine profile of its round (the demo's real
+/// captures, one round after another): goroutineleak, heap and debug=2 included.
+fn catch_all_server() -> RawServer {
+    let round = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    raw_server(move |head, conn| {
+        use std::sync::atomic::Ordering;
+        let path = head.split_whitespace().nth(1).unwrap_or("");
+        let k = if path == "/debug/pprof/goroutine" || path.starts_with("/debug/pprof/goroutine?") && !path.contains("debug=2") {
+            round.fetch_add(1, Ordering::SeqCst)
+        } else {
+            round.load(Ordering::SeqCst).saturating_sub(1)
+        };
+        respond_with(conn, &demo(&format!("{:03}-goroutine.pb.gz", k.min(7))));
+    })
+}
+
+/// What the ranking of a JSON report is: each suspect's rank, score, verdict, stack and counts.
+fn ranking(doc: &serde_json::Value) -> Vec<String> {
+    doc["suspects"].as_array().unwrap().iter().map(|s| format!("{} {} {} {} {}", s["rank"], s["score"], s["verdict"], s["stack"], s["counts"])).collect()
+}
+
+#[test]
+fn a_folder_saved_from_a_server_that_answers_every_path_ranks_as_the_watch_did() {
+    let s = catch_all_server();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("s");
+    let (out, _) = run(leakhound()
+        .args(["watch", &s.url, "--count", "6", "--interval", "200ms", "--retries", "0", "--quiet", "--heap", "--format", "json", "--save"])
+        .arg(&saved));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let watched: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let notes = watched["errors"].to_string();
+    assert!(notes.contains("not a heap profile"), "the watch noted the mismatch: {notes}");
+    assert!(!ranking(&watched).is_empty(), "{watched:#}");
+    let (out, _) = run(leakhound().args(["analyze", "--format", "json"]).arg(&saved));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let analyzed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(analyzed["snapshots"].as_array().map(Vec::len), watched["snapshots"].as_array().map(Vec::len), "{:#}", analyzed["snapshots"]);
+    assert_eq!(ranking(&analyzed), ranking(&watched));
+    assert!(analyzed["errors"].to_string().contains("saved as heap"), "{:#}", analyzed["errors"]);
+}
+
+/// What a hostile name tries in each format: close a code span, open a tag, a link and an image,
+/// split a table cell, emphasise, and colour a terminal.
+const HOSTILE_NAME: &str = "`<img src=x onerror=alert(1)>[l](http://evil.example/)![i](http://evil.example/i.png)|**b**\x1b[31m";
+
+/// The demo's eight real snapshots of tests/goservice with every `main.` function renamed to
+/// carry [`HOSTILE_NAME`] (a profile's string table holds any bytes).
+fn hostile_series(dir: &Path) -> Vec<PathBuf> {
+    (0..8)
+        .map(|i| {
+            let name = format!("{i:03}-goroutine.pb.gz");
+            let bytes = edited(&demo_path(&name), |p| {
+                let names: Vec<i64> = p.function.iter().map(|f| f.name).collect();
+                for (i, s) in p.string_table.iter_mut().enumerate() {
+                    if let Some(rest) = s.strip_prefix("main.").filter(|_| names.contains(&(i as i64))) {
+                        *s = format!("main.{HOSTILE_NAME}.{rest}");
+                    }
+                }
+            });
+            write(dir, &name, &bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn hostile_names_are_escaped_in_every_format() {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    let dir = tempfile::tempdir().unwrap();
+    let dumps = hostile_series(dir.path());
+    let report = |format: &str| {
+        let (out, _) = run(leakhound().args(["analyze", "--format", format]).args(&dumps));
+        assert!(out.status.success(), "{format}: {}", stderr(&out));
+        assert_terminal_safe(&format!("{format} stderr"), &stderr(&out));
+        String::from_utf8(out.stdout).expect("UTF-8 output")
+    };
+    // JSON: the names exactly, as data.
+    let json = report("json");
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    schema::validate(&doc);
+    let started = doc["suspects"][0]["started_from"]["function"].as_str().unwrap_or_default();
+    assert!(started.contains(HOSTILE_NAME), "{:#}", doc["suspects"][0]);
+    assert_terminal_safe("json", &json);
+    // Text: shown, never acted on.
+    let text = report("text");
+    assert!(text.contains("started from:") && text.contains("[l](http://evil.example/)"), "{text}");
+    assert_terminal_safe("text", &text);
+    // Markdown, rendered as a CommonMark (GitHub) viewer does: no tag, link or image from a name,
+    // and no emphasis either.
+    let markdown = report("markdown");
+    assert!(markdown.contains("Started from:"), "{markdown}");
+    assert_terminal_safe("markdown", &markdown);
+    let mut emphasis = 0;
+    for event in Parser::new_ext(&markdown, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
+        match event {
+            Event::Html(h) | Event::InlineHtml(h) => panic!("raw HTML {h:?} from a name in:\n{markdown}"),
+            Event::Start(Tag::Link { dest_url, .. }) => panic!("a link to {dest_url} from a name in:\n{markdown}"),
+            Event::Start(Tag::Image { dest_url, .. }) => panic!("an image from {dest_url} from a name in:\n{markdown}"),
+            Event::Start(Tag::Emphasis) => emphasis += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(emphasis, 0, "{markdown}");
+    for line in markdown.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| #")) {
+        // Columns of the suspects table: no name split a row.
+        assert_eq!(line.replace("\\|", "").matches('|').count(), 9, "{line}");
+    }
+    // HTML: the page shows the name as text.
+    let html = report("html");
+    assert!(!html.contains("<img src=x"), "raw tag in the HTML report");
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "the name is shown");
+    assert_terminal_safe("html", &html);
+    // DOT: Graphviz reads it and shows the name as text.
+    let dot = report("dot");
+    assert_terminal_safe("dot", &dot);
+    let svg = common::render_svg(&dot);
+    assert!(svg.contains("[l](http://evil.example/)"), "{svg}");
+}

@@ -151,7 +151,7 @@ pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
         }
         if let Some(sf) = &s.started_from {
             let at = if sf.file.is_empty() { String::new() } else { format!(" ({}:{})", short_file(&sf.file), sf.line) };
-            writeln!(w, "Started from: `{}`{} — {}  ", sf.function, cell(&at), sf.via)?;
+            writeln!(w, "Started from: {}{} — {}  ", markdown_code(&sf.function), cell(&at), cell(&sf.via))?;
         } else if let Some(m) = &s.started_from_missing {
             match doc.suspects.iter().find(|o| o.started_from_missing.as_ref() == Some(m)) {
                 Some(o) if o.rank != s.rank => writeln!(w, "Started from: unknown (as for #{})  ", o.rank)?,
@@ -191,7 +191,7 @@ fn census(c: &super::CensusDoc, w: &mut dyn Write) -> std::io::Result<()> {
             None => ("-".into(), "-".into(), String::new()),
         };
         let note = super::text::census_rate(g).or_else(|| g.not_suspect_because.clone()).unwrap_or_default();
-        let label = g.group.labels_line().or_else(|| g.group.label.clone()).map(|l| format!(" [{}]", cell(&l))).unwrap_or_default();
+        let label = g.group.labels_line().or_else(|| g.group.label.clone().filter(|l| !l.is_empty())).map(|l| format!(" [{}]", cell(&l))).unwrap_or_default();
         writeln!(
             w,
             "| {} | {} | {} | {oldest} | {median} | {} | {} | {}{label} | {} |",

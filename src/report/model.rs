@@ -123,12 +123,12 @@ impl GroupDoc {
         }
     }
 
-    /// The labels as one line, `route=/pay tenant=acme corp|globex` (each format escapes it).
+    /// The labels as one line, `route=/pay,/refund tenant=acme corp` (each format escapes it).
     pub fn labels_line(&self) -> Option<String> {
         if self.labels.is_empty() {
             return None;
         }
-        Some(self.labels.iter().map(|(k, vs)| format!("{k}={}", vs.join("|"))).collect::<Vec<_>>().join(" "))
+        Some(self.labels.iter().map(|(k, vs)| format!("{k}={}", vs.join(","))).collect::<Vec<_>>().join(" "))
     }
 }
 

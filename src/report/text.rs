@@ -154,7 +154,7 @@ pub fn diff(doc: &DiffReport, style: Style, w: &mut dyn Write) -> std::io::Resul
     Ok(())
 }
 
-/// `   labels: route=/pay tenant=acme corp|globex` (the `--label` value too, when split by one).
+/// `   labels: route=/pay,/refund tenant=acme corp` (the `--label` value too, when split by one).
 pub(crate) fn write_labels(g: &GroupDoc, p: &Paint, w: &mut dyn Write) -> std::io::Result<()> {
     if let Some(l) = g.labels_line() {
         writeln!(w, "   {} {}", p.bold("labels:"), t(&l))?;
@@ -280,12 +280,12 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
         write_stack(&s.group, &p, w)?;
         if let Some(sf) = &s.started_from {
             let at = frame_location(&FrameDoc { function: sf.function.clone(), file: sf.file.clone(), line: sf.line });
-            writeln!(w, "   {} {}  {at}  ({})", p.bold("started from:"), sf.function, sf.via)?;
+            writeln!(w, "   {} {}  {at}  ({})", p.bold("started from:"), t(&sf.function), t(&sf.via))?;
         } else if let Some(m) = &s.started_from_missing {
             // The same advice for many suspects is said once.
             match doc.suspects.iter().find(|o| o.started_from_missing.as_ref() == Some(m)) {
                 Some(o) if o.rank != s.rank => writeln!(w, "   {} unknown (as for #{})", p.bold("started from:"), o.rank)?,
-                _ => writeln!(w, "   {} unknown: {m}", p.bold("started from:"))?,
+                _ => writeln!(w, "   {} unknown: {}", p.bold("started from:"), t(m))?,
             }
         }
         writeln!(w, "   {} {}", p.green("fix:"), s.hint)?;
@@ -356,7 +356,7 @@ fn census(c: &super::CensusDoc, p: &Paint, w: &mut dyn Write) -> std::io::Result
             }
             None => ("-".into(), "-".into(), String::new()),
         };
-        let label = g.group.labels_line().or_else(|| g.group.label.clone()).map(|l| format!("  [{}]", t(&l))).unwrap_or_default();
+        let label = g.group.labels_line().or_else(|| g.group.label.clone().filter(|l| !l.is_empty())).map(|l| format!("  [{}]", t(&l))).unwrap_or_default();
         let why = g.not_suspect_because.as_deref().map(|r| format!("  {}", p.dim(&format!("({r})")))).unwrap_or_default();
         writeln!(
             w,

@@ -348,6 +348,21 @@ pub struct SavedFile {
 /// enriches the goroutine snapshot of its round, it is not a snapshot of its own.
 pub const CREATION_DUMP: &str = "goroutine-debug2";
 
+/// Why a saved profile is left out when its content contradicts the kind its index gives it, as
+/// `watch` left it out when it fetched it (a server that answers every path with one profile):
+/// read again, the folder then ranks exactly as the watch did. `content` is the kind read from the
+/// profile itself.
+pub fn contradiction(indexed: &str, content: &crate::profile::ProfileKind) -> Option<String> {
+    let expected = match indexed {
+        // The target's own URL may be its goroutineleak profile: a snapshot either way.
+        "goroutine" if content.is_goroutine_like() => return None,
+        CREATION_DUMP => "goroutine",
+        k @ ("goroutine" | "goroutineleak" | "heap") => k,
+        _ => return None,
+    };
+    (content.name() != expected).then(|| format!("a {} profile saved as {indexed}, left out as the watch left it out", content.name()))
+}
+
 /// A folder's index, when it has one (read with a cap on its size).
 pub fn read_index(dir: &Path) -> Result<Option<Index>> {
     let index_path = dir.join(INDEX_FILE);
