@@ -825,3 +825,28 @@ fn hostile_names_are_escaped_in_every_format() {
     let svg = common::render_svg(&dot);
     assert!(svg.contains("[l](http://evil.example/)"), "{svg}");
 }
+
+#[test]
+fn serve_loses_a_bombing_targets_sample_never_the_process() {
+    let bomb = Arc::new(one_huge_string(1000));
+    let s = raw_server(move |_, conn| respond_with(conn, &bomb));
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    let mut child = leakhound()
+        .args(["serve", &s.url, "--listen", &listen, "--interval", "1s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let report = format!("http://{listen}/api/v1/report");
+    let mut seen = String::new();
+    // Three rounds of the bomb at least: the error each time, the process alive after them.
+    let refused = common::wait_until(Duration::from_secs(60), || {
+        seen = common::try_http_get(&report, &[]).map(|r| String::from_utf8_lossy(&r.body).into_owned()).unwrap_or_default();
+        seen.contains("larger than 268435456 bytes") && s.requests.lock().unwrap().len() >= 3
+    });
+    let alive = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(refused, "{seen}");
+    assert!(alive, "serve ended");
+}
