@@ -576,7 +576,7 @@ fn load_decoded(
             }
         };
         let source = f.path.display().to_string();
-        if let Some(why) = f.kind.as_deref().and_then(|k| saved::contradiction(k, &p.kind)) {
+        if let Some(why) = f.kind.as_deref().and_then(|k| saved::contradiction(k, &p)) {
             series.errors.push(format!("{source}: {why}"));
             done(i, p);
             continue;
@@ -672,7 +672,7 @@ const MAX_BASELINE_BYTES: u64 = 256 << 20;
 
 /// Reads a `--baseline` report, before any sampling.
 fn read_baseline(path: &Path) -> Result<LeakReport> {
-    let text = crate::source::files::read_small(path, MAX_BASELINE_BYTES, "a leakhound JSON report")?;
+    let text = crate::source::files::read_small(path, MAX_BASELINE_BYTES, "a leakhound JSON report").map_err(|e| e.for_option("--baseline"))?;
     serde_json::from_slice(&text).map_err(|e| {
         Error::Input(format!(
             "--baseline {}: not a leakhound JSON report ({e}); write one with `leakhound check … --format json --output FILE`",
@@ -791,7 +791,7 @@ enum Baseline {
 
 impl Baseline {
     fn read(path: &Path) -> Result<Baseline> {
-        let text = crate::source::files::read_small(path, MAX_BASELINE_BYTES, "a leakhound JSON report")?;
+        let text = crate::source::files::read_small(path, MAX_BASELINE_BYTES, "a leakhound JSON report").map_err(|e| e.for_option("--baseline"))?;
         let schema = serde_json::from_slice::<serde_json::Value>(&text).ok().and_then(|v| v.get("schema").and_then(|s| s.as_str().map(String::from)));
         if schema.as_deref() == Some(report::fleet::FLEET_SCHEMA) {
             return serde_json::from_slice(&text)

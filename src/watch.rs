@@ -429,7 +429,7 @@ fn creation_dump(
             let path = saver.save(series, round, crate::source::saved::CREATION_DUMP, &url, &bytes, now_nanos());
             let shown = path.map_or_else(|| url.clone(), |p| p.display().to_string());
             match profile::decode(&bytes, opts.max_profile_bytes) {
-                Ok(p) if p.kind == ProfileKind::Goroutine => {
+                Ok(p) if crate::source::saved::is_creation_dump(&p) => {
                     series.table.group_profile(&p, 0);
                 }
                 Ok(_) | Err(_) => series.errors.push(format!("round {round}: {shown} is not a debug=2 goroutine dump")),
