@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 root=..
-for t in gzip protobuf debug1 debug2 index report; do mkdir -p "corpus/$t"; done
+for t in gzip protobuf debug1 debug2 index report amplify; do mkdir -p "corpus/$t"; done
 for f in "$root"/tests/fixtures/*/*.pb.gz "$root"/src/source/demo/*.pb.gz; do
     name=$(basename "$(dirname "$f")")-$(basename "$f")
     cp "$f" "corpus/gzip/$name"
@@ -23,6 +23,10 @@ for f in "$root"/tests/fixtures/*/*.debug2.txt; do
     head -c 16384 "$f" >"corpus/debug2/head-$name"
     head -c 16384 "$f" >"corpus/report/head-$name"
 done
+# Hostile shapes that amplify (a gigabyte string, many functions naming one long name), and
+# the real profiles they are made from.
+python3 amplify_seeds.py corpus/amplify "$root/tests/fixtures/go127/goroutine-after.pb.gz"
+cp "$root"/tests/fixtures/go127/*.pb.gz corpus/amplify/
 # A saved folder's index, as `leakhound demo --save` writes it (or as its schema says, without a binary).
 bin="$root/target/debug/leakhound"
 dir=$(mktemp -d)
@@ -35,4 +39,4 @@ cat >corpus/index/schema-index.json <<'JSON'
 {"round":0,"kind":"goroutine","url":"http://127.0.0.1:6060/debug/pprof/goroutine","file":"000-goroutine.pb.gz","fetched_at_unix_nanos":1764300000000000000,"fetched_at":"2025-11-28T03:20:00Z"},
 {"round":1,"kind":"goroutine","url":"http://127.0.0.1:6060/debug/pprof/goroutine","fetched_at_unix_nanos":1764300010000000000,"fetched_at":"2025-11-28T03:20:10Z","error":"connection refused"}]}
 JSON
-echo "fuzz: seeds: $(for t in gzip protobuf debug1 debug2 index report; do printf '%s=%s ' "$t" "$(find "corpus/$t" -type f | wc -l)"; done)"
+echo "fuzz: seeds: $(for t in gzip protobuf debug1 debug2 index report amplify; do printf '%s=%s ' "$t" "$(find "corpus/$t" -type f | wc -l)"; done)"

@@ -64,10 +64,7 @@ const MAX_BASELINE_BYTES: u64 = 256 << 20;
 
 /// The bytes of a `--baseline` file; an error names the option.
 fn read_baseline_file(path: &Path) -> Result<Vec<u8>> {
-    crate::source::files::read_small(path, MAX_BASELINE_BYTES, "a leakhound JSON report").map_err(|e| match e {
-        Error::Read { path, source } => Error::Read { path: format!("--baseline {path}"), source },
-        e => e,
-    })
+    crate::source::files::read_small(path, MAX_BASELINE_BYTES, "a leakhound JSON report").map_err(|e| e.for_option("--baseline"))
 }
 
 /// Reads a `--baseline` report, before any sampling.

@@ -41,6 +41,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// The same error with its file named as the option that gave it (`cannot read --baseline
+    /// FILE: …`), so the user knows which argument to fix.
+    pub fn for_option(self, option: &str) -> Error {
+        match self {
+            Error::Read { path, source } => Error::Read { path: format!("{option} {path}"), source },
+            other => other,
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Target(_) => exit::TARGET,

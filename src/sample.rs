@@ -339,7 +339,7 @@ impl Sampler {
                 let path = keep.keep(series, round, crate::source::saved::CREATION_DUMP, &url, &bytes, now_nanos());
                 let shown = path.map_or_else(|| url.clone(), |p| p.display().to_string());
                 match profile::decode(&bytes, self.opts.max_profile_bytes) {
-                    Ok(p) if p.kind == ProfileKind::Goroutine => {
+                    Ok(p) if crate::source::saved::is_creation_dump(&p) => {
                         let p: Profile = if series.is_rolling() { p.with_used_frames_only() } else { p };
                         series.table.group_profile(&p, 0);
                     }

@@ -279,6 +279,9 @@ pub struct GroupInfo {
     /// Frames innermost first (one representative when grouping by function merges lines).
     pub frames: Vec<Frame>,
     pub label: Option<String>,
+    /// The pprof labels its goroutines carried (protobuf labels, `debug=2` header labels, `debug=1`
+    /// `# labels:`): distinct key/value pairs, sorted, at most [`MAX_GROUP_LABELS`].
+    pub labels: Vec<(String, String)>,
     pub blocking: Blocking,
     /// Index into `frames`.
     pub leaf: usize,
@@ -315,6 +318,9 @@ pub struct Grouping {
     /// left out here too.
     pub runtime_goroutines: i64,
 }
+
+/// Most distinct label pairs a group keeps to show (a label per request id would be thousands).
+pub const MAX_GROUP_LABELS: usize = 32;
 
 /// Stacks deeper than this are grouped by their innermost frames only. Go keeps 128 program
 /// counters of a stack in the protobuf and `debug=1` forms, and beyond 100 frames its text dumps
@@ -361,6 +367,8 @@ struct GroupRecord {
     /// with the most frames (protobuf keeps the runtime's own frames, text forms hide them).
     stack: Vec<u32>,
     label: Option<String>,
+    /// As [`GroupInfo::labels`], in the order first seen.
+    labels: Vec<(String, String)>,
     wait_reason: Option<String>,
     runtime_frames_hidden: bool,
     /// Id into [`StackTable::exact`].
@@ -506,7 +514,9 @@ impl StackTable {
         let created_by = r.created_by.map(|i| self.exact[i as usize].clone());
         let ancestors = r.ancestors.iter().map(|a| a.iter().map(|&i| self.exact[i as usize].clone()).collect()).collect();
         let sort_key = sort_key(&frames, r.label.as_deref());
-        GroupInfo { frames, label: r.label.clone(), blocking, leaf, created_by, ancestors, sort_key }
+        let mut labels = r.labels.clone();
+        labels.sort();
+        GroupInfo { frames, label: r.label.clone(), labels, blocking, leaf, created_by, ancestors, sort_key }
     }
 
     pub fn len(&self) -> usize {
@@ -606,6 +616,7 @@ impl StackTable {
                     self.groups.push(GroupRecord {
                         stack: table_stack.clone(),
                         label: key.label.clone(),
+                        labels: Vec::new(),
                         wait_reason: wait_reason.map(str::to_string),
                         runtime_frames_hidden: hidden,
                         created_by,
@@ -619,6 +630,9 @@ impl StackTable {
                     id
                 }
             };
+            if !s.labels.is_empty() {
+                add_labels(&mut self.groups[id.0 as usize], &s.labels);
+            }
             let stats = out.groups.entry(id).or_default();
             stats.value = stats.value.saturating_add(s.values.get(value_index).copied().unwrap_or(0));
             if let Some(g) = facts {
@@ -704,6 +718,7 @@ impl StackTable {
             out.groups.push(GroupRecord {
                 stack,
                 label: r.label.clone(),
+                labels: r.labels.clone(),
                 wait_reason: r.wait_reason.clone(),
                 runtime_frames_hidden: r.runtime_frames_hidden,
                 created_by,
@@ -717,6 +732,23 @@ impl StackTable {
             ids.insert(old, id);
         }
         (out, ids)
+    }
+}
+
+/// Notes the labels of a sample of a group (up to [`MAX_GROUP_LABELS`] distinct pairs).
+fn add_labels(record: &mut GroupRecord, labels: &[(String, String)]) {
+    let mut changed = false;
+    for pair in labels {
+        if record.labels.len() < MAX_GROUP_LABELS && !record.labels.contains(pair) {
+            record.labels.push(pair.clone());
+            changed = true;
+        }
+    }
+    if changed {
+        if let Some(info) = record.info.get_mut() {
+            info.labels.clone_from(&record.labels);
+            info.labels.sort();
+        }
     }
 }
 

@@ -65,7 +65,7 @@ fn assert_none_flagged(doc: &Value, functions: &[&str]) {
     }
 }
 
-/// Every leak listed with a pace within 20% of the service's, every benign stack not.
+/// Every leak listed with a pace within 10% of the service's, every benign stack not.
 fn assert_census_of_the_service(doc: &Value, minutes: u64) {
     let c = census(doc);
     assert_eq!(c["has_wait_ages"], true);
@@ -74,7 +74,7 @@ fn assert_census_of_the_service(doc: &Value, minutes: u64) {
         let g = group(doc, leaf);
         assert!(g["status"] == "suspect" || g["status"] == "leak", "{leaf} not flagged at minute {minutes}: {g:#}");
         let rate = g["rate_per_minute"].as_f64().unwrap_or_else(|| panic!("{leaf}: no rate: {g:#}"));
-        assert!((rate - pace).abs() <= 0.2 * pace, "{leaf}: ≈ {rate}/min at minute {minutes}, the service leaks {pace:.2}/min");
+        assert!((rate - pace).abs() <= 0.1 * pace, "{leaf}: ≈ {rate}/min at minute {minutes}, the service leaks {pace:.2}/min");
         let oldest = g["wait"]["oldest_minutes"].as_u64().unwrap();
         assert!(oldest + 2 >= minutes && oldest <= minutes, "{leaf}: oldest wait {oldest} at minute {minutes}");
         assert_eq!(g["rate_minutes"], oldest);
@@ -117,11 +117,30 @@ fn dumps_taken_every_ten_minutes_give_the_same_pace() {
     }
 }
 
+/// The SIGQUIT dump came right after the goroutineleak profile: the goroutines the runtime proved
+/// are marked `(leaked)` and, no longer waiting to the runtime, print no wait minutes. They are
+/// leaks by the mark; the mutex waiters it cannot prove keep their ages and their pace.
 #[test]
-fn the_sigquit_dump_of_the_same_process_gives_the_same_census() {
+fn the_sigquit_dump_after_the_goroutineleak_profile_lists_proven_leaks_and_the_suspect() {
     let doc = analyze(&[fixture("census/sigquit.log")]);
-    assert_census_of_the_service(&doc, 38);
-    assert!(census(&doc)["goroutines"].as_i64().unwrap() > 700);
+    let c = census(&doc);
+    assert_eq!(c["has_wait_ages"], true);
+    assert!(c["oldest_wait_minutes"].as_u64().unwrap() >= 37, "{c:#}");
+    for (leaf, count) in [("main.forgottenSender", 418), ("main.generatorWithoutQuit", 209), ("main.waitGroupNeverDone", 69)] {
+        let g = group(&doc, leaf);
+        assert_eq!((&g["status"], &g["goroutines"], &g["gc_proven_leaked"]), (&"leak".into(), &count.into(), &count.into()), "{g:#}");
+        assert_eq!(g["wait"]["oldest_minutes"], 0, "{leaf}: Go prints no wait for a leaked goroutine");
+        assert!(g.get("not_suspect_because").is_none());
+    }
+    let lock = group(&doc, "main.lockNeverReleased");
+    assert_eq!(lock["status"], "suspect");
+    let rate = lock["rate_per_minute"].as_f64().unwrap();
+    assert!((rate - 11.0 / 3.0).abs() <= 0.1 * 11.0 / 3.0, "≈ {rate}/min");
+    assert_eq!(flagged(&doc).len(), 4);
+    assert_none_flagged(&doc, &common::BENIGN);
+    assert_none_flagged(&doc, &common::BENIGN_LOOK_ALIKES);
+    assert_none_flagged(&doc, &CENSUS_BENIGN);
+    assert_eq!(group(&doc, "main.idleWorker")["not_suspect_because"], "waits all alike (a pool or a burst started at once)");
 }
 
 #[test]
@@ -217,7 +236,7 @@ fn a_steady_slowloris_on_prometheus_is_a_suspect_with_its_pace() {
         assert_eq!(g["blocking"], "IO wait");
         // capture-realworld.sh: one connection every 10 s.
         let rate = g["rate_per_minute"].as_f64().unwrap();
-        assert!((rate - 6.0).abs() <= 1.2, "{file}: ≈ {rate}/min, the client opens 6 a minute");
+        assert!((rate - 6.0).abs() <= 0.6, "{file}: ≈ {rate}/min, the client opens 6 a minute");
     }
 }
 
@@ -240,6 +259,18 @@ fn a_go_test_timeout_panic_is_counted_with_short_waits_and_no_suspect() {
     assert_eq!(group(&doc, "leakhound.test/dumpgen/hang.stuckCond")["goroutines"], 4);
     let out = leakhound(&["check"], &[log]);
     assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_labelled_dump_shows_each_groups_labels_in_the_census() {
+    let file = fixture("go127/labels.debug2.txt");
+    let doc = analyze(std::slice::from_ref(&file));
+    let sender = group(&doc, "main.forgottenSender");
+    assert_eq!(sender["goroutines"], 40);
+    assert_eq!(sender["labels"]["route"], serde_json::json!(["/pay", "/refund"]), "{sender:#}");
+    let text = String::from_utf8(leakhound(&["analyze"], &[file]).stdout).unwrap();
+    let line = text.lines().find(|l| l.contains("main.forgottenSender")).unwrap();
+    assert!(line.contains("[route=/pay,/refund tenant=acme corp,globex]"), "{line}");
 }
 
 #[test]

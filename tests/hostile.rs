@@ -36,6 +36,26 @@ fn run(cmd: &mut Command) -> (Output, Duration) {
     (out, start.elapsed())
 }
 
+/// Runs `cmd` and returns its output and the CPU time it took (user + system, from wait4): work,
+/// not wall time, so a loaded machine does not make it fail.
+#[allow(clippy::zombie_processes)] // waited for with wait4, which std's Child cannot do
+fn run_cpu(cmd: &mut Command) -> (Output, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let child = cmd.stdout(std::fs::File::create(&out_path).unwrap()).stderr(std::fs::File::create(&err_path).unwrap()).spawn().unwrap();
+    let mut status = 0;
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: wait4 on our own child's pid fills the status and the rusage it is given.
+    let usage = unsafe {
+        assert_eq!(libc::wait4(child.id() as libc::pid_t, &mut status, 0, usage.as_mut_ptr()), child.id() as libc::pid_t);
+        usage.assume_init()
+    };
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    let status = std::os::unix::process::ExitStatusExt::from_raw(status);
+    let out = Output { status, stdout: std::fs::read(&out_path).unwrap(), stderr: std::fs::read(&err_path).unwrap() };
+    (out, tv(usage.ru_utime) + tv(usage.ru_stime))
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -598,16 +618,16 @@ fn many_functions_naming_one_long_string_decode_in_time_proportional_to_the_inpu
     // was 13 GB of work from a profile of some KB; by string number, it is one copy.
     let wide = write(dir.path(), "wide.pb.gz", &many_functions_one_name(200_000, 60 << 10));
     assert!(std::fs::metadata(&wide).unwrap().len() < 2 << 20);
-    let (out, took) = run(leakhound().args(["diff", "--format", "json"]).arg(&before).arg(&wide));
+    let (out, cpu) = run_cpu(leakhound().args(["diff", "--format", "json"]).arg(&before).arg(&wide));
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert!(cpu < Duration::from_secs(20), "took {cpu:?} of CPU");
     // 10,000 functions naming one 10 MiB string: refused by the string cap at once.
     let long = write(dir.path(), "long.pb.gz", &many_functions_one_name(10_000, 10 << 20));
-    let (out, took) = run(leakhound().arg("diff").arg(&before).arg(&long));
+    let (out, cpu) = run_cpu(leakhound().arg("diff").arg(&before).arg(&long));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("the longest accepted is 65536"), "{err}");
-    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert!(cpu < Duration::from_secs(20), "took {cpu:?} of CPU");
 }
 
 // ---- traps in a saved folder ----
@@ -705,4 +725,148 @@ fn links_planted_at_temporary_names_are_never_written_through() {
     let (out, _) = run(leakhound().args(["analyze", "--format", "json"]).arg(&saved));
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("skipped"), "{}", stderr(&out));
+}
+
+/// A server that answers every path with the goroutine profile of its round (the demo's real
+/// captures, one round after another): goroutineleak, heap and debug=2 included.
+fn catch_all_server() -> RawServer {
+    let round = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    raw_server(move |head, conn| {
+        use std::sync::atomic::Ordering;
+        let path = head.split_whitespace().nth(1).unwrap_or("");
+        let k = if path == "/debug/pprof/goroutine" || path.starts_with("/debug/pprof/goroutine?") && !path.contains("debug=2") {
+            round.fetch_add(1, Ordering::SeqCst)
+        } else {
+            round.load(Ordering::SeqCst).saturating_sub(1)
+        };
+        respond_with(conn, &demo(&format!("{:03}-goroutine.pb.gz", k.min(7))));
+    })
+}
+
+/// What the ranking of a JSON report is: each suspect's rank, score, verdict, stack and counts.
+fn ranking(doc: &serde_json::Value) -> Vec<String> {
+    doc["suspects"].as_array().unwrap().iter().map(|s| format!("{} {} {} {} {}", s["rank"], s["score"], s["verdict"], s["stack"], s["counts"])).collect()
+}
+
+#[test]
+fn a_folder_saved_from_a_server_that_answers_every_path_ranks_as_the_watch_did() {
+    let s = catch_all_server();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("s");
+    let (out, _) = run(leakhound()
+        .args(["watch", &s.url, "--count", "6", "--interval", "200ms", "--retries", "0", "--quiet", "--heap", "--format", "json", "--save"])
+        .arg(&saved));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let watched: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let notes = watched["errors"].to_string();
+    assert!(notes.contains("not a heap profile"), "the watch noted the mismatch: {notes}");
+    assert!(!ranking(&watched).is_empty(), "{watched:#}");
+    let (out, _) = run(leakhound().args(["analyze", "--format", "json"]).arg(&saved));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let analyzed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(analyzed["snapshots"].as_array().map(Vec::len), watched["snapshots"].as_array().map(Vec::len), "{:#}", analyzed["snapshots"]);
+    assert_eq!(ranking(&analyzed), ranking(&watched));
+    assert!(analyzed["errors"].to_string().contains("saved as heap"), "{:#}", analyzed["errors"]);
+}
+
+/// What a hostile name tries in each format: close a code span, open a tag, a link and an image,
+/// split a table cell, emphasise, and colour a terminal.
+const HOSTILE_NAME: &str = "`<img src=x onerror=alert(1)>[l](http://evil.example/)![i](http://evil.example/i.png)|**b**\x1b[31m";
+
+/// The demo's eight real snapshots of tests/goservice with every `main.` function renamed to
+/// carry [`HOSTILE_NAME`] (a profile's string table holds any bytes).
+fn hostile_series(dir: &Path) -> Vec<PathBuf> {
+    (0..8)
+        .map(|i| {
+            let name = format!("{i:03}-goroutine.pb.gz");
+            let bytes = edited(&demo_path(&name), |p| {
+                let names: Vec<i64> = p.function.iter().map(|f| f.name).collect();
+                for (i, s) in p.string_table.iter_mut().enumerate() {
+                    if let Some(rest) = s.strip_prefix("main.").filter(|_| names.contains(&(i as i64))) {
+                        *s = format!("main.{HOSTILE_NAME}.{rest}");
+                    }
+                }
+            });
+            write(dir, &name, &bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn hostile_names_are_escaped_in_every_format() {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    let dir = tempfile::tempdir().unwrap();
+    let dumps = hostile_series(dir.path());
+    let report = |format: &str| {
+        let (out, _) = run(leakhound().args(["analyze", "--format", format]).args(&dumps));
+        assert!(out.status.success(), "{format}: {}", stderr(&out));
+        assert_terminal_safe(&format!("{format} stderr"), &stderr(&out));
+        String::from_utf8(out.stdout).expect("UTF-8 output")
+    };
+    // JSON: the names exactly, as data.
+    let json = report("json");
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    schema::validate(&doc);
+    let started = doc["suspects"][0]["started_from"]["function"].as_str().unwrap_or_default();
+    assert!(started.contains(HOSTILE_NAME), "{:#}", doc["suspects"][0]);
+    assert_terminal_safe("json", &json);
+    // Text: shown, never acted on.
+    let text = report("text");
+    assert!(text.contains("started from:") && text.contains("[l](http://evil.example/)"), "{text}");
+    assert_terminal_safe("text", &text);
+    // Markdown, rendered as a CommonMark (GitHub) viewer does: no tag, link or image from a name,
+    // and no emphasis either.
+    let markdown = report("markdown");
+    assert!(markdown.contains("Started from:"), "{markdown}");
+    assert_terminal_safe("markdown", &markdown);
+    let mut emphasis = 0;
+    for event in Parser::new_ext(&markdown, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
+        match event {
+            Event::Html(h) | Event::InlineHtml(h) => panic!("raw HTML {h:?} from a name in:\n{markdown}"),
+            Event::Start(Tag::Link { dest_url, .. }) => panic!("a link to {dest_url} from a name in:\n{markdown}"),
+            Event::Start(Tag::Image { dest_url, .. }) => panic!("an image from {dest_url} from a name in:\n{markdown}"),
+            Event::Start(Tag::Emphasis) => emphasis += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(emphasis, 0, "{markdown}");
+    for line in markdown.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| #")) {
+        // Columns of the suspects table: no name split a row.
+        assert_eq!(line.replace("\\|", "").matches('|').count(), 9, "{line}");
+    }
+    // HTML: the page shows the name as text.
+    let html = report("html");
+    assert!(!html.contains("<img src=x"), "raw tag in the HTML report");
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "the name is shown");
+    assert_terminal_safe("html", &html);
+    // DOT: Graphviz reads it and shows the name as text.
+    let dot = report("dot");
+    assert_terminal_safe("dot", &dot);
+    let svg = common::render_svg(&dot);
+    assert!(svg.contains("[l](http://evil.example/)"), "{svg}");
+}
+
+#[test]
+fn serve_loses_a_bombing_targets_sample_never_the_process() {
+    let bomb = Arc::new(one_huge_string(1000));
+    let s = raw_server(move |_, conn| respond_with(conn, &bomb));
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    let mut child = leakhound()
+        .args(["serve", &s.url, "--listen", &listen, "--interval", "1s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let report = format!("http://{listen}/api/v1/report");
+    let mut seen = String::new();
+    // Three rounds of the bomb at least: the error each time, the process alive after them.
+    let refused = common::wait_until(Duration::from_secs(60), || {
+        seen = common::try_http_get(&report, &[]).map(|r| String::from_utf8_lossy(&r.body).into_owned()).unwrap_or_default();
+        seen.contains("larger than 268435456 bytes") && s.requests.lock().unwrap().len() >= 3
+    });
+    let alive = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(refused, "{seen}");
+    assert!(alive, "serve ended");
 }

@@ -128,6 +128,61 @@ fn slow_leak_is_caught_within_a_minute() {
     common::assert_none_listed(&doc, &common::BENIGN);
 }
 
+/// A leak that starts late in a long watch (issue 22): the service leaks nothing for the first
+/// 10.5 s of a 46-snapshot watch, then one `main.forgottenSender` every 200 ms. One slope for the
+/// whole run does not see it; judged from where its slope changed, it is a leak. The same service
+/// leaking 15 at once after 7 s and then no more (a single step that stays flat) lists nothing.
+#[test]
+fn a_leak_that_starts_late_in_a_long_watch_is_listed_a_step_is_not() {
+    let watch = |args: &'static [&'static str]| {
+        std::thread::spawn(move || {
+            let svc = Service::start(args);
+            let out = leakhound()
+                .args(["watch", &svc.url(), "--interval", "300ms", "--count", "46", "--format", "json", "--quiet"])
+                .arg("--save")
+                .arg(tempfile::tempdir().unwrap().path())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+            schema::validate(&doc);
+            (doc, svc.leaks())
+        })
+    };
+    // Without the runtime's goroutineleak proof (Go 1.26+ would prove both): growth alone decides.
+    let late =
+        watch(&["-scenario", "slowleak", "-slow-every", "200ms", "-leak-after", "10.5s", "-load", "5", "-burst-every", "0", "-serve-goroutineleak=false"]);
+    let step = watch(&[
+        "-scenario",
+        "slowleak",
+        "-slow-every",
+        "10ms",
+        "-max-leak",
+        "15",
+        "-leak-after",
+        "7s",
+        "-load",
+        "5",
+        "-burst-every",
+        "0",
+        "-serve-goroutineleak=false",
+    ]);
+    let (doc, leaked) = late.join().unwrap();
+    assert!(leaked.get("main.forgottenSender").copied().unwrap_or(0) >= 8, "{leaked:?}");
+    let list = suspects(&doc);
+    let s = list.iter().find(|s| s["leaf"] == "main.forgottenSender").unwrap_or_else(|| panic!("the late leak is not listed: {doc:#}"));
+    assert_eq!(s["verdict"], "leak", "{s:#}");
+    assert!(s.get("gc_proven_leaked").is_none() && s["growth_per_minute"].as_f64().unwrap() > 60.0, "{s:#}");
+    let counts: Vec<i64> = s["counts"].as_array().unwrap().iter().map(|c| c.as_i64().unwrap()).collect();
+    let since = s["growing_since_snapshot"].as_u64().unwrap_or_else(|| panic!("judged on the whole run: {s:#}")) as usize;
+    assert!(since >= 20 && counts[..since].iter().all(|&c| c == 0), "growing since {since}: {counts:?}");
+    common::assert_none_listed(&doc, &common::BENIGN);
+
+    let (doc, leaked) = step.join().unwrap();
+    assert_eq!(leaked.get("main.forgottenSender").copied(), Some(15), "{leaked:?}");
+    assert!(suspects(&doc).iter().all(|s| s["leaf"] != "main.forgottenSender"), "a step that stays flat is not a leak: {doc:#}");
+}
+
 #[test]
 fn benign_service_passes_the_check() {
     let svc = Service::start(&["-scenario", "benign", "-load", "40", "-burst-every", "3s"]);

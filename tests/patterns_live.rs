@@ -128,19 +128,28 @@ fn every_pattern_is_named_labelled_traced_and_its_heap_claimed_once() {
     for s in list {
         assert!(s["started_from"]["function"].as_str().is_some_and(|f| f.starts_with("main.")), "every suspect is traced to the service: {s:#}");
     }
-    // From the protobuf snapshots alone nothing names it: the report says what to do.
+    // From the protobuf snapshots alone nothing names who started it: the report says what to do,
+    // and a stack with code of the service's own still names its entry function (issue 22).
     let out = leakhound().args(["analyze", "--format", "json"]).args(saved(&save, "goroutine")).output().unwrap();
     let alone: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     schema::validate(&alone);
+    let is_program = |f: &str| f.starts_with("main.") || (f.contains('/') && f.split('/').next().is_some_and(|host| host.contains('.')));
     for s in suspects(&alone) {
         if s["leaf"] == "main.scheduleCallback.func1" {
             // A closure names its enclosing function in any form.
             assert_eq!(s["started_from"]["function"], "main.scheduleCallback", "{s:#}");
             continue;
         }
-        assert!(s["started_from"].is_null(), "{s:#}");
         let note = s["started_from_missing"].as_str().unwrap();
         assert!(note.contains("--debug2") && note.contains("GODEBUG=tracebackancestors=5"), "{note}");
+        let entry = s["stack"].as_array().unwrap().iter().filter_map(|f| f["function"].as_str()).rfind(|f| is_program(f));
+        match entry {
+            Some(entry) => {
+                assert_eq!(s["started_from"]["function"], entry, "{s:#}");
+                assert!(s["started_from"]["via"].as_str().unwrap().contains("entry function"), "{s:#}");
+            }
+            None => assert!(s["started_from"].is_null(), "{s:#}"),
+        }
     }
 
     // Heap: the three suspects whose goroutines run net/http.(*conn).serve share no byte, so
@@ -185,4 +194,44 @@ fn no_creation_dump_on_a_big_service() {
     assert!(saved(&save, "goroutine-debug2").is_empty(), "no debug=2 dump above 5,000 goroutines");
     let errors = doc["errors"].to_string();
     assert!(errors.contains("no debug=2 dump taken for creation sites") && errors.contains("--debug2"), "{errors}");
+}
+
+/// Server-side leaks, each alone (`-scenario servers`, issue 22): a handler writing the answer it
+/// built to a client that never reads is named by that handler, with the server's write deadline
+/// as its fix and the answer's heap as `go tool pprof` counts it under the handler (none of it to
+/// the slowloris connections beside it, which share only `net/http.(*conn).serve`); a reverse
+/// proxy's RoundTrip and its connections' readLoop and writeLoop are one story with one fix.
+#[test]
+fn server_side_leaks_name_their_handler_fix_and_heap() {
+    let svc = Service::start(&["-scenario", "servers", "-rate", "5", "-load", "5", "-burst-every", "0", "-memprofilerate", "512"]);
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("snaps");
+    let out = leakhound()
+        .args(["watch", &svc.url(), "--interval", "1s", "--count", "8", "--heap", "--format", "json", "--quiet", "--save"])
+        .arg(&save)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    schema::validate(&doc);
+    let list = suspects(&doc);
+    let find = |leaf: &str| list.iter().find(|s| s["leaf"] == leaf).unwrap_or_else(|| panic!("{leaf} not listed: {doc:#}"));
+
+    let export = find("main.exportAll");
+    assert_eq!(export["verdict"], "leak");
+    assert_eq!(export["pattern"], "http-server-write-blocked", "{export:#}");
+    assert!(export["hint"].as_str().unwrap().contains("WriteTimeout"));
+    assert_eq!(export["started_from"]["function"], "main.exportAll");
+    assert!(export["started_from"]["via"].as_str().unwrap().contains("handler"), "{export:#}");
+    let heap = saved(&save, "heap").pop().expect("heap profiles saved");
+    let pprof = pprof_cum_bytes(&heap, "main.exportAll");
+    assert!(pprof >= 4 * (4 << 20), "{pprof}");
+    assert_eq!(export["heap_inuse_bytes"].as_i64().unwrap(), pprof, "{export:#}");
+    let slowloris = find("net/http.(*conn).readRequest");
+    assert_eq!(slowloris["pattern"], "http-server-no-read-header-timeout");
+    assert!(slowloris["heap_inuse_bytes"].as_i64().unwrap_or(0) < 4 << 20, "none of the answers: {slowloris:#}");
+
+    for leaf in ["net/http.(*persistConn).roundTrip", "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop"] {
+        assert_eq!(find(leaf)["pattern"], "http-no-response-timeout", "{leaf}: one story, one fix");
+    }
 }

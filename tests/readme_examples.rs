@@ -167,7 +167,7 @@ fn every_readme_example_runs_as_written() {
     let count = |f: fn(&Example) -> bool| all.iter().filter(|e| f(e)).count();
     // The parser found what the README holds (a README change that hides an example fails here).
     assert!(count(|e| matches!(e, Example::Commands(_))) >= 1, "{all:#?}");
-    assert_eq!(count(|e| matches!(e, Example::Shown { .. })), 5, "{all:#?}");
+    assert_eq!(count(|e| matches!(e, Example::Shown { .. })), 7, "{all:#?}");
     assert_eq!(count(|e| matches!(e, Example::Script(_))), 1, "{all:#?}");
     assert_eq!(count(|e| matches!(e, Example::ActionsStep(_))), 1, "{all:#?}");
     let svc = Service::start(&["-scenario", "leaky"]);

@@ -162,3 +162,34 @@ fn prometheus_federate_and_slowloris_leaks_that_start_late() {
     let slowloris = by_pattern("http-server-no-read-header-timeout");
     assert_eq!(slowloris["heap_inuse_bytes"].as_i64().unwrap_or(0), 0, "{slowloris:#}");
 }
+
+/// A real watch of Debian's etcd 3.4.23 (Go 1.19, gRPC 1.26), 36 snapshots 2 s apart: from 36 s in,
+/// an `etcdctl watch --prefix k` every 2 s, frozen with SIGSTOP, while keys are written (see the
+/// README). Each frozen client leaves its stream's handler, reader and writer and its connection's
+/// reader, writer and keepalive: one pattern with the gRPC server's remedies, each suspect naming
+/// the service's code where its stack has any, never gRPC's or x/net's own frames.
+#[test]
+fn etcd_watch_streams_of_frozen_clients() {
+    let d = analyze(&fixture("etcd-watch-frozen-clients"));
+    let suspects = d["suspects"].as_array().unwrap();
+    let leaf = |l: &str| suspects.iter().find(|s| s["leaf"] == l).unwrap_or_else(|| panic!("{l} not listed: {d:#}"));
+    let t = "google.golang.org/grpc/internal/transport";
+    let expected = [
+        (format!("{t}.(*recvBufferReader).read"), "go.etcd.io/etcd/etcdserver/api/v3rpc.(*serverWatchStream).recvLoop"),
+        (format!("{t}.(*writeQuota).get"), "go.etcd.io/etcd/etcdserver/api/v3rpc.(*serverWatchStream).sendLoop"),
+        ("go.etcd.io/etcd/etcdserver/api/v3rpc.(*watchServer).Watch".to_string(), "go.etcd.io/etcd/etcdserver/api/v3rpc.(*watchServer).Watch"),
+        (format!("{t}.(*controlBuffer).get"), "google.golang.org/grpc/internal/transport.newHTTP2Server.func2"),
+        (format!("{t}.(*http2Server).keepalive"), "google.golang.org/grpc/internal/transport.(*http2Server).keepalive"),
+        ("github.com/soheilhy/cmux.(*bufferedReader).Read".to_string(), "google.golang.org/grpc.(*Server).handleRawConn.func1"),
+    ];
+    for (l, from) in &expected {
+        let s = leaf(l);
+        assert_eq!(s["verdict"], "leak", "{s:#}");
+        assert_eq!(s["pattern"], "grpc-server-stream-client-stays", "{s:#}");
+        let hint = s["hint"].as_str().unwrap();
+        assert!(hint.contains("MaxConnectionIdle") && hint.contains("stream.Context().Done()"), "{hint}");
+        assert_eq!(s["started_from"]["function"], *from, "{l}: {s:#}");
+        assert!(s["counts"].as_array().unwrap().last().and_then(|c| c.as_i64()).unwrap() >= 14, "{s:#}");
+    }
+    assert_eq!(suspects.len(), expected.len(), "{d:#}");
+}

@@ -11,17 +11,29 @@ pub const MAX_PROFILE_BYTES: u64 = 4 << 20;
 /// Live heap allowed: the decoders' caps plus the input and a margin. More is a finding.
 pub const LIVE_HEAP_LIMIT: usize = 96 << 20;
 
-/// The system allocator, aborting when live bytes would pass [`LIVE_HEAP_LIMIT`].
+/// Live heap allowed to the `amplify` target, which decodes at the default cap (1 GiB): what a
+/// profile's decoded messages and model may take (the cap), its inflated bytes (at most 256 MiB
+/// for protobuf) and a margin. A field that makes a small input take more is a finding.
+pub const AMPLIFY_HEAP_LIMIT: usize = 1536 << 20;
+
+/// The system allocator, aborting when live bytes would pass the limit ([`LIVE_HEAP_LIMIT`]
+/// unless a target sets another with [`set_live_heap_limit`]).
 pub struct CappedAlloc;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+static LIMIT: AtomicUsize = AtomicUsize::new(LIVE_HEAP_LIMIT);
+
+/// Sets the live heap limit of this fuzz target.
+pub fn set_live_heap_limit(bytes: usize) {
+    LIMIT.store(bytes, Ordering::Relaxed);
+}
 
 fn over(size: usize) -> bool {
-    LIVE.fetch_add(size, Ordering::Relaxed) + size > LIVE_HEAP_LIMIT
+    LIVE.fetch_add(size, Ordering::Relaxed) + size > LIMIT.load(Ordering::Relaxed)
 }
 
 fn abort_over_cap() -> ! {
-    let _ = std::io::stderr().write_all(b"leakhound-fuzz: live heap would pass LIVE_HEAP_LIMIT: decoding is not bounded by the caps\n");
+    let _ = std::io::stderr().write_all(b"leakhound-fuzz: live heap would pass its limit: decoding is not bounded by the caps\n");
     std::process::abort()
 }
 

@@ -208,6 +208,7 @@ mod tests {
         GroupInfo {
             frames,
             label: None,
+            labels: Vec::new(),
             blocking: Blocking::Select,
             leaf,
             created_by: created_by.map(|c| fr(c, 20)),

@@ -31,6 +31,11 @@ pub mod thresholds {
     /// first garbage collection that sees it parked, and an idle program collects only every two
     /// minutes, so one-minute bins may be empty in a steady leak.
     pub const BIN_MINUTES: u64 = 2;
+    /// Spans longer than [`BIN_MINUTES`] × this are looked at in this many bins.
+    pub const MAX_BINS: u64 = 30;
+    /// Waits longer than this (two days) are not judged: they are kept in power-of-two buckets
+    /// (see [`crate::profile::WaitMinutes`]).
+    pub const MAX_SPAN_MINUTES: u64 = 2 * 24 * 60;
     /// At least this share of the bins from one minute to the oldest wait hold a goroutine.
     pub const MIN_COVERAGE: f64 = 2.0 / 3.0;
     /// Neither half of that span holds fewer than this share of the other's goroutines per minute.
@@ -72,6 +77,7 @@ pub enum NotSteady {
     Gaps,
     Uneven,
     Stopped,
+    TooOld,
 }
 
 impl NotSteady {
@@ -85,6 +91,7 @@ impl NotSteady {
             NotSteady::Gaps => "waits clustered, with long gaps",
             NotSteady::Uneven => "waits uneven over time (a burst, not a pace)",
             NotSteady::Stopped => "no recent waiter: it stopped accumulating",
+            NotSteady::TooOld => "waits over two days: too coarse for a pace",
         }
     }
 }
@@ -131,10 +138,15 @@ pub fn accumulation(wait: &WaitMinutes, dump_oldest: u64) -> Result<Accumulation
     if total < MIN_GOROUTINES {
         return Err(NotSteady::Few);
     }
-    if !(MIN_SPAN_MINUTES..=crate::profile::EXACT_WAIT_MINUTES).contains(&oldest) {
-        // Past six hours minutes are bucketed: a pace that old is no incident's.
-        return Err(if oldest < MIN_SPAN_MINUTES { NotSteady::ShortWaits } else { NotSteady::NearProcessAge });
+    if oldest < MIN_SPAN_MINUTES {
+        return Err(NotSteady::ShortWaits);
     }
+    if oldest > MAX_SPAN_MINUTES {
+        // Past two days waits are kept in power-of-two buckets: too coarse for a pace.
+        return Err(NotSteady::TooOld);
+    }
+    // Long spans are looked at in about 30 bins (past six hours waits are kept by the half hour).
+    let bin = BIN_MINUTES.max(oldest.div_ceil(MAX_BINS));
     if aged < MIN_AGED {
         return Err(NotSteady::Few);
     }
@@ -142,7 +154,7 @@ pub fn accumulation(wait: &WaitMinutes, dump_oldest: u64) -> Result<Accumulation
     if largest as f64 > MAX_ONE_MINUTE_SHARE * total as f64 {
         return Err(NotSteady::AllAlike);
     }
-    let near_age: u64 = wait.entries().iter().filter(|e| e.0 >= 1 && e.0 + NEAR_AGE_MINUTES >= dump_oldest).map(|e| e.1).sum();
+    let near_age: u64 = wait.entries().iter().filter(|e| e.0 >= 1 && e.0 + NEAR_AGE_MINUTES.max(bin) >= dump_oldest).map(|e| e.1).sum();
     if near_age * 2 > total {
         return Err(NotSteady::NearProcessAge);
     }
@@ -151,10 +163,10 @@ pub fn accumulation(wait: &WaitMinutes, dump_oldest: u64) -> Result<Accumulation
         return Err(NotSteady::Stopped);
     }
     // Coverage: bins [1, 1+B), [1+B, 1+2B), ... up to the oldest.
-    let bins = oldest.div_ceil(BIN_MINUTES);
+    let bins = oldest.div_ceil(bin);
     let mut covered = vec![false; bins as usize];
     for &(m, _) in wait.entries().iter().filter(|e| e.0 >= 1) {
-        covered[((m - 1) / BIN_MINUTES) as usize] = true;
+        covered[((m - 1) / bin) as usize] = true;
     }
     let covered = covered.iter().filter(|&&c| c).count() as f64;
     if covered < MIN_COVERAGE * bins as f64 {
@@ -285,7 +297,9 @@ pub fn census(table: &StackTable, snap: &Snapshot, proven: &HashMap<GroupId, u64
                 proven: proof,
                 ages,
                 accumulation: judged.and_then(|j| j.ok()),
-                not_steady: judged.and_then(|j| j.err()),
+                // A proven leak needs no excuse (and the runtime prints no wait for the goroutines
+                // it marked leaked: Go prints minutes for waiting goroutines only).
+                not_steady: judged.and_then(|j| j.err()).filter(|_| status == Status::Listed),
             }
         })
         .collect();
@@ -329,6 +343,19 @@ mod tests {
         let w = waits(&(0..=20).filter(|m| m % 2 == 0).map(|m| (m, 4)).collect::<Vec<_>>());
         let a = accumulation(&w, 30).expect("steady");
         assert!((a.per_minute - 2.0).abs() < 0.1, "{a:?}");
+    }
+
+    #[test]
+    fn a_pace_of_a_day_is_read_from_half_hour_buckets() {
+        // One a minute for 20 hours: waits past six hours are kept by the half hour.
+        let w = steady(1, 1200);
+        assert!(w.entries().len() < 400);
+        let a = accumulation(&w, 3000).expect("steady");
+        assert!((a.per_minute - 1.0).abs() < 0.05, "{a:?}");
+        // The same pool of 40 as old as a process up for a day is no pace.
+        assert_eq!(accumulation(&waits(&[(1439, 40)]), 1440), Err(NotSteady::AllAlike));
+        // Three days: not judged.
+        assert_eq!(accumulation(&steady(1, 3 * 1440), 5000), Err(NotSteady::TooOld));
     }
 
     #[test]

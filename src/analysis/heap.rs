@@ -363,6 +363,7 @@ mod tests {
         GroupInfo {
             frames: frames.iter().map(|f| frame(f)).collect(),
             label: None,
+            labels: Vec::new(),
             blocking: Blocking::IoWait,
             leaf: 0,
             created_by: None,

@@ -32,6 +32,10 @@ pub fn saved_series(inputs: &[PathBuf], group_by: GroupBy, label: Option<String>
             }
         };
         let source = f.path.display().to_string();
+        if let Some(why) = f.kind.as_deref().and_then(|k| saved::contradiction(k, p)) {
+            series.errors.push(format!("{source}: {why}"));
+            return;
+        }
         let reading = match &p.kind {
             ProfileKind::Goroutine => Reading::Goroutine(Snapshot::from_profile(&mut series.table, p, source.clone(), 0, 0)),
             ProfileKind::GoroutineLeak => Reading::Proof(series.proof_of(p)),
@@ -41,9 +45,9 @@ pub fn saved_series(inputs: &[PathBuf], group_by: GroupBy, label: Option<String>
                 return;
             }
         };
-        // watch's creation-site dump adds to its round's snapshot and is never one of its own.
-        let facts_only = f.kind.as_deref() == Some(saved::CREATION_DUMP);
-        read.push(Input { reading, source, when: p.time_nanos.or(f.fetched_at_nanos), round: f.round, facts_only });
+        // watch's creation-site dump joins its round's snapshot like any text form of the same
+        // moment; given without that snapshot (the dump alone), it is a snapshot of its own.
+        read.push(Input { reading, source, when: p.time_nanos.or(f.fetched_at_nanos), round: f.round });
     });
     if !read.iter().any(|i| matches!(i.reading, Reading::Goroutine(_))) {
         return Err(first_error.unwrap_or_else(|| {

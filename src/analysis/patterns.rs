@@ -66,8 +66,8 @@ pub const STDLIB_GOROUTINES: Pattern = Pattern {
     fix: "Goroutines that run entirely inside the standard library keep accumulating: something the program opened is never closed or cancelled. Find the code that starts them (started_from; watch with --debug2, and run the service with GODEBUG=tracebackancestors=5 to see through library code) and close what it opens (bodies, clients, listeners, pipes), cancel its contexts, and set timeouts.",
 };
 
-/// Client connections of requests that wait for a backend: named after the RoundTrip suspect of
-/// the same count beside them (one story, one fix).
+/// Client connections of requests that wait for a backend: named after the RoundTrip suspect that
+/// grew as much beside them (one story, one fix).
 pub const HTTP_BACKEND_CONNECTION: Pattern = Pattern {
     name: "http-no-response-timeout",
     fix: "The client connections of requests that wait for a backend that never answers (as many as the RoundTrip suspect beside them): not a Transport per request. Give the requests a deadline: http.Client.Timeout or Transport.ResponseHeaderTimeout (a ReverseProxy's Transport), and a request context with a deadline; the connections then close with them.",
@@ -365,13 +365,18 @@ pub fn pattern_of(info: &GroupInfo) -> Pattern {
 
 /// Names the writeLoop goroutines of client connections after their readLoops when the listed
 /// stacks hold one kind of readLoop only (`patterns` of the listed groups, in the same order).
-pub fn pair_companions(patterns: &mut [Pattern], last_counts: &[i64]) {
+/// `increases`: each listed group's growth over the run (last count less first).
+pub fn pair_companions(patterns: &mut [Pattern], increases: &[i64]) {
     // A reverse proxy's (or any client's) requests waiting for a backend: their connections'
-    // readLoop and writeLoop grow with them, one each per waiting request.
-    let waiting: Vec<i64> = patterns.iter().zip(last_counts).filter(|(p, _)| p.name == "http-no-response-timeout").map(|(_, &n)| n).collect();
-    let connection = |p: &Pattern| ["http-body-not-closed", "http-transport-per-request", HTTP_CLIENT_CONNECTION.name].contains(&p.name);
-    for (p, &n) in patterns.iter_mut().zip(last_counts) {
-        if connection(p) && waiting.contains(&n) {
+    // readLoop and writeLoop grow with them, one each per waiting request (give or take the
+    // snapshot's timing and a few connections of other clients).
+    let waiting: Vec<i64> = patterns.iter().zip(increases).filter(|(p, _)| p.name == "http-no-response-timeout").map(|(_, &n)| n).collect();
+    // Waiting for the answer's headers, a connection's readLoop is in IO wait like an idle one's
+    // (one in select has its answer, and a body nobody reads: another story).
+    let connection = |p: &Pattern| ["http-transport-per-request", HTTP_CLIENT_CONNECTION.name].contains(&p.name);
+    let alike = |a: i64, b: i64| b > 0 && a.abs_diff(b) <= (b / 10).max(2) as u64;
+    for (p, &n) in patterns.iter_mut().zip(increases) {
+        if connection(p) && waiting.iter().any(|&w| alike(n, w)) {
             *p = HTTP_BACKEND_CONNECTION;
         }
     }
@@ -479,7 +484,7 @@ mod tests {
         let blocking = blocking_of(&refs, None, false);
         let leaf = goroutine_leaf_index(&refs);
         let created_by = created_by.map(|f| Frame { function: f.into(), file: String::new(), line: 1, address: 0, start_line: 0 });
-        GroupInfo { frames, label: None, blocking, leaf, created_by, ancestors: Vec::new(), sort_key: String::new() }
+        GroupInfo { frames, label: None, labels: Vec::new(), blocking, leaf, created_by, ancestors: Vec::new(), sort_key: String::new() }
     }
 
     const IO_WAIT: [&str; 8] = [
@@ -533,16 +538,22 @@ mod tests {
     }
 
     // A reverse proxy in front of a backend that never answers (tests/goservice `-scenario
-    // patterns`' proxy, live): per waiting request one RoundTrip, one readLoop, one writeLoop.
+    // servers`, live: RoundTrip 0 → 40, readLoop and writeLoop 5 → 45 beside the load's own 5
+    // connections): per waiting request one RoundTrip, one readLoop, one writeLoop.
     #[test]
     fn a_proxys_connections_beside_its_roundtrip_are_one_story() {
         let round_trip = catalogued("http-no-response-timeout");
         let per_request = catalogued("http-transport-per-request");
         let mut listed = [round_trip, per_request, HTTP_CLIENT_CONNECTION];
-        pair_companions(&mut listed, &[12, 12, 12]);
+        pair_companions(&mut listed, &[40, 40, 39]);
         assert!(listed.iter().all(|p| p.name == "http-no-response-timeout"), "{listed:?}");
         assert!(listed[1].fix.contains("not a Transport per request"));
-        // Connections of another count are another story.
+        // A readLoop in select has its answer: a body not closed is another story.
+        let body = catalogued("http-body-not-closed");
+        let mut bodies = [round_trip, body];
+        pair_companions(&mut bodies, &[40, 40]);
+        assert_eq!(bodies[1].name, "http-body-not-closed");
+        // Connections that grew by another count are another story.
         let mut apart = [round_trip, per_request, HTTP_CLIENT_CONNECTION];
         pair_companions(&mut apart, &[12, 40, 40]);
         assert_eq!(

@@ -166,8 +166,8 @@ pub fn rank(table: &StackTable, snapshots: &[&Snapshot], minutes: &[f64], proven
         out.truncate(top);
     }
     let mut names: Vec<super::patterns::Pattern> = out.iter().map(|s| super::patterns::Pattern { name: s.pattern, fix: s.hint }).collect();
-    let last_counts: Vec<i64> = out.iter().map(|s| s.counts.last().copied().unwrap_or(0)).collect();
-    super::patterns::pair_companions(&mut names, &last_counts);
+    let increases: Vec<i64> = out.iter().map(|s| s.counts.last().copied().unwrap_or(0).saturating_sub(s.counts.first().copied().unwrap_or(0))).collect();
+    super::patterns::pair_companions(&mut names, &increases);
     for (s, p) in out.iter_mut().zip(names) {
         (s.pattern, s.hint) = (p.name, p.fix);
     }
@@ -203,12 +203,16 @@ struct Judged {
 fn judge_series(minutes: &[f64], counts: &[i64], proof: u64, opts: &RankOptions) -> Option<Judged> {
     let t = trend(minutes, counts);
     let whole = judge(&t, t.slope_per_minute, counts.len(), proof, opts);
+    // A leak the runtime proved still grows from where it grows: its rate is of that part.
     let late = match whole {
-        Some((Verdict::Leak, _)) => None,
+        Some((Verdict::Leak, _)) if proof == 0 => None,
         _ => late_growth(minutes, counts, opts),
     };
     match (whole, late) {
-        (w, Some((since, lt, (verdict, score)))) if w.is_none_or(|(wv, _)| verdict < wv) => Some(Judged { verdict, score, trend: lt, since }),
+        (w, Some((since, lt, (verdict, score)))) if w.is_none_or(|(wv, _)| verdict <= wv) => {
+            let (verdict, score) = w.map_or((verdict, score), |(wv, ws)| (wv.min(verdict), ws.max(score)));
+            Some(Judged { verdict, score, trend: lt, since })
+        }
         (Some((verdict, score)), _) => Some(Judged { verdict, score, trend: t, since: 0 }),
         (None, _) => None,
     }
@@ -266,7 +270,9 @@ fn judge(t: &Trend, growth: f64, n: usize, proven: u64, opts: &RankOptions) -> O
     }
     // Grew, then held flat: a pool warming up, requests in flight settling. A leak that pauses
     // for a snapshot or two still rises from the middle third to the last.
-    let still_growing = t.late_rise > 0.0 && t.late_rise >= LATE_RISE_SHARE * (t.late_rise + t.early_rise.max(0.0));
+    // A single step that then stays flat passes the medians when it falls mid-run: the last
+    // third must rise too.
+    let still_growing = t.late_rise > 0.0 && t.late_rise >= LATE_RISE_SHARE * (t.late_rise + t.early_rise.max(0.0)) && t.end_rise > 0;
     if !still_growing {
         return None;
     }
@@ -381,10 +387,27 @@ mod tests {
         let mut noisy: Vec<i64> = (0..41).map(|k| [4, 5, 3, 4, 6, 4, 5][k % 7]).collect();
         noisy.extend([7, 9, 10, 12, 14, 15, 17, 19, 20]);
         assert_eq!(rank_every(10.0, &noisy).map(|r| r.0), Some(Verdict::Leak));
-        // A single step up that then stays flat is not a leak, wherever it comes.
-        for at in [20, 35, 41, 44] {
+        // A single step up that then stays flat is not a leak, wherever it comes, even caught
+        // half-way by one snapshot (a live goservice: 0 for 23 snapshots, then 3, then 15 on).
+        for at in [20, 23, 35, 41, 44] {
             let step: Vec<i64> = (0..50).map(|k| if k < at { 0 } else { 10 }).collect();
             assert_eq!(rank_every(10.0, &step), None, "step at {at}");
+        }
+        // (With the flat part after it at least a few snapshots long: 0, 3, 15 at the very end is
+        // as much the start of a leak.)
+        for at in [20, 23, 35, 41] {
+            let caught: Vec<i64> = (0..46)
+                .map(|k| {
+                    if k < at {
+                        0
+                    } else if k == at {
+                        3
+                    } else {
+                        15
+                    }
+                })
+                .collect();
+            assert_eq!(rank_every(18.0, &caught), None, "step caught half-way at {at}");
         }
         // Nor a sawtooth whose last tooth is caught rising: it reaches no higher than before.
         let saw: Vec<i64> = (0..48).map(|k| (k % 8) as i64 * 3).collect();
@@ -395,6 +418,36 @@ mod tests {
         let mut pool = vec![0, 20, 40, 60];
         pool.resize(50, 60);
         assert_eq!(rank_every(10.0, &pool), None);
+    }
+
+    #[test]
+    fn a_stack_with_no_frames_is_never_a_suspect() {
+        use crate::profile::{Format, Frame, Profile, ProfileKind, Sample, SampleType};
+        // Goroutines the runtime records without a frame, growing beside a real stack.
+        let profile = |n: i64| Profile {
+            kind: ProfileKind::Goroutine,
+            format: Format::Proto,
+            sample_types: vec![SampleType { name: "goroutine".into(), unit: "count".into() }],
+            default_sample_type: 0,
+            time_nanos: None,
+            duration_nanos: 0,
+            period_type: None,
+            period: 0,
+            frames: vec![Frame { function: "main.forgottenSender".into(), file: "/m.go".into(), line: 9, address: 0, start_line: 0 }],
+            samples: vec![
+                Sample { stack: Vec::new(), values: vec![10 * n], labels: Vec::new(), goroutine: None },
+                Sample { stack: vec![0], values: vec![5 * n], labels: Vec::new(), goroutine: None },
+            ],
+            declared_total: None,
+            truncated: None,
+        };
+        let mut table = StackTable::new(crate::stacks::GroupBy::Line, None);
+        let snaps: Vec<Snapshot> = (0..8).map(|i| Snapshot::from_profile(&mut table, &profile(i), String::new(), i as usize, 0)).collect();
+        let refs: Vec<&Snapshot> = snaps.iter().collect();
+        let minutes: Vec<f64> = (0..8).map(|i| i as f64).collect();
+        let listed = rank(&table, &refs, &minutes, &HashMap::new(), &RankOptions::default());
+        let leaves: Vec<&str> = listed.iter().map(|s| table.group(s.group).leaf_frame().function.as_str()).collect();
+        assert_eq!(leaves, ["main.forgottenSender"]);
     }
 
     #[test]

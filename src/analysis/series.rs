@@ -208,8 +208,6 @@ pub struct Input {
     pub when: Option<i64>,
     /// Saved folder and round (see [`crate::source::files::InputFile::round`]).
     pub round: Option<(usize, usize)>,
-    /// A goroutine profile taken only for its facts (watch's creation-site dump): never a snapshot.
-    pub facts_only: bool,
 }
 
 /// Two forms of a goroutine profile taken within this much of each other (and nearer to each other
@@ -282,8 +280,6 @@ impl Series {
         let mut timeless = Vec::new();
         for (n, input) in inputs.into_iter().enumerate() {
             match input.reading {
-                // Its creation sites are in the table already; with no snapshot to join, nothing more.
-                Reading::Goroutine(_) if input.facts_only && joins[n].is_none() => {}
                 Reading::Goroutine(snap) if joins[n].is_none() => {
                     if input.when.is_none() && goroutine_inputs > 1 {
                         timeless.push(input.source.clone());

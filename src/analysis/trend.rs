@@ -37,6 +37,9 @@ pub struct Trend {
     pub late_rise: f64,
     /// Median of the middle third minus the median of the first third.
     pub early_rise: f64,
+    /// Highest value of the last third minus the value just before it: whether the stack rose at
+    /// all in the last third (a step that then stays flat has 0 here, whatever the medians say).
+    pub end_rise: i64,
 }
 
 /// `times` in minutes, same length as `values`, increasing.
@@ -58,6 +61,7 @@ pub fn trend(times: &[f64], values: &[i64]) -> Trend {
             fitted_rise: 0.0,
             late_rise: 0.0,
             early_rise: 0.0,
+            end_rise: 0,
         };
     }
     let mut slopes = Vec::with_capacity(n * (n - 1) / 2);
@@ -108,6 +112,10 @@ pub fn trend(times: &[f64], values: &[i64]) -> Trend {
         fitted_rise: slope * (times[n - 1] - times[0]),
         late_rise: last - middle,
         early_rise: middle - first,
+        end_rise: {
+            let b = (n - n / 3).clamp(1, n - 1);
+            values[b..].iter().max().map_or(0, |m| m.saturating_sub(values[b - 1]))
+        },
     }
 }
 

@@ -661,6 +661,34 @@ mod tests {
         assert!(err.to_string().contains("--max-profile-bytes"), "{err}");
     }
 
+    /// A goroutine profile of `samples` samples, each labelled with one shared string of
+    /// `label_len` bytes: the label is copied out per sample.
+    fn labelled(samples: u64, label_len: usize) -> Vec<u8> {
+        let mut p = proto::Profile {
+            string_table: vec![String::new(), "goroutine".into(), "count".into(), "main.f".into(), "k".into(), "v".repeat(label_len)],
+            sample_type: vec![proto::ValueType { r#type: 1, unit: 2 }],
+            function: vec![proto::Function { id: 1, name: 3, system_name: 3, filename: 0, start_line: 0 }],
+            location: vec![proto::Location { id: 1, line: vec![proto::Line { function_id: 1, line: 1, column: 0 }], ..Default::default() }],
+            ..Default::default()
+        };
+        for _ in 0..samples {
+            p.sample.push(proto::Sample { location_id: vec![1], value: vec![1], label: vec![proto::Label { key: 4, str: 5, ..Default::default() }] });
+        }
+        p.encode_to_vec()
+    }
+
+    #[test]
+    fn one_long_label_named_by_every_sample_is_bounded_by_the_text_cap() {
+        // 3,000 samples of a 60 KiB label: 180 MB of text from 140 KB of wire.
+        let err = decode(&labelled(3_000, 60 << 10), 1 << 30).unwrap_err();
+        assert!(err.to_string().contains("labels take more than 128 MiB"), "{err}");
+        // The same label on 100 samples is a profile.
+        assert_eq!(decode(&labelled(100, 60 << 10), 1 << 30).unwrap().samples.len(), 100);
+        // Longer than any name: refused before prost copies it.
+        let err = decode(&labelled(1, 100 << 10), 1 << 30).unwrap_err();
+        assert!(err.to_string().contains("a string of 102400 bytes"), "{err}");
+    }
+
     /// Every protobuf fixture (real Go profiles), gunzipped.
     fn fixtures() -> Vec<(std::path::PathBuf, Vec<u8>)> {
         let mut out = Vec::new();

@@ -132,7 +132,7 @@ pub fn leak_report(
         heap_growth,
         root_causes: Vec::new(),
         failed_rounds: series.failures.iter().map(|(i, m)| FailedRoundDoc { before_snapshot: *i, message: m.clone() }).collect(),
-        census: census_doc(series, range.clone(), opts),
+        census: census_doc(series, range.clone(), opts).map(Box::new),
     };
     let paths = super::dot::paths(&doc);
     doc.root_causes = CallGraph::build(&paths).root_causes(&paths);

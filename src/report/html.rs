@@ -412,7 +412,7 @@ fn census_section(c: &CensusDoc, p: &str) -> Markup {
                                 None => { td.n data-v="0" { "-" } td.n data-v="0" { "-" } td {} }
                             }
                             td { (g.pattern) }
-                            td { (leaf_cell(&g.group)) @if let Some(l) = &g.group.label { " " code { (l) } } }
+                            td { (leaf_cell(&g.group)) @if let Some(l) = &g.group.label { " " code { (l) } } @if let Some(l) = g.group.labels_line() { " " code.labels { (l) } } }
                             td {
                                 @if let Some(r) = super::text::census_rate(g) { strong { (r) } }
                                 @else if let Some(n) = &g.not_suspect_because { (n) }
@@ -433,6 +433,7 @@ fn census_section(c: &CensusDoc, p: &str) -> Markup {
                         @if let Some(r) = super::text::census_rate(g) { ", " strong { (r) } }
                         @if let Some(n) = g.gc_proven_leaked { ", " strong { (n) " proven leaked by the runtime" } }
                     }
+                    @if let Some(l) = g.group.labels_line() { p.meta { "Labels: " code { (l) } } }
                     @if let Some(sf) = &g.started_from {
                         p { "Started from " code { (sf.function) } @if !sf.file.is_empty() { " " (short_file(&sf.file)) ":" (sf.line) } " (" (sf.via) ")" }
                     }
@@ -490,6 +491,7 @@ fn suspect_article(doc: &LeakReport, s: &SuspectDoc, p: &str) -> Markup {
                         dt { "Started from" } dd { "unknown: " (m) }
                     }
                     @if let Some(l) = &s.group.label { dt { "Label" } dd { code { (l) } } }
+                    @if let Some(l) = s.group.labels_line() { dt { "Labels" } dd { code { (l) } } }
                     dt { "Evidence" } dd.mono {
                         "increase " (s.evidence.increase) ", τ " (s.evidence.tau) ", rising steps " (s.evidence.rising_steps)
                         ", non-decreasing " (format!("{:.0}%", s.evidence.nondecreasing_share * 100.0))
@@ -573,6 +575,7 @@ fn diff_body(doc: &DiffReport) -> Markup {
                 @for (i, c) in doc.changes.iter().take(MAX_STACKS).enumerate() {
                     details id=(format!("c{}", i + 1)) open[i < 10] {
                         summary { "#" (i + 1) " " strong { (human_delta(c.delta, unit)) } " (" (human_value(c.base, unit)) " → " (human_value(c.new, unit)) ") " code { (c.group.leaf) } }
+                        @if let Some(l) = c.group.labels_line() { p.meta { "Labels: " code { (l) } } }
                         (stack_block(&c.group))
                     }
                 }

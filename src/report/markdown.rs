@@ -81,6 +81,9 @@ pub fn diff(doc: &DiffReport, w: &mut dyn Write) -> std::io::Result<()> {
     writeln!(w)?;
     for (i, c) in doc.changes.iter().enumerate() {
         writeln!(w, "<details><summary>#{} {} — {}</summary>\n", i + 1, human_delta(c.delta, unit), escape::html(&c.group.leaf))?;
+        if let Some(l) = c.group.labels_line() {
+            writeln!(w, "Labels: {}\n", markdown_code(&l))?;
+        }
         stack_block(&c.group, w)?;
         writeln!(w, "\n</details>\n")?;
     }
@@ -148,12 +151,17 @@ pub fn leak(doc: &super::LeakReport, w: &mut dyn Write) -> std::io::Result<()> {
         }
         if let Some(sf) = &s.started_from {
             let at = if sf.file.is_empty() { String::new() } else { format!(" ({}:{})", short_file(&sf.file), sf.line) };
-            writeln!(w, "Started from: `{}`{} — {}  ", sf.function, cell(&at), sf.via)?;
+            writeln!(w, "Started from: {}{} — {}  ", markdown_code(&sf.function), cell(&at), cell(&sf.via))?;
         } else if let Some(m) = &s.started_from_missing {
             match doc.suspects.iter().find(|o| o.started_from_missing.as_ref() == Some(m)) {
                 Some(o) if o.rank != s.rank => writeln!(w, "Started from: unknown (as for #{})  ", o.rank)?,
                 _ => writeln!(w, "Started from: unknown — {}  ", cell(m))?,
             }
+        }
+        if let Some(l) = s.group.labels_line() {
+            writeln!(w, "Labels: {}  ", markdown_code(&l))?;
+        } else if let Some(l) = s.group.label.as_deref().filter(|l| !l.is_empty()) {
+            writeln!(w, "Label: {}  ", markdown_code(l))?;
         }
         writeln!(w, "**Fix:** {}\n", s.hint)?;
         stack_block(&s.group, w)?;
@@ -183,7 +191,7 @@ fn census(c: &super::CensusDoc, w: &mut dyn Write) -> std::io::Result<()> {
             None => ("-".into(), "-".into(), String::new()),
         };
         let note = super::text::census_rate(g).or_else(|| g.not_suspect_because.clone()).unwrap_or_default();
-        let label = g.group.label.as_deref().map(|l| format!(" [{}]", cell(l))).unwrap_or_default();
+        let label = g.group.labels_line().or_else(|| g.group.label.clone().filter(|l| !l.is_empty())).map(|l| format!(" [{}]", cell(&l))).unwrap_or_default();
         writeln!(
             w,
             "| {} | {} | {} | {oldest} | {median} | {} | {} | {}{label} | {} |",
@@ -208,6 +216,9 @@ fn census(c: &super::CensusDoc, w: &mut dyn Write) -> std::io::Result<()> {
         if let Some(sf) = &g.started_from {
             let at = if sf.file.is_empty() { String::new() } else { format!(" ({}:{})", short_file(&sf.file), sf.line) };
             writeln!(w, "Started from: {}{} — {}  ", markdown_code(&sf.function), cell(&at), sf.via)?;
+        }
+        if let Some(l) = g.group.labels_line() {
+            writeln!(w, "Labels: {}  ", markdown_code(&l))?;
         }
         writeln!(w, "**Fix:** {}\n", g.hint)?;
         stack_block(&g.group, w)?;

@@ -1,6 +1,8 @@
 //! The report documents: the serde structs of `../shared/report.schema.json`. Fields may be added;
 //! none of the schema's may be renamed or dropped.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::profile::Frame;
@@ -93,6 +95,10 @@ pub struct GroupDoc {
     /// Value of the `--label` key this group was split by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The pprof labels its goroutines carried: each key with the distinct values seen, sorted
+    /// (at most `stacks::MAX_GROUP_LABELS` pairs in all).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, Vec<String>>,
 }
 
 impl From<&GroupInfo> for GroupDoc {
@@ -113,8 +119,29 @@ impl GroupDoc {
             created_by: g.created_by.as_ref().map(FrameDoc::from),
             leaf_frame: Some(FrameDoc::from(leaf_frame)),
             label: g.label.clone(),
+            labels: labels_by_key(&g.labels),
         }
     }
+
+    /// The labels as one line, `route=/pay,/refund tenant=acme corp` (each format escapes it).
+    pub fn labels_line(&self) -> Option<String> {
+        if self.labels.is_empty() {
+            return None;
+        }
+        Some(self.labels.iter().map(|(k, vs)| format!("{k}={}", vs.join(","))).collect::<Vec<_>>().join(" "))
+    }
+}
+
+/// Label pairs as each key with its values (pairs come sorted).
+fn labels_by_key(pairs: &[(String, String)]) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in pairs {
+        let values = out.entry(k.clone()).or_default();
+        if !values.contains(v) {
+            values.push(v.clone());
+        }
+    }
+    out
 }
 
 /// The program's own function responsible for a suspect: the one that started its goroutines or
@@ -261,7 +288,7 @@ pub struct LeakReport {
     pub failed_rounds: Vec<FailedRoundDoc>,
     /// When the analysed run is one snapshot: its census (`analysis::census`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub census: Option<CensusDoc>,
+    pub census: Option<Box<CensusDoc>>,
 }
 
 /// The census of a lone snapshot: its stacks by count, with their wait ages where the form has

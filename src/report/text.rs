@@ -147,8 +147,19 @@ pub fn diff(doc: &DiffReport, style: Style, w: &mut dyn Write) -> std::io::Resul
             blocked(c, 0),
             p.bold(&t(&c.group.leaf))
         )?;
+        write_labels(&c.group, &p, w)?;
         write_stack(&c.group, &p, w)?;
         writeln!(w)?;
+    }
+    Ok(())
+}
+
+/// `   labels: route=/pay,/refund tenant=acme corp` (the `--label` value too, when split by one).
+pub(crate) fn write_labels(g: &GroupDoc, p: &Paint, w: &mut dyn Write) -> std::io::Result<()> {
+    if let Some(l) = g.labels_line() {
+        writeln!(w, "   {} {}", p.bold("labels:"), t(&l))?;
+    } else if let Some(l) = g.label.as_deref().filter(|l| !l.is_empty()) {
+        writeln!(w, "   {} {}", p.bold("label:"), t(l))?;
     }
     Ok(())
 }
@@ -265,15 +276,16 @@ pub fn leak(doc: &super::LeakReport, style: Style, w: &mut dyn Write) -> std::io
         if !facts.is_empty() {
             writeln!(w, "   {}", facts.join("; "))?;
         }
+        write_labels(&s.group, &p, w)?;
         write_stack(&s.group, &p, w)?;
         if let Some(sf) = &s.started_from {
             let at = frame_location(&FrameDoc { function: sf.function.clone(), file: sf.file.clone(), line: sf.line });
-            writeln!(w, "   {} {}  {at}  ({})", p.bold("started from:"), sf.function, sf.via)?;
+            writeln!(w, "   {} {}  {at}  ({})", p.bold("started from:"), t(&sf.function), t(&sf.via))?;
         } else if let Some(m) = &s.started_from_missing {
             // The same advice for many suspects is said once.
             match doc.suspects.iter().find(|o| o.started_from_missing.as_ref() == Some(m)) {
                 Some(o) if o.rank != s.rank => writeln!(w, "   {} unknown (as for #{})", p.bold("started from:"), o.rank)?,
-                _ => writeln!(w, "   {} unknown: {m}", p.bold("started from:"))?,
+                _ => writeln!(w, "   {} unknown: {}", p.bold("started from:"), t(m))?,
             }
         }
         writeln!(w, "   {} {}", p.green("fix:"), s.hint)?;
@@ -344,7 +356,7 @@ fn census(c: &super::CensusDoc, p: &Paint, w: &mut dyn Write) -> std::io::Result
             }
             None => ("-".into(), "-".into(), String::new()),
         };
-        let label = g.group.label.as_deref().map(|l| format!("  [{}]", t(l))).unwrap_or_default();
+        let label = g.group.labels_line().or_else(|| g.group.label.clone().filter(|l| !l.is_empty())).map(|l| format!("  [{}]", t(&l))).unwrap_or_default();
         let why = g.not_suspect_because.as_deref().map(|r| format!("  {}", p.dim(&format!("({r})")))).unwrap_or_default();
         writeln!(
             w,
@@ -361,25 +373,14 @@ fn census(c: &super::CensusDoc, p: &Paint, w: &mut dyn Write) -> std::io::Result
         writeln!(w, "  {}", p.dim(&format!("… and {} smaller stacks", c.stacks - c.groups.len())))?;
     }
     writeln!(w)?;
-    for (i, g) in c.groups.iter().enumerate().filter(|(_, g)| g.status == "suspect") {
+    for g in c.groups.iter().filter(|g| g.status == "suspect") {
         let rate = census_rate(g).map(|r| format!(", {r}")).unwrap_or_default();
         let proven = g.gc_proven_leaked.map(|n| format!(", the runtime proved {n} leaked")).unwrap_or_default();
-        writeln!(
-            w,
-            "{} {} {}  {}, {}, {} goroutines{rate}{proven}",
-            p.bold(&format!("#{}", i + 1)),
-            g.status,
-            p.bold(&t(&g.group.leaf)),
-            g.pattern,
-            g.group.blocking,
-            g.goroutines
-        )?;
+        writeln!(w, "{} {}  {}, {}, {} goroutines{rate}{proven}", p.yellow(&g.status), p.bold(&t(&g.group.leaf)), g.pattern, g.group.blocking, g.goroutines)?;
         if let Some(a) = &g.wait {
             writeln!(w, "   waits: {}  (oldest {} minutes, median {})", census_histogram(a), a.oldest_minutes, a.median_minutes)?;
         }
-        if let Some(l) = &g.group.label {
-            writeln!(w, "   label: {}", t(l))?;
-        }
+        write_labels(&g.group, p, w)?;
         write_stack(&g.group, p, w)?;
         if let Some(sf) = &g.started_from {
             let at = frame_location(&FrameDoc { function: sf.function.clone(), file: sf.file.clone(), line: sf.line });

@@ -233,7 +233,7 @@ fn file_stamp(opts: &ServeOptions) -> Option<(u64, Option<SystemTime>, u64)> {
     let meta = std::fs::metadata(path).ok()?;
     // The loader caps the size it reads; hashing a huge file each round is not worth it either.
     let hash = if meta.len() <= targets::MAX_FILE_BYTES {
-        std::fs::read(path).ok().map_or(0, |b| {
+        crate::source::files::read_small(path, targets::MAX_FILE_BYTES, "a targets file").ok().map_or(0, |b| {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
             b.hash(&mut h);

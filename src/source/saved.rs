@@ -348,6 +348,30 @@ pub struct SavedFile {
 /// enriches the goroutine snapshot of its round, it is not a snapshot of its own.
 pub const CREATION_DUMP: &str = "goroutine-debug2";
 
+/// Why a saved profile is left out when its content contradicts the kind its index gives it, as
+/// `watch` left it out when it fetched it (a server that answers every path with one profile):
+/// read again, the folder then ranks exactly as the watch did. `profile` is what the file holds.
+pub fn contradiction(indexed: &str, profile: &crate::profile::Profile) -> Option<String> {
+    let content = &profile.kind;
+    let expected = match indexed {
+        // The target's own URL may be its goroutineleak profile: a snapshot either way.
+        "goroutine" if content.is_goroutine_like() => return None,
+        // Only a debug=2 dump names creation sites; watch takes nothing else from that fetch.
+        CREATION_DUMP if !is_creation_dump(profile) => {
+            return Some(format!("a {} profile in the {:?} form saved as {indexed}, left out as the watch left it out", content.name(), profile.format))
+        }
+        CREATION_DUMP => "goroutine",
+        k @ ("goroutine" | "goroutineleak" | "heap") => k,
+        _ => return None,
+    };
+    (content.name() != expected).then(|| format!("a {} profile saved as {indexed}, left out as the watch left it out", content.name()))
+}
+
+/// Whether what came back for the creation-site fetch is what was asked: a `debug=2` goroutine dump.
+pub fn is_creation_dump(profile: &crate::profile::Profile) -> bool {
+    profile.kind == crate::profile::ProfileKind::Goroutine && profile.format == crate::profile::Format::Debug2
+}
+
 /// A folder's index, when it has one (read with a cap on its size).
 pub fn read_index(dir: &Path) -> Result<Option<Index>> {
     let index_path = dir.join(INDEX_FILE);

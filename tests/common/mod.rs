@@ -843,3 +843,55 @@ impl Drop for Fleetsim {
         let _ = self.child.wait();
     }
 }
+
+/// Builds `tests/labelsvc` (a `go 1.27` module whose goroutines carry pprof labels, printed in
+/// Go 1.27's goroutine headers) into `<target>/goservice/labelsvc` (once per process).
+#[allow(dead_code)]
+pub fn labelsvc_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build_go_program(&go(), &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("labelsvc"), "labelsvc")).clone()
+}
+
+/// A running Go program of `tests/` that prints `LISTENING http://…` when it serves and exits
+/// at EOF of its stdin. Dropping it kills it and waits.
+#[allow(dead_code)]
+pub struct GoProgram {
+    child: Child,
+    url: String,
+}
+
+#[allow(dead_code)]
+impl GoProgram {
+    pub fn start(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> GoProgram {
+        let mut cmd = Command::new(binary);
+        cmd.arg("-exit-on-stdin-eof").args(args).envs(env.iter().copied()).stderr(Stdio::null());
+        let (child, lines) = spawn_until_ready(&mut cmd, "LISTENING ", Duration::from_secs(30)).unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+        let url = lines.last().and_then(|l| l.strip_prefix("LISTENING ")).expect("LISTENING line").to_string();
+        GoProgram { child, url }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn fetch(&self, path: &str) -> Vec<u8> {
+        fetch(&format!("{}{}", self.url, path))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for it to exit (after a signal), with what it wrote to stderr if that was piped.
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+impl Drop for GoProgram {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -84,6 +84,7 @@ var (
 	flagScenario   = flag.String("scenario", "leaky", "leaky | benign | slowleak | heap | shared | demo | none | patterns | slowtrend | churn | warmup | census")
 	flagRate       = flag.Float64("rate", 5, "leaked goroutines per second per pattern (capped at 1000)")
 	flagSlowEvery  = flag.Duration("slow-every", 3*time.Second, "slowleak: one main.forgottenSender every this long")
+	flagLeakAfter  = flag.Duration("leak-after", 0, "slowleak: start leaking only after this long (a leak that starts late in a watch)")
 	flagToken      = flag.String("token", "", "if set, pprof endpoints require 'Authorization: Bearer TOKEN'")
 	flagNoPprof    = flag.Bool("nopprof", false, "serve no pprof endpoints at all")
 	flagPrefix     = flag.String("prefix", "/debug/pprof", "URL prefix of the pprof endpoints")
@@ -635,10 +636,10 @@ func main() {
 		rate = maxRate
 	}
 	switch *flagScenario {
-	case "leaky", "benign", "slowleak", "heap", "shared", "demo", "none", "patterns", "forms":
+	case "leaky", "benign", "slowleak", "heap", "shared", "demo", "none", "patterns", "forms", "servers":
 	case "slowtrend", "churn", "warmup", "census":
 	default:
-		fmt.Fprintf(os.Stderr, "leaksvc: unknown -scenario %q (leaky, benign, slowleak, heap, shared, demo, none, patterns, forms, slowtrend, churn, warmup, census)\n", *flagScenario)
+		fmt.Fprintf(os.Stderr, "leaksvc: unknown -scenario %q (leaky, benign, slowleak, heap, shared, demo, none, patterns, forms, servers, slowtrend, churn, warmup, census)\n", *flagScenario)
 		os.Exit(2)
 	}
 	if *flagMemRate >= 0 {
@@ -663,7 +664,14 @@ func main() {
 	case "benign":
 		startBenign(base)
 	case "slowleak":
-		go leakLoop("main.forgottenSender", *flagSlowEvery, 1, 0, spawnCallWithTimeout)
+		go func() {
+			select {
+			case <-shutdown:
+				return
+			case <-time.After(*flagLeakAfter):
+			}
+			leakLoop("main.forgottenSender", *flagSlowEvery, 1, 0, spawnCallWithTimeout)
+		}()
 		startBenign(base)
 	case "heap":
 		startHeap(rate)
@@ -673,6 +681,9 @@ func main() {
 		startBenign(base)
 	case "patterns": // patterns.go: leaks inside the standard library and a client library
 		startPatterns(rate)
+		startBenign(base)
+	case "servers": // servers.go: server-side leaks, each alone
+		startServers(rate)
 		startBenign(base)
 	case "forms":
 		startForms()

@@ -1,0 +1,3 @@
+module leakhound.test/labelsvc
+
+go 1.27
