@@ -8,6 +8,7 @@
 mod charts;
 mod flame;
 mod graph;
+pub mod serve;
 
 use std::io::Write;
 

@@ -532,20 +532,10 @@ fn route(shared: &Shared, path: &str, request: &tiny_http::Request) -> (u16, &'s
                         Err(e) => (500, TEXT, format!("{e}\n").into_bytes()),
                     }
                 }
-                None => (200, HTML, not_sampled_yet(&entry.target, error.as_deref()).into_bytes()),
+                None => (200, HTML, report::html::serve::not_sampled_yet(&entry.target.name, error.as_deref()).into_bytes()),
             }
         }
     }
-}
-
-fn not_sampled_yet(t: &Target, error: Option<&str>) -> String {
-    let name = report::escape::terminal(&t.name);
-    let body = maud::html! {
-        h1 { "leakhound serve: " code { (name) } " has no snapshot yet" }
-        @if let Some(e) = error { p.error { "Its last sampling failed: " (report::escape::terminal(e)) } }
-        p { a href="/" { "All targets" } }
-    };
-    report::html::page_of(&format!("leakhound serve: {name} not sampled yet"), body)
 }
 
 /// The fleet document (`leakhound.fleet/v1`, as `watch` over many targets writes it): each
@@ -575,15 +565,12 @@ fn overview(shared: &Shared) -> String {
     let doc = fleet_report(shared);
     let reload_error = shared.reload_error.lock().ok().and_then(|e| e.clone());
     let down: Vec<String> = views(shared).into_iter().filter(|v| v.metrics.up == Some(false)).map(|v| v.target.name).collect();
-    let body = maud::html! {
-        p {
-            "leakhound serve: round " (shared.rounds.load(Ordering::SeqCst)) ", every " (humantime::format_duration(shared.opts.interval))
-            ", a window of " (shared.opts.window.bounds.snapshots) " snapshots per target"
-            @if !down.is_empty() { "; not answering: " (report::escape::terminal(&down.join(", "))) }
-            ". " a href="/metrics" { "/metrics" } " · " a href="/api/v1/report" { "/api/v1/report" }
-        }
-        @if let Some(e) = &reload_error { p.error { "The targets file could not be read again (the previous list stays): " (report::escape::terminal(e)) } }
-        (report::fleet::overview_html(&doc, &|_, t| format!("/targets/{}", crate::source::percent::encode_segment(&t.name))))
+    let status = report::html::serve::ServeStatus {
+        round: shared.rounds.load(Ordering::SeqCst),
+        interval: shared.opts.interval,
+        window: shared.opts.window.bounds.snapshots,
+        down: &down,
+        reload_error: reload_error.as_deref(),
     };
-    report::html::page_of(&format!("leakhound serve: {}", doc.outcome), body)
+    report::html::serve::overview(&doc, &status, &|t| format!("/targets/{}", crate::source::percent::encode_segment(&t.name)))
 }
