@@ -825,11 +825,16 @@ impl Parser {
         let Some((start, indent)) = found else { return Ok(None) };
         match parse_header(&raw[start..]) {
             Ok(h) => Ok(Some((h, indent))),
-            Err(why) => {
-                let shown: String = String::from_utf8_lossy(&raw[start..]).chars().take(200).collect();
-                Err(self.error(format!("a goroutine header that cannot be read ({why}): {shown:?}")))
-            }
+            Err(why) => Err(self.header_error(&raw[start..], why)),
         }
+    }
+
+    /// The error for a line that starts as a header but cannot be read (kept off the hot path).
+    #[cold]
+    #[inline(never)]
+    fn header_error(&self, line: &[u8], why: String) -> DecodeError {
+        let shown: String = String::from_utf8_lossy(line).chars().take(200).collect();
+        self.error(format!("a goroutine header that cannot be read ({why}): {shown:?}"))
     }
 
     /// Reads the whole lines of `buf`, whose first byte is at offset `base` of the input; at `eof`
