@@ -293,6 +293,48 @@ mod tests {
         assert_eq!(w.0.snapshots.len(), 5);
     }
 
+    /// The demo's profile `i` as if taken at round `n`, 2 s apart (a round repeated holds its level).
+    fn at_round(profiles: &[Profile], i: usize, n: usize) -> Profile {
+        let mut p = profiles[i].clone();
+        p.time_nanos = Some(1_800_000_000_000_000_000 + n as i64 * 2_000_000_000);
+        p
+    }
+
+    #[test]
+    fn a_leak_that_starts_late_in_the_window_is_listed_as_in_watch() {
+        // 14 rounds at the demo's first level, then its 7 rounds of growth (issue 22: a stack that
+        // starts growing at any point of the window and keeps growing is listed).
+        let profiles = demo_profiles();
+        let order: Vec<usize> = std::iter::repeat_n(0, 14).chain(1..8).collect();
+        let rounds: Vec<Profile> = order.iter().enumerate().map(|(n, &i)| at_round(&profiles, i, n)).collect();
+        let mut w = window(30, DEFAULT_STACK_LIMIT, GroupBy::Line);
+        for (n, p) in rounds.iter().enumerate() {
+            push(&mut w, p, format!("round {n}"), None);
+        }
+        let suspects = w.0.rank(&RankOptions::default());
+        let late: Vec<&Suspect> = suspects.iter().filter(|s| s.verdict == Verdict::Leak && (10..=14).contains(&s.since)).collect();
+        assert!(
+            late.len() >= 5,
+            "the demo's leaks, growing since round 14: {:?}",
+            suspects.iter().map(|s| (s.verdict, s.since, &s.counts)).collect::<Vec<_>>()
+        );
+        let all: Vec<&Profile> = rounds.iter().collect();
+        assert_eq!(window_verdicts(&w), watch_verdicts(&all));
+    }
+
+    #[test]
+    fn two_rounds_make_no_suspect_from_growth() {
+        // Two snapshots are a difference, not a trend (issue 22): serve exported one in its second
+        // round. The third round can.
+        let profiles = demo_profiles();
+        let mut w = window(30, DEFAULT_STACK_LIMIT, GroupBy::Line);
+        push(&mut w, &profiles[0], "round 0".into(), None);
+        push(&mut w, &profiles[4], "round 1".into(), None);
+        assert_eq!(window_verdicts(&w), Vec::new(), "two rounds listed suspects");
+        push(&mut w, &profiles[7], "round 2".into(), None);
+        assert!(!window_verdicts(&w).is_empty());
+    }
+
     #[test]
     fn after_an_outage_and_a_restart_the_window_starts_afresh() {
         let profiles = demo_profiles();
