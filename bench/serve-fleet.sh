@@ -14,6 +14,7 @@
 #   NO_BUILD=1 bench/serve-fleet.sh               # use target/release/leakhound as it is
 #   SIZES="100 500" INTERVAL=2s WARM=30 MEASURE=20 bench/serve-fleet.sh
 #   SIZES="10000" SIMS=2 INTERVAL=15s WINDOW=8 WARM=8 MEASURE=8 bench/serve-fleet.sh
+#   KEEP=/tmp/fleet SIZES=2000 ... bench/serve-fleet.sh   # also keep serve's last /metrics and report
 #
 # SIMS splits each fleet over that many fleetsim processes (a process may hold a limited number of
 # descriptors, one listening port and its connections per target); WINDOW is serve's --window
@@ -68,6 +69,7 @@ echo "== building tests/fleetsim" >&2
 
 TICK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }   # utime + stime
+sims_ticks() { local t=0 p; for p in "${SIM_PIDS[@]}"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
 kib() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
 metric() { # the value of one unlabelled metric on serve's /metrics
     curl -sf "http://$ADDR/metrics" | awk -v m="$1" '$1 == m { print $2; exit }'
@@ -114,23 +116,30 @@ for N in $SIZES; do
     "$LH" serve --targets "$TMP/targets-$N.json" --interval "$INTERVAL" --window "$WINDOW" --listen "$ADDR" 2>"$TMP/serve.err" &
     LH_PID=$!
     wait_rounds "$WARM" "$(awk -v w="$WARM" -v i="$IVS" 'BEGIN { print int(w * i * 3 + 60) }')"
-    r0=$(rounds); c0=$(cpu_ticks "$LH_PID"); rss0=$(kib "$LH_PID" VmRSS); t0=$(date +%s.%N)
+    r0=$(rounds); c0=$(cpu_ticks "$LH_PID"); s0=$(sims_ticks); rss0=$(kib "$LH_PID" VmRSS); t0=$(date +%s.%N)
     wait_rounds $((r0 + MEASURE)) "$(awk -v w="$MEASURE" -v i="$IVS" 'BEGIN { print int(w * i * 3 + 60) }')"
-    r1=$(rounds); c1=$(cpu_ticks "$LH_PID"); rss1=$(kib "$LH_PID" VmRSS); t1=$(date +%s.%N)
+    r1=$(rounds); c1=$(cpu_ticks "$LH_PID"); s1=$(sims_ticks); rss1=$(kib "$LH_PID" VmRSS); t1=$(date +%s.%N)
     hwm=$(kib "$LH_PID" VmHWM)
     leaking=$(curl -sf "http://$ADDR/metrics" | awk '/^leakhound_suspect_goroutines\{/ && /verdict="leak"/ { if (match($0, /target="[^"]*"/)) t[substr($0, RSTART, RLENGTH)] = 1 } END { print length(t) }')
     up=$(curl -sf "http://$ADDR/metrics" | awk '/^leakhound_target_up\{/ && $NF == 1 { n++ } END { print n + 0 }')
     load=$(cut -d' ' -f1-3 /proc/loadavg)
+    # KEEP=DIR keeps serve's last /metrics and the fleet's report of each size there, to see why
+    # targets are down or leaks not found.
+    if [ -n "${KEEP:-}" ]; then
+        mkdir -p "$KEEP"
+        curl -sf "http://$ADDR/metrics" >"$KEEP/metrics-$N.txt" || true
+        curl -sf "http://$ADDR/api/v1/report" >"$KEEP/report-$N.json" || true
+    fi
     kill -TERM "$LH_PID"; wait "$LH_PID" || true; LH_PID=
     for k in $(seq "$SIMS"); do eval "exec $((k + 2))>&-"; done
     # shellcheck disable=SC2086
     wait $SIM_PID 2>/dev/null || true; SIM_PID=
 
     ROWS+=("$(awk -v n="$N" -v r=$((r1 - r0)) -v c=$((c1 - c0)) -v tick="$TICK" -v wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
-        -v iv="$IVS" -v hwm="$hwm" -v rss0="$rss0" -v rss1="$rss1" -v leaking="$leaking" -v lk="$LEAKING" -v up="$up" -v load="$load" 'BEGIN {
+        -v iv="$IVS" -v hwm="$hwm" -v rss0="$rss0" -v rss1="$rss1" -v leaking="$leaking" -v lk="$LEAKING" -v up="$up" -v load="$load" -v sc=$((s1 - s0)) 'BEGIN {
         cpu = c / tick; per_round = cpu / r; per_target = per_round / n
-        printf "| %d | %d (%.1f s) | %.1f ms | %.0f µs | %.1f%% | %.1f MiB | %+.1f MiB | %d of %d | %d | %s |",
-            n, r, wall, per_round * 1000, per_target * 1e6, 100 * per_round / iv, hwm / 1024, (rss1 - rss0) / 1024, leaking, lk, up, load
+        printf "| %d | %d (%.1f s) | %.1f ms | %.0f µs | %.1f%% | %.1f MiB | %.1f KiB | %+.1f MiB | %d of %d | %d | %.0f%% | %s |",
+            n, r, wall, per_round * 1000, per_target * 1e6, 100 * per_round / iv, hwm / 1024, hwm / n, (rss1 - rss0) / 1024, leaking, lk, up, 100 * sc / tick / wall, load
     }')")
     echo "${ROWS[-1]}" >&2
     # per target CPU seconds per round, for the sizing below (the largest fleet's)
@@ -144,8 +153,8 @@ cat <<MD
 leakhound serve over tests/fleetsim ($SIMS process(es)), --interval $INTERVAL, --window $WINDOW (default
 --max-stacks 10, --concurrency 16); CPU measured over the rounds after the first $WARM.
 
-| targets | rounds measured | CPU per round | per target and round | share of one core | peak RSS | RSS change while measured | leaking found | up | load (1, 5, 15 min) |
-| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+| targets | rounds measured | CPU per round | per target and round | share of one core | peak RSS | peak RSS per target | RSS change while measured | leaking found | up | fleetsim CPU (of one core) | load (1, 5, 15 min) |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 $(printf '%s\n' "${ROWS[@]}")
 
 Sizing at --interval $INTERVAL (from the $N_LAST-target run: $(awk -v p="$PER_TARGET" 'BEGIN { printf "%.0f µs", p * 1e6 }') of CPU per target and round):

@@ -153,7 +153,10 @@ impl FetchError {
     pub fn is_transient(&self) -> bool {
         match self {
             FetchError::Refused { .. } | FetchError::Timeout { .. } | FetchError::BodyCut { .. } | FetchError::Other { .. } => true,
-            FetchError::Status { status, .. } => *status >= 500 || *status == 429,
+            // 501 Not Implemented says the server never will (a service that serves no debug=2, say):
+            // retrying it only holds a worker for the backoff, which at serve's thousands of
+            // targets held up whole rounds.
+            FetchError::Status { status, .. } => (*status >= 500 && *status != 501) || *status == 429,
             _ => false,
         }
     }
@@ -529,6 +532,14 @@ fn redact(h: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_is_retried() {
+        let status = |status| FetchError::Status { url: String::new(), status, detail: String::new() };
+        assert!(status(503).is_transient() && status(500).is_transient() && status(429).is_transient());
+        assert!(!status(501).is_transient(), "501 Not Implemented will not change on a retry");
+        assert!(!status(404).is_transient());
+    }
 
     #[test]
     fn targets() {

@@ -224,21 +224,17 @@ func leakSelect(in <-chan int, quit <-chan struct{}) {
 }
 
 // profileSource takes the process's goroutine profile (uncompressed protobuf), optionally cached.
+// A cached profile is split by target once (see splitByLabel), so that answering one target costs
+// the size of its own samples rather than a scan of the whole process's profile: with thousands
+// of targets, scanning per request made fleetsim's cost grow with the square of the fleet.
 type profileSource struct {
 	cache time.Duration
 	mu    sync.Mutex
 	at    time.Time
-	raw   []byte
+	split *labelSplit
 }
 
-func (s *profileSource) get() ([]byte, error) {
-	if s.cache > 0 {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.raw != nil && time.Since(s.at) < s.cache {
-			return s.raw, nil
-		}
-	}
+func (s *profileSource) take() ([]byte, error) {
 	var gz bytes.Buffer
 	if err := pprof.Lookup("goroutine").WriteTo(&gz, 0); err != nil {
 		return nil, err
@@ -247,14 +243,130 @@ func (s *profileSource) get() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
+	return io.ReadAll(r)
+}
+
+// get returns the profile with only the samples labelled key=value.
+func (s *profileSource) get(key, value string) ([]byte, error) {
+	if s.cache <= 0 {
+		raw, err := s.take()
+		if err != nil {
+			return nil, err
+		}
+		return keepLabelled(raw, key, value)
 	}
-	if s.cache > 0 {
-		s.raw, s.at = raw, time.Now()
+	s.mu.Lock()
+	if s.split == nil || time.Since(s.at) >= s.cache {
+		raw, err := s.take()
+		if err == nil {
+			var sp *labelSplit
+			if sp, err = splitByLabel(raw, key); err == nil {
+				s.split, s.at = sp, time.Now()
+			}
+		}
+		if err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
 	}
-	return raw, nil
+	sp := s.split
+	s.mu.Unlock()
+	mine := sp.samples[value]
+	out := make([]byte, 0, len(sp.head)+len(mine)+len(sp.tail))
+	return append(append(append(out, sp.head...), mine...), sp.tail...), nil
+}
+
+// labelSplit is one profile cut in three: the fields before its first sample, every sample by the
+// value of one label key, and the other fields after it. head+samples[v]+tail holds the same fields
+// as keepLabelled's answer, each field number's in the same order; only fields of different numbers
+// (samples and the locations runtime/pprof writes between them) change places, which protobuf ignores.
+type labelSplit struct {
+	head, tail []byte
+	samples    map[string][]byte
+}
+
+func splitByLabel(p []byte, key string) (*labelSplit, error) {
+	type field struct {
+		num       uint64
+		raw, body []byte
+	}
+	var fields []field
+	var strs []string
+	for rest := p; len(rest) > 0; {
+		start := rest
+		num, _, body, next, err := readField(rest)
+		if err != nil {
+			return nil, err
+		}
+		rest = next
+		fields = append(fields, field{num: num, raw: start[:len(start)-len(rest)], body: body})
+		if num == 6 { // string_table
+			strs = append(strs, string(body))
+		}
+	}
+	keyIdx := int64(-1)
+	for n, s := range strs {
+		if s == key {
+			keyIdx = int64(n)
+			break
+		}
+	}
+	sp := &labelSplit{samples: map[string][]byte{}}
+	seenSample := false
+	for _, f := range fields {
+		if f.num != 2 { // not a sample
+			if seenSample {
+				sp.tail = append(sp.tail, f.raw...)
+			} else {
+				sp.head = append(sp.head, f.raw...)
+			}
+			continue
+		}
+		seenSample = true
+		v, err := sampleLabel(f.body, keyIdx)
+		if err != nil {
+			return nil, err
+		}
+		if v >= 0 && v < int64(len(strs)) {
+			sp.samples[strs[v]] = append(sp.samples[strs[v]], f.raw...)
+		}
+	}
+	return sp, nil
+}
+
+// sampleLabel: the string index of the value of the Sample's label keyIdx, or -1.
+func sampleLabel(sample []byte, keyIdx int64) (int64, error) {
+	if keyIdx < 0 {
+		return -1, nil
+	}
+	for rest := sample; len(rest) > 0; {
+		num, _, body, next, err := readField(rest)
+		if err != nil {
+			return -1, err
+		}
+		rest = next
+		if num != 3 || body == nil { // label
+			continue
+		}
+		var k, v int64 = -1, -1
+		for lr := body; len(lr) > 0; {
+			ln, x, _, lnext, err := readField(lr)
+			if err != nil {
+				return -1, err
+			}
+			lr = lnext
+			switch ln {
+			case 1:
+				k = int64(x)
+			case 2:
+				v = int64(x)
+			}
+		}
+		if k == keyIdx {
+			return v, nil
+		}
+	}
+	return -1, nil
 }
 
 func targetHandler(i int, profiles *profileSource) http.Handler {
@@ -264,10 +376,7 @@ func targetHandler(i int, profiles *profileSource) http.Handler {
 			http.Error(w, "fleetsim serves the protobuf goroutine profile only (no ?debug=)", http.StatusNotImplemented)
 			return
 		}
-		raw, err := profiles.get()
-		if err == nil {
-			raw, err = keepLabelled(raw, labelKey, value)
-		}
+		raw, err := profiles.get(labelKey, value)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
