@@ -525,6 +525,7 @@ impl ServeArgs {
                 timeout: self.timeout,
                 retries: self.retries,
                 max_body_bytes: self.group.max_profile_bytes,
+                keep_idle: false,
                 ..Default::default()
             },
             path: self.path.clone(),
