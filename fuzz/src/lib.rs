@@ -121,7 +121,7 @@ pub fn pipeline(p: &Profile) {
                 series.attach_proof(i as usize, &p);
             }
             if p.kind == ProfileKind::Heap {
-                heap.attach(&mut series, i as usize, &p);
+                series.attach_heap(&mut heap, i as usize, &p);
             }
         }
         let opts = RankOptions { min_increase: 1, min_growth_per_minute: 0.0, ..Default::default() };
