@@ -253,7 +253,11 @@ func (s *profileSource) get(key, value string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return keepLabelled(raw, key, value)
+		sp, err := splitByLabel(raw, key)
+		if err != nil {
+			return nil, err
+		}
+		return sp.only(value), nil
 	}
 	s.mu.Lock()
 	if s.split == nil || time.Since(s.at) >= s.cache {
@@ -271,14 +275,19 @@ func (s *profileSource) get(key, value string) ([]byte, error) {
 	}
 	sp := s.split
 	s.mu.Unlock()
+	return sp.only(value), nil
+}
+
+// only returns the profile with just the samples labelled with value.
+func (sp *labelSplit) only(value string) []byte {
 	mine := sp.samples[value]
 	out := make([]byte, 0, len(sp.head)+len(mine)+len(sp.tail))
-	return append(append(append(out, sp.head...), mine...), sp.tail...), nil
+	return append(append(append(out, sp.head...), mine...), sp.tail...)
 }
 
 // labelSplit is one profile cut in three: the fields before its first sample, every sample by the
-// value of one label key, and the other fields after it. head+samples[v]+tail holds the same fields
-// as keepLabelled's answer, each field number's in the same order; only fields of different numbers
+// value of one label key, and the other fields after it. head+samples[v]+tail holds the fields of the profile
+// with only those samples, each field number's in the same order; only fields of different numbers
 // (samples and the locations runtime/pprof writes between them) change places, which protobuf ignores.
 type labelSplit struct {
 	head, tail []byte
@@ -387,89 +396,6 @@ func targetHandler(i int, profiles *profileSource) http.Handler {
 		zw.Write(raw)
 		zw.Close()
 	})
-}
-
-// keepLabelled returns the profile (profile.proto, uncompressed) with only the samples that carry
-// the label key=value; every other field is copied byte for byte.
-func keepLabelled(p []byte, key, value string) ([]byte, error) {
-	type field struct {
-		num  uint64
-		raw  []byte // the whole field, tag included
-		body []byte // a length-delimited field's contents
-	}
-	var fields []field
-	var strs []string
-	for rest := p; len(rest) > 0; {
-		start := rest
-		num, _, body, next, err := readField(rest)
-		if err != nil {
-			return nil, err
-		}
-		rest = next
-		f := field{num: num, raw: start[:len(start)-len(rest)], body: body}
-		fields = append(fields, f)
-		if num == 6 { // string_table
-			strs = append(strs, string(body))
-		}
-	}
-	keyIdx, valIdx := int64(-1), int64(-1)
-	for n, s := range strs {
-		if s == key && keyIdx < 0 {
-			keyIdx = int64(n)
-		}
-		if s == value && valIdx < 0 {
-			valIdx = int64(n)
-		}
-	}
-	out := make([]byte, 0, len(p))
-	for _, f := range fields {
-		if f.num == 2 { // sample
-			ok, err := sampleHasLabel(f.body, keyIdx, valIdx)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				continue
-			}
-		}
-		out = append(out, f.raw...)
-	}
-	return out, nil
-}
-
-// sampleHasLabel: whether a Sample message has a Label {key = keyIdx, str = valIdx}.
-func sampleHasLabel(sample []byte, keyIdx, valIdx int64) (bool, error) {
-	if keyIdx < 0 || valIdx < 0 {
-		return false, nil
-	}
-	for rest := sample; len(rest) > 0; {
-		num, _, body, next, err := readField(rest)
-		if err != nil {
-			return false, err
-		}
-		rest = next
-		if num != 3 || body == nil { // label
-			continue
-		}
-		var k, v int64 = -1, -1
-		for lr := body; len(lr) > 0; {
-			ln, x, _, lnext, err := readField(lr)
-			if err != nil {
-				return false, err
-			}
-			lr = lnext
-			switch ln {
-			case 1:
-				k = int64(x)
-			case 2:
-				v = int64(x)
-			}
-		}
-		if k == keyIdx && v == valIdx {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 var errBad = errors.New("fleetsim: malformed profile from runtime/pprof")
