@@ -21,8 +21,11 @@
 # (default 30; WARM should be at least it, so that windows are full when CPU is measured);
 # CONCURRENCY is serve's --concurrency (default 16): a round of N targets at INTERVAL needs at
 # least N x (one fetch's latency) / INTERVAL of them, or targets go unsampled ("up" falls short).
-# "up" counts the targets whose last round took a snapshot: when it is short of the fleet, the
-# simulator (one process answering thousands of ports) or serve is the limit, and the row says so.
+# "up" counts the targets whose last round took a snapshot and "windows full" those whose window
+# holds --window snapshots (the steady state): when either is short of the fleet, the simulator
+# (one process answering thousands of ports) or serve is the limit, and the row says which:
+# "sampling" is serve's time per target (fetch, decode, ranking; leakhound_sample_duration_seconds)
+# and "fleetsim answer" the simulator's own time to answer one (from its STATS line at exit).
 #
 # fleetsim takes a real goroutine profile of its whole process for each answer; CACHE (default
 # 200ms) lets it reuse one for that long, so hundreds of targets measure leakhound, not fleetsim.
@@ -125,6 +128,11 @@ for N in $SIZES; do
     hwm=$(kib "$LH_PID" VmHWM)
     leaking=$(curl -sf "http://$ADDR/metrics" | awk '/^leakhound_suspect_goroutines\{/ && /verdict="leak"/ { if (match($0, /target="[^"]*"/)) t[substr($0, RSTART, RLENGTH)] = 1 } END { print length(t) }')
     up=$(curl -sf "http://$ADDR/metrics" | awk '/^leakhound_target_up\{/ && $NF == 1 { n++ } END { print n + 0 }')
+    # Windows full (--window snapshots): the steady state the memory figures are meant to show.
+    full=$(curl -sf "http://$ADDR/metrics" | awk -v w="$WINDOW" '/^leakhound_window_snapshots\{/ && $NF >= w { n++ } END { print n + 0 }')
+    # How long a target's sampling took (fetch, decode, ranking), median and 90th percentile.
+    took=$(curl -sf "http://$ADDR/metrics" | awk '/^leakhound_sample_duration_seconds\{/ { print $NF }' | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR) printf "%.0f / %.0f ms", 1000 * v[int((NR + 1) / 2)], 1000 * v[int(NR * 0.9 + 0.5)]; else print "n/a" }')
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     # KEEP=DIR keeps serve's last /metrics and the fleet's report of each size there, to see why
     # targets are down or leaks not found.
@@ -137,12 +145,16 @@ for N in $SIZES; do
     for k in $(seq "$SIMS"); do eval "exec $((k + 2))>&-"; done
     # shellcheck disable=SC2086
     wait $SIM_PID 2>/dev/null || true; SIM_PID=
+    # fleetsim's own account (its STATS line at exit): answers and how long each took it.
+    sim=$(cat "$TMP"/sim-"$N"-*.out | awk '/^STATS / { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        n += v["answers"]; t += v["answers"] * v["mean_ms"]; if (v["p99_ms"] > p) p = v["p99_ms"]; b += v["answers"] * v["bytes_mean"] }
+        END { if (n) printf "%.1f / %.0f ms, %.1f KB", t / n, p, b / n / 1000; else print "n/a" }')
 
     ROWS+=("$(awk -v n="$N" -v r=$((r1 - r0)) -v c=$((c1 - c0)) -v tick="$TICK" -v wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
-        -v iv="$IVS" -v hwm="$hwm" -v rss0="$rss0" -v rss1="$rss1" -v leaking="$leaking" -v lk="$LEAKING" -v up="$up" -v load="$load" -v sc=$((s1 - s0)) 'BEGIN {
+        -v iv="$IVS" -v hwm="$hwm" -v rss0="$rss0" -v rss1="$rss1" -v leaking="$leaking" -v lk="$LEAKING" -v up="$up" -v full="$full" -v took="$took" -v sim="$sim" -v load="$load" -v sc=$((s1 - s0)) 'BEGIN {
         cpu = c / tick; per_round = cpu / r; per_target = per_round / n
-        printf "| %d | %d (%.1f s) | %.1f ms | %.0f µs | %.1f%% | %.1f MiB | %.1f KiB | %+.1f MiB | %d of %d | %d | %.0f%% | %s |",
-            n, r, wall, per_round * 1000, per_target * 1e6, 100 * per_round / iv, hwm / 1024, hwm / n, (rss1 - rss0) / 1024, leaking, lk, up, 100 * sc / tick / wall, load
+        printf "| %d | %d (%.1f s) | %.1f ms | %.0f µs | %.1f%% | %.1f MiB | %.1f KiB | %+.1f MiB | %d of %d | %d | %d | %s | %s | %.0f%% | %s |",
+            n, r, wall, per_round * 1000, per_target * 1e6, 100 * per_round / iv, hwm / 1024, hwm / n, (rss1 - rss0) / 1024, leaking, lk, up, full, took, sim, 100 * sc / tick / wall, load
     }')")
     echo "${ROWS[-1]}" >&2
     # per target CPU seconds per round, for the sizing below (the largest fleet's)
@@ -156,8 +168,8 @@ cat <<MD
 leakhound serve over tests/fleetsim ($SIMS process(es)), --interval $INTERVAL, --window $WINDOW (default
 --max-stacks 10, --concurrency $CONCURRENCY), fleetsim -cache $CACHE; CPU measured over the rounds after the first $WARM.
 
-| targets | rounds measured | CPU per round | per target and round | share of one core | peak RSS | peak RSS per target | RSS change while measured | leaking found | up | fleetsim CPU (of one core) | load (1, 5, 15 min) |
-| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+| targets | rounds measured | CPU per round | per target and round | share of one core | peak RSS | peak RSS per target | RSS change while measured | leaking found | up | windows full | sampling p50 / p90 | fleetsim answer mean / p99, size | fleetsim CPU (of one core) | load (1, 5, 15 min) |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 $(printf '%s\n' "${ROWS[@]}")
 
 Sizing at --interval $INTERVAL (from the $N_LAST-target run: $(awk -v p="$PER_TARGET" 'BEGIN { printf "%.0f µs", p * 1e6 }') of CPU per target and round):

@@ -313,7 +313,7 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Endpoints: / (overview), /targets/<name> (a target's report page), /api/v1/report (JSON), /metrics (Prometheus text, or OpenMetrics when asked), /-/healthy, /-/ready (once every target was sampled once).\nMetrics: leakhound_target_up, leakhound_goroutines, leakhound_sample_duration_seconds, leakhound_sample_errors_total, leakhound_suspect_goroutines and leakhound_suspect_growth_per_minute (labels target, the target's own labels, leaf, pattern, verdict; only the top --max-stacks stacks per target, so at most targets x --max-stacks of each), leakhound_targets, leakhound_rounds_total.\nSIGHUP reads the targets file again (it is also read again when it changes); SIGTERM or SIGINT stops (exit 0)."
+    after_help = "Endpoints: / (overview), /targets/<name> (a target's report page), /api/v1/report (JSON), /metrics (Prometheus text, or OpenMetrics when asked), /-/healthy, /-/ready (once every target was sampled once).\nMetrics: leakhound_target_up, leakhound_goroutines, leakhound_sample_duration_seconds, leakhound_sample_errors_total, leakhound_window_snapshots, leakhound_suspect_goroutines and leakhound_suspect_growth_per_minute (labels target, the target's own labels, leaf, pattern, verdict; only the top --max-stacks stacks per target, so at most targets x --max-stacks of each), leakhound_targets, leakhound_rounds_total.\nSIGHUP reads the targets file again (it is also read again when it changes); SIGTERM or SIGINT stops (exit 0)."
 )]
 pub struct ServeArgs {
     /// Targets: base URLs (http://host:port, or host:port) or goroutine profile URLs.

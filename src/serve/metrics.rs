@@ -3,7 +3,7 @@
 //! rules in `deploy/`): add, never rename.
 //!
 //! Cardinality is bounded: per target a handful of series, plus two per listed stack for at most
-//! `--max-stacks` stacks (the top of its ranking), so at most targets × (5 + 2 × N) series.
+//! `--max-stacks` stacks (the top of its ranking), so at most 4 + targets × (5 + 2 × N) series.
 //! Everything in a label comes from a target or its profiles and is untrusted: label names that
 //! are not valid Prometheus names are dropped, values are capped in length and control characters
 //! are shown as text (the encoder escapes quotes, backslashes and newlines).
@@ -31,6 +31,8 @@ pub struct TargetMetrics {
     /// How long the last sampling took.
     pub sample_seconds: Option<f64>,
     pub errors_total: u64,
+    /// Snapshots in the target's rolling window now (`--window` once it is full).
+    pub window: usize,
     /// The top listed stacks, in rank order.
     pub suspects: Vec<SuspectMetrics>,
 }
@@ -97,6 +99,7 @@ pub fn encode(targets: &[TargetMetrics], rounds_total: u64, openmetrics: bool) -
     let goroutines = Family::<Labels, Gauge>::default();
     let duration = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let errors = Family::<Labels, Counter>::default();
+    let window = Family::<Labels, Gauge>::default();
     let suspect_goroutines = Family::<Labels, Gauge>::default();
     let suspect_growth = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let count: Gauge = Gauge::default();
@@ -115,6 +118,7 @@ pub fn encode(targets: &[TargetMetrics], rounds_total: u64, openmetrics: bool) -
             duration.get_or_create(&labels).set(s);
         }
         errors.get_or_create(&labels).inc_by(t.errors_total);
+        window.get_or_create(&labels).set(i64::try_from(t.window).unwrap_or(i64::MAX));
         for s in &t.suspects {
             let mut l = labels.clone();
             l.push(("leaf".into(), label_value(&s.leaf)));
@@ -133,6 +137,7 @@ pub fn encode(targets: &[TargetMetrics], rounds_total: u64, openmetrics: bool) -
     registry.register("leakhound_goroutines", "Goroutines in the target's last successful snapshot", goroutines);
     registry.register("leakhound_sample_duration_seconds", "How long the last sampling of the target took (fetch, decode, ranking)", duration);
     registry.register("leakhound_sample_errors", "Failed samplings of the target", errors);
+    registry.register("leakhound_window_snapshots", "Snapshots in the target's rolling window (its ranking needs 3; --window once full)", window);
     registry.register(
         "leakhound_suspect_goroutines",
         "Goroutines now in a listed leak or suspect stack of the target; only the top --max-stacks listed stacks per target are exported (bounded cardinality)",
@@ -183,6 +188,7 @@ mod tests {
             goroutines: Some(42),
             sample_seconds: Some(0.25),
             errors_total: 3,
+            window: 5,
             suspects: vec![
                 SuspectMetrics { leaf: "main.leak".into(), pattern: "forgotten-sender".into(), verdict: "leak".into(), goroutines: 10, growth_per_minute: 5.0 },
                 SuspectMetrics { leaf: "main.leak".into(), pattern: "forgotten-sender".into(), verdict: "leak".into(), goroutines: 2, growth_per_minute: 1.5 },
@@ -198,6 +204,8 @@ mod tests {
                 "leakhound_target_up{target=\"b:2\\\"\"} 0",
                 "leakhound_goroutines{target=\"a:1\",job=\"svc\"} 42",
                 "leakhound_sample_errors_total{target=\"b:2\\\"\"} 7",
+                "leakhound_window_snapshots{target=\"a:1\",job=\"svc\"} 5",
+                "leakhound_window_snapshots{target=\"b:2\\\"\"} 0",
                 "leakhound_suspect_goroutines{target=\"a:1\",job=\"svc\",leaf=\"main.leak\",pattern=\"forgotten-sender\",verdict=\"leak\"} 12",
                 "leakhound_suspect_growth_per_minute{target=\"a:1\",job=\"svc\",leaf=\"main.leak\",pattern=\"forgotten-sender\",verdict=\"leak\"} 6.5",
             ] {

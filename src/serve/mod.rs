@@ -452,6 +452,7 @@ fn views(shared: &Shared) -> Vec<View> {
                     goroutines: s.goroutines,
                     sample_seconds: s.sample_seconds,
                     errors_total: s.errors_total,
+                    window: s.window,
                     suspects: s.top.clone(),
                 },
                 last_error: s.last_error.clone(),
