@@ -347,11 +347,28 @@ pub struct GroupStats {
     pub wait: crate::profile::WaitMinutes,
 }
 
-#[derive(Hash, PartialEq, Eq)]
-enum FrameKey {
-    Line(String, String, i64),
-    Function(String),
-    Address(u64),
+/// The part of a frame that groups compare (by `GroupBy`): its hash, and whether two frames agree.
+fn frame_key_hash(group_by: GroupBy, f: &Frame) -> u64 {
+    use std::hash::BuildHasher as _;
+    let h = rustc_hash::FxBuildHasher;
+    match group_by {
+        GroupBy::Function => h.hash_one(&f.function),
+        GroupBy::Address if f.address != 0 => h.hash_one((1u8, f.address)),
+        GroupBy::Line | GroupBy::Address => h.hash_one((0u8, &f.function, &f.file, f.line)),
+    }
+}
+
+fn same_frame_key(group_by: GroupBy, a: &Frame, b: &Frame) -> bool {
+    match group_by {
+        GroupBy::Function => a.function == b.function,
+        GroupBy::Address if a.address != 0 || b.address != 0 => a.address == b.address,
+        GroupBy::Line | GroupBy::Address => a.function == b.function && a.file == b.file && a.line == b.line,
+    }
+}
+
+fn frame_hash(f: &Frame) -> u64 {
+    use std::hash::BuildHasher as _;
+    rustc_hash::FxBuildHasher.hash_one(f)
 }
 
 #[derive(Hash, PartialEq, Eq)]
@@ -456,10 +473,12 @@ pub struct StackTable {
     label_key: Option<String>,
     /// Every distinct frame seen, exactly as the profiles had it.
     exact: Vec<Frame>,
-    exact_ids: FxHashMap<Frame, u32>,
+    /// Ids into `exact`, found by the frame's hash (each frame is held once, in `exact`).
+    exact_ids: hashbrown::HashTable<u32>,
     /// Per exact frame.
     facts: Vec<FrameFacts>,
-    key_ids: FxHashMap<FrameKey, u32>,
+    /// (key id, a frame in `exact` with that key), found by the key's hash ([`frame_key_hash`]).
+    key_ids: hashbrown::HashTable<(u32, u32)>,
     group_ids: FxHashMap<GroupKey, GroupId>,
     groups: Vec<GroupRecord>,
 }
@@ -470,9 +489,9 @@ impl StackTable {
             group_by,
             label_key,
             exact: Vec::new(),
-            exact_ids: FxHashMap::default(),
+            exact_ids: hashbrown::HashTable::new(),
             facts: Vec::new(),
-            key_ids: FxHashMap::default(),
+            key_ids: hashbrown::HashTable::new(),
             group_ids: FxHashMap::default(),
             groups: Vec::new(),
         }
@@ -532,24 +551,27 @@ impl StackTable {
         self.groups.is_empty()
     }
 
-    fn frame_key(&self, f: &Frame) -> FrameKey {
-        match self.group_by {
-            GroupBy::Line => FrameKey::Line(f.function.clone(), f.file.clone(), f.line),
-            GroupBy::Function => FrameKey::Function(f.function.clone()),
-            GroupBy::Address if f.address != 0 => FrameKey::Address(f.address),
-            GroupBy::Address => FrameKey::Line(f.function.clone(), f.file.clone(), f.line),
-        }
-    }
-
     /// The table's id of one of a profile's frames; a frame seen before costs one lookup.
     fn intern_exact(&mut self, f: &Frame) -> u32 {
-        if let Some(&id) = self.exact_ids.get(f) {
+        let hash = frame_hash(f);
+        let exact = &self.exact;
+        if let Some(&id) = self.exact_ids.find(hash, |&i| exact[i as usize] == *f) {
             return id;
         }
-        let key = self.frame_key(f);
-        let next_key = self.key_ids.len() as u32;
-        let key = *self.key_ids.entry(key).or_insert(next_key);
         let id = self.exact.len() as u32;
+        let group_by = self.group_by;
+        let key_hash = frame_key_hash(group_by, f);
+        let key = match self.key_ids.find(key_hash, |&(_, rep)| same_frame_key(group_by, &exact[rep as usize], f)) {
+            Some(&(key, _)) => key,
+            None => {
+                let key = self.key_ids.len() as u32;
+                let exact = &self.exact;
+                // `id`, the frame about to be pushed, stands for the key; rehashing reads the
+                // frames already pushed, and `f` for it.
+                self.key_ids.insert_unique(key_hash, (key, id), |&(_, rep)| exact.get(rep as usize).map_or(key_hash, |r| frame_key_hash(group_by, r)));
+                key
+            }
+        };
         self.facts.push(FrameFacts {
             key,
             hidden: is_hidden_frame(f),
@@ -560,7 +582,8 @@ impl StackTable {
             request: frame_request_role(&f.function),
         });
         self.exact.push(f.clone());
-        self.exact_ids.insert(f.clone(), id);
+        let exact = &self.exact;
+        self.exact_ids.insert_unique(hash, id, |&i| frame_hash(&exact[i as usize]));
         id
     }
 
@@ -577,7 +600,10 @@ impl StackTable {
     /// forms of the same goroutines were read.
     pub fn group_counted(&mut self, profile: &Profile, value_index: usize) -> Grouping {
         // Map the profile's own frames to table frames once; samples then cost integer work only.
-        let frame_map: Vec<u32> = profile.frames.iter().map(|f| self.intern_exact(f)).collect();
+        // Only the frames some sample uses: a profile's table may hold more (a profile cut down to
+        // some samples keeps every location), and a long-running table should not keep them.
+        let used = used_frames(profile);
+        let frame_map: Vec<u32> = profile.frames.iter().zip(&used).map(|(f, &u)| if u { self.intern_exact(f) } else { u32::MAX }).collect();
         let hidden = profile.format != crate::profile::Format::Proto;
         // Only tracebacks (debug=2, panic, SIGQUIT) ever print the runtime's own goroutines.
         let may_hold_runtime_goroutines = profile.format == crate::profile::Format::Debug2;
@@ -750,6 +776,24 @@ fn add_labels(record: &mut GroupRecord, labels: &[(String, String)]) {
             info.labels.sort();
         }
     }
+}
+
+/// Which of a profile's frames its samples use (stacks, creation sites, ancestors).
+fn used_frames(profile: &Profile) -> Vec<bool> {
+    let mut used = vec![false; profile.frames.len()];
+    let mut mark = |i: u32| {
+        if let Some(u) = used.get_mut(i as usize) {
+            *u = true;
+        }
+    };
+    for s in &profile.samples {
+        s.stack.iter().for_each(|&i| mark(i));
+        if let Some(g) = &s.goroutine {
+            g.created_by.into_iter().for_each(&mut mark);
+            g.ancestors.iter().flatten().for_each(|&i| mark(i));
+        }
+    }
+    used
 }
 
 /// A profile's ancestor stacks in table frame ids (indexes out of range are dropped, not trusted).
