@@ -335,16 +335,52 @@ impl GroupInfo {
     }
 }
 
-/// Per-snapshot value of one group.
+/// Per-snapshot value of one group. What only a `debug=2` dump tells (waits, leak marks) is boxed
+/// apart, so that the snapshots of the other forms, which a rolling window holds many of per
+/// target, cost 16 bytes a group.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GroupStats {
     /// Goroutines, or the chosen sample type's value for heap profiles.
     pub value: i64,
+    facts: Option<Box<WaitFacts>>,
+}
+
+/// A group's waits and leak marks in one snapshot (see [`GroupStats`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WaitFacts {
     pub max_wait_minutes: u64,
     /// Goroutines the runtime marked leaked in a debug=2 header.
     pub leaked: u64,
     /// How long its goroutines have waited (debug=2 dumps only; empty for the other forms).
     pub wait: crate::profile::WaitMinutes,
+}
+
+static NO_WAITS: crate::profile::WaitMinutes = crate::profile::WaitMinutes::new();
+
+impl GroupStats {
+    pub fn new(value: i64) -> GroupStats {
+        GroupStats { value, facts: None }
+    }
+
+    /// The longest wait among its goroutines, in minutes (0 when unknown).
+    pub fn max_wait_minutes(&self) -> u64 {
+        self.facts.as_ref().map_or(0, |f| f.max_wait_minutes)
+    }
+
+    /// Goroutines the runtime marked leaked.
+    pub fn leaked(&self) -> u64 {
+        self.facts.as_ref().map_or(0, |f| f.leaked)
+    }
+
+    /// How long its goroutines have waited (empty unless a debug=2 dump said).
+    pub fn wait(&self) -> &crate::profile::WaitMinutes {
+        self.facts.as_ref().map_or(&NO_WAITS, |f| &f.wait)
+    }
+
+    /// The waits and marks, to add to.
+    pub fn facts_mut(&mut self) -> &mut WaitFacts {
+        self.facts.get_or_insert_with(Default::default)
+    }
 }
 
 /// The part of a frame that groups compare (by `GroupBy`): its hash, and whether two frames agree.
@@ -662,9 +698,12 @@ impl StackTable {
             let stats = out.groups.entry(id).or_default();
             stats.value = stats.value.saturating_add(s.values.get(value_index).copied().unwrap_or(0));
             if let Some(g) = facts {
-                stats.max_wait_minutes = stats.max_wait_minutes.max(g.max_wait_minutes);
-                stats.wait.merge(&g.wait);
-                stats.leaked = stats.leaked.saturating_add(g.leaked);
+                if g.max_wait_minutes > 0 || g.leaked > 0 || !g.wait.is_empty() {
+                    let f = stats.facts_mut();
+                    f.max_wait_minutes = f.max_wait_minutes.max(g.max_wait_minutes);
+                    f.wait.merge(&g.wait);
+                    f.leaked = f.leaked.saturating_add(g.leaked);
+                }
                 let record = &mut self.groups[id.0 as usize];
                 // So do the ancestors of a `GODEBUG=tracebackancestors` dump: those of the most
                 // goroutines, where the group's came from several places.

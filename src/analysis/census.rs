@@ -267,21 +267,21 @@ pub struct Census {
 /// goroutineleak profile of the same moment); `(leaked)` marks count too. Groups `opts.ignore`
 /// matches are left out.
 pub fn census(table: &StackTable, snap: &Snapshot, proven: &HashMap<GroupId, u64>, opts: &RankOptions) -> Census {
-    let has_ages = snap.groups.values().any(|g| !g.wait.is_empty());
-    let oldest_wait = snap.groups.values().map(|g| g.wait.oldest().max(g.max_wait_minutes)).max().unwrap_or(0);
+    let has_ages = snap.groups.values().any(|g| !g.wait().is_empty());
+    let oldest_wait = snap.groups.values().map(|g| g.wait().oldest().max(g.max_wait_minutes())).max().unwrap_or(0);
     let mut groups: Vec<CensusGroup> = snap
         .groups
         .iter()
         .filter(|(id, _)| opts.ignore.is_empty() || !table.group_frames(**id).any(|f| opts.ignore.iter().any(|re| re.is_match(&f.function))))
         .map(|(&id, g)| {
-            let proof = proven.get(&id).copied().unwrap_or(0).max(g.leaked);
-            let ages = (!g.wait.is_empty()).then(|| Ages::of(&g.wait));
-            let judged = if g.wait.is_empty() {
+            let proof = proven.get(&id).copied().unwrap_or(0).max(g.leaked());
+            let ages = (!g.wait().is_empty()).then(|| Ages::of(g.wait()));
+            let judged = if g.wait().is_empty() {
                 None
             } else if !can_accumulate(table.group(id)) {
                 Some(Err(NotSteady::NotParked))
             } else {
-                Some(accumulation(&g.wait, oldest_wait))
+                Some(accumulation(g.wait(), oldest_wait))
             };
             let status = if proof > 0 {
                 Status::Leak

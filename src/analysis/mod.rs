@@ -73,11 +73,16 @@ impl Snapshot {
     pub fn enrich_from(&mut self, other: &Snapshot) {
         for (id, o) in &other.groups {
             if let Some(g) = self.groups.get_mut(id) {
-                g.max_wait_minutes = g.max_wait_minutes.max(o.max_wait_minutes);
-                if g.wait.is_empty() {
-                    g.wait.clone_from(&o.wait);
+                if o.max_wait_minutes() == 0 && o.leaked() == 0 && o.wait().is_empty() {
+                    continue;
                 }
-                g.leaked = g.leaked.max(o.leaked.min(g.value.max(0) as u64));
+                let value = g.value.max(0) as u64;
+                let f = g.facts_mut();
+                f.max_wait_minutes = f.max_wait_minutes.max(o.max_wait_minutes());
+                if f.wait.is_empty() {
+                    f.wait.clone_from(o.wait());
+                }
+                f.leaked = f.leaked.max(o.leaked().min(value));
             }
         }
         self.merged.push(other.source.clone());

@@ -124,7 +124,7 @@ pub fn rank(table: &StackTable, snapshots: &[&Snapshot], minutes: &[f64], proven
         if !table.has_frames(id) {
             continue;
         }
-        let marked = snapshots.last().and_then(|s| s.groups.get(&id)).map_or(0, |g| g.leaked);
+        let marked = snapshots.last().and_then(|s| s.groups.get(&id)).map_or(0, |g| g.leaked());
         let proof = proven.get(&id).copied().unwrap_or(0).max(marked);
         // The trend's increase is the last count less the first: below --min-increase a group is
         // listed only when the runtime proved it leaked (see `judge`), so most groups need neither
@@ -137,7 +137,7 @@ pub fn rank(table: &StackTable, snapshots: &[&Snapshot], minutes: &[f64], proven
             continue;
         }
         let counts: Vec<i64> = snapshots.iter().map(|s| s.value(id)).collect();
-        let max_wait_minutes = snapshots.iter().filter_map(|s| s.groups.get(&id)).map(|g| g.max_wait_minutes).max().unwrap_or(0);
+        let max_wait_minutes = snapshots.iter().filter_map(|s| s.groups.get(&id)).map(|g| g.max_wait_minutes()).max().unwrap_or(0);
         let Some(Judged { verdict, score, trend: t, since }) = judge_series(minutes, &counts, proof, opts) else { continue };
         let growth = t.slope_per_minute;
         let super::patterns::Pattern { name: pattern, fix: hint } = super::patterns::pattern_of(table.group(id));

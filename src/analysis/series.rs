@@ -382,8 +382,7 @@ mod tests {
     use crate::stacks::GroupStats;
 
     fn snap(values: &[i64]) -> Snapshot {
-        let groups =
-            values.iter().enumerate().filter(|(_, &v)| v > 0).map(|(i, &v)| (GroupId(i as u32), GroupStats { value: v, ..Default::default() })).collect();
+        let groups = values.iter().enumerate().filter(|(_, &v)| v > 0).map(|(i, &v)| (GroupId(i as u32), GroupStats::new(v))).collect();
         Snapshot {
             index: 0,
             source: String::new(),

@@ -174,6 +174,11 @@ pub struct WaitMinutes(Vec<(u64, u64)>);
 pub const EXACT_WAIT_MINUTES: u64 = 360;
 
 impl WaitMinutes {
+    /// No waits.
+    pub const fn new() -> WaitMinutes {
+        WaitMinutes(Vec::new())
+    }
+
     /// The bucket a wait of `minutes` is counted in: its lower bound.
     pub fn bucket(minutes: u64) -> u64 {
         if minutes < EXACT_WAIT_MINUTES {
