@@ -265,7 +265,11 @@ fn serve_exports_the_leaking_service_and_not_the_benign_one_reloads_and_stops_cl
         assert!(value(&all, "leakhound_sample_duration_seconds", t).is_some_and(|d| d > 0.0 && d < 10.0));
         assert_eq!(value(&all, "leakhound_sample_errors_total", t), Some(0.0));
         // How full the window is: a leak needs 3 snapshots, and it never holds more than --window.
-        assert!(value(&all, "leakhound_window_snapshots", t).is_some_and(|w| (3.0..=20.0).contains(&w)), "{t}: {:?}", value(&all, "leakhound_window_snapshots", t));
+        assert!(
+            value(&all, "leakhound_window_snapshots", t).is_some_and(|w| (3.0..=20.0).contains(&w)),
+            "{t}: {:?}",
+            value(&all, "leakhound_window_snapshots", t)
+        );
     }
     assert!(all.iter().any(|s| s.name == "leakhound_targets" && s.value == 2.0));
     assert!(all.iter().any(|s| s.name == "leakhound_rounds_total" && s.value >= 4.0));
