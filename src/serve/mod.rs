@@ -201,9 +201,6 @@ pub fn run(opts: ServeOptions, signals: &crate::signals::ServeSignals) -> Result
             shared.rounds.fetch_add(1, Ordering::SeqCst);
             // The first round is spread over at most FIRST_ROUND_SPREAD, so serve is soon ready.
             let spread = if round.is_none() { opts.interval.min(FIRST_ROUND_SPREAD) } else { opts.interval };
-            if round.is_some() {
-                release_free_memory();
-            }
             round = Some(Round { start: now, spread, entries: shared.entries(), queued: 0 });
             next_round += opts.interval;
             if next_round < now {
@@ -233,8 +230,8 @@ static SIGNALS_STOP: AtomicBool = AtomicBool::new(false);
 /// this is only reached by a list this long; the rest wait for the next round.
 const QUEUE_BOUND: usize = 16_384;
 
-/// Gives the pages the allocator holds free back to the system: once a round, and after a page of
-/// the whole fleet was rendered. glibc's malloc returns free memory at the top of a heap only, and
+/// Gives the pages the allocator holds free back to the system after a page of the whole fleet
+/// was rendered. glibc's malloc returns free memory at the top of a heap only, and
 /// each HTTP thread renders in its own arena: at 10,000 targets every `/metrics` (40 MB of
 /// temporaries) left serve's RSS about 40 MB higher, until four arenas held one each.
 /// `malloc_trim` releases the free pages wherever they are (milliseconds for hundreds of MiB).
@@ -466,7 +463,7 @@ fn sample(entry: &Entry, shared: &Shared) {
     state.sample_seconds = Some(started.elapsed().as_secs_f64());
 }
 
-/// A target's last report, as the endpoints serve it, kept as gzipped JSON: a report holds a
+/// A target's last report, as the endpoints serve it, kept as deflated JSON: a report holds a
 /// line per snapshot of the window (source, time, kind), so at the default `--window 30` a
 /// target's report took about 12 KB in memory, and 1.5 KB this way; the pages that show it
 /// (`/targets/<name>`, `/api/v1/report`, `/`) read it back when asked.
@@ -474,16 +471,32 @@ struct StoredReport(Box<[u8]>);
 
 impl StoredReport {
     fn store(doc: &LeakReport) -> Option<StoredReport> {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        serde_json::to_writer(&mut gz, doc).ok()?;
-        let stored = StoredReport(gz.finish().ok()?.into_boxed_slice());
+        thread_local! {
+            // One compressor per worker, reset for each report: a new one allocates and zeroes
+            // its ~300 KB of tables every time (a fresh mapping, page faults and all).
+            static DEFLATE: std::cell::RefCell<flate2::Compress> = std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::fast(), false));
+        }
+        let json = serde_json::to_vec(doc).ok()?;
+        let deflated = DEFLATE.with(|d| {
+            let mut d = d.borrow_mut();
+            d.reset();
+            let mut out = Vec::with_capacity(json.len() / 4 + 64);
+            loop {
+                let consumed = usize::try_from(d.total_in()).ok()?;
+                match d.compress_vec(json.get(consumed..)?, &mut out, flate2::FlushCompress::Finish).ok()? {
+                    flate2::Status::StreamEnd => break Some(out),
+                    _ => out.reserve(out.capacity().max(64)),
+                }
+            }
+        })?;
+        let stored = StoredReport(deflated.into_boxed_slice());
         debug_assert_eq!(stored.load().as_ref(), Some(doc), "a report reads back as it was stored");
         Some(stored)
     }
 
     fn load(&self) -> Option<LeakReport> {
         let mut json = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&self.0[..]), &mut json).ok()?;
+        std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(&self.0[..]), &mut json).ok()?;
         serde_json::from_slice(&json).ok()
     }
 }
